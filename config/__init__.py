@@ -1,0 +1,6 @@
+"""Configuration: the settings schema and its TOML + environment loader."""
+
+from config.loader import ConfigError, load_settings
+from config.settings import Settings, parse_hostport
+
+__all__ = ["ConfigError", "Settings", "load_settings", "parse_hostport"]

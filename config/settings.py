@@ -1,0 +1,147 @@
+"""The settings schema: one msgspec Struct per TOML section, every key with a default.
+
+Validation that needs more than a type (addresses, URLs) lives in `__post_init__`, so a bad
+value is refused with the key's path in the message.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+def parse_hostport(value: str, default_port: int | None = None) -> tuple[str, int]:
+    """Split "host:port", "[v6]:port" or (with a default port) a bare host or IP."""
+    text = value.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"bad address {value!r}")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if not host:
+        raise ValueError(f"bad address {value!r}: no host")
+    if not port_text:
+        if default_port is None:
+            raise ValueError(f"bad address {value!r}: expected host:port")
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"bad port in {value!r}")
+    return host, int(port_text)
+
+
+def _check_listen(key: str, value: str) -> None:
+    try:
+        parse_hostport(value)
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+
+
+class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    listen: str = "127.0.0.1:8080"
+    max_body_bytes: int = 31_457_280
+
+    def __post_init__(self) -> None:
+        _check_listen("listen", self.listen)
+
+
+class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    hostname: str = "localhost"
+    submission_listen: str = "127.0.0.1:2587"
+    smtps_listen: str = "127.0.0.1:2465"
+    mx_listen: str = "127.0.0.1:2525"
+    tls_cert: str = ""
+    tls_key: str = ""
+    inbound_domains: list[str] = msgspec.field(default_factory=list)
+    max_message_bytes: int = 31_457_280
+
+    def __post_init__(self) -> None:
+        for key in ("submission_listen", "smtps_listen", "mx_listen"):
+            if getattr(self, key):  # empty disables that listener
+                _check_listen(key, getattr(self, key))
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_key: tls_cert and tls_key must be set together")
+        if not self.hostname or " " in self.hostname:
+            raise ValueError(f"hostname: bad hostname {self.hostname!r}")
+
+
+class StorageSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    data_dir: str = "./var"
+    database_url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.database_url and "://" not in self.database_url:
+            raise ValueError(f"database_url: {self.database_url!r} is not a URL")
+
+
+class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    jwt_secret: str = ""
+
+
+class DnsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    nameservers: list[str] = msgspec.field(default_factory=list)
+    timeout_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        for server in self.nameservers:
+            try:
+                parse_hostport(server, default_port=53)
+            except ValueError as exc:
+                raise ValueError(f"nameservers: {exc}") from None
+
+
+class DeliverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    smtp_port: int = 25
+    routes: dict[str, str] = msgspec.field(default_factory=dict)
+    concurrency: int = 20
+    connect_timeout_seconds: float = 30.0
+    command_timeout_seconds: float = 60.0
+    retry_schedule_seconds: list[int] = msgspec.field(
+        default_factory=lambda: [60, 300, 900, 1800, 3600, 7200, 14400]
+    )
+    max_queue_lifetime_seconds: int = 259_200
+
+    def __post_init__(self) -> None:
+        if not 0 < self.smtp_port < 65536:
+            raise ValueError(f"smtp_port: bad port {self.smtp_port}")
+        for domain, hop in self.routes.items():
+            try:
+                parse_hostport(hop, default_port=self.smtp_port)
+            except ValueError as exc:
+                raise ValueError(f"routes: route for {domain!r}: {exc}") from None
+        if self.concurrency < 1:
+            raise ValueError("concurrency: must be at least 1")
+        if not self.retry_schedule_seconds:
+            raise ValueError("retry_schedule_seconds: must not be empty")
+
+
+class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    allow_private_targets: bool = False
+    timeout_seconds: float = 30.0
+    retry_schedule_seconds: list[int] = msgspec.field(
+        default_factory=lambda: [60, 300, 900, 3600, 7200]
+    )
+
+
+class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    level: str = "info"
+    format: str = "logfmt"
+
+    def __post_init__(self) -> None:
+        if self.level.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError(f"level: bad level {self.level!r}")
+        if self.format not in {"logfmt", "json"}:
+            raise ValueError(f"format: bad format {self.format!r} (logfmt or json)")
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    http: HttpSettings = msgspec.field(default_factory=HttpSettings)
+    smtp: SmtpSettings = msgspec.field(default_factory=SmtpSettings)
+    storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    dns: DnsSettings = msgspec.field(default_factory=DnsSettings)
+    delivery: DeliverySettings = msgspec.field(default_factory=DeliverySettings)
+    webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
+    log: LogSettings = msgspec.field(default_factory=LogSettings)

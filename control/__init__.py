@@ -1,0 +1,1 @@
+"""The HTTP control plane: a thin Litestar adapter over `mta` services."""

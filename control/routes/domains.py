@@ -1,0 +1,45 @@
+"""`/api/admin/domains`: create, list, get and verify sender domains (JWT only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import Provide
+
+from control.auth import provide_admin
+from control.routes.common import read_body
+from control.schemas.bodies import DomainCreate
+from mta.services.container import Services
+from mta.services.domains import DomainView
+from mta.services.identity import Principal
+
+ADMIN = {"principal": Provide(provide_admin)}
+
+
+@post("/api/admin/domains", dependencies=ADMIN, status_code=201)
+async def create_domain(
+    request: Request[Any, Any, Any], services: Services, principal: Principal
+) -> DomainView:
+    body = await read_body(request, DomainCreate)
+    return await services.domains.create(
+        principal.account_id, body.domain, body.dmarc_policy, body.dmarc_rua_email
+    )
+
+
+@get("/api/admin/domains", dependencies=ADMIN)
+async def list_domains(services: Services, principal: Principal) -> list[DomainView]:
+    return await services.domains.list(principal.account_id)
+
+
+@get("/api/admin/domains/{domain_id:str}", dependencies=ADMIN)
+async def get_domain(domain_id: str, services: Services, principal: Principal) -> DomainView:
+    return await services.domains.get(principal.account_id, domain_id)
+
+
+@post("/api/admin/domains/{domain_id:str}/verify", dependencies=ADMIN, status_code=200)
+async def verify_domain(domain_id: str, services: Services, principal: Principal) -> DomainView:
+    return await services.domains.verify(principal.account_id, domain_id)
+
+
+ROUTES = [create_domain, list_domains, get_domain, verify_domain]

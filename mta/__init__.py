@@ -1,0 +1,1 @@
+"""ScaiSend's mail transfer agent: ingress, intake, queue, delivery, events and services."""

@@ -1,0 +1,173 @@
+"""The composition root: builds settings, engine, spool, resolver and services, and starts
+and stops every part in order (database, spool recovery, workers, SMTP, HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from config.settings import Settings, parse_hostport
+from mta.db.engine import create_schema, database_url, make_engine, make_sessionmaker
+from mta.delivery.client import AiosmtplibConnector
+from mta.delivery.deliverer import Deliverer
+from mta.dns import DnsResolver, Resolver
+from mta.events.bus import EventBus
+from mta.events.webhooks import WebhookSender
+from mta.inbound.service import InboundService
+from mta.ingress.listeners import start_listeners
+from mta.ingress.tls import ensure_certificate, server_context
+from mta.intake.pipeline import Intake
+from mta.scheduler.scheduler import Scheduler
+from mta.services.accounts import AccountService
+from mta.services.api_keys import ApiKeyService
+from mta.services.container import Services
+from mta.services.domains import DomainService
+from mta.services.identity import TokenService
+from mta.services.messages import MessageService
+from mta.services.templates import TemplateService
+from mta.services.webhooks import WebhookService
+from queue_store import FileSpool
+
+log = logging.getLogger(__name__)
+
+
+def jwt_secret(settings: Settings) -> str:
+    """The configured secret, or one generated on first use and kept in data_dir."""
+    if settings.auth.jwt_secret:
+        return settings.auth.jwt_secret
+    path = Path(settings.storage.data_dir) / "jwt_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn on our loop; signals belong to the process, not to uvicorn."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _listen_socket(listen: str) -> socket.socket:
+    host, port = parse_hostport(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+class Application:
+    """Everything one `scaisend serve` process runs, on one event loop."""
+
+    def __init__(self, settings: Settings, resolver: Resolver | None = None) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.storage.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(database_url(settings.storage.database_url, self.data_dir))
+        sessions = make_sessionmaker(self.engine)
+        self.resolver = resolver or DnsResolver(settings.dns)
+        self.spool = FileSpool(self.data_dir / "spool")
+        self.webhook_sender = WebhookSender(sessions, settings.webhooks)
+        self.bus = EventBus(sessions, on_outbox=self.webhook_sender.wake)
+        delivery = settings.delivery
+        connector = AiosmtplibConnector(
+            settings.smtp.hostname,
+            delivery.connect_timeout_seconds,
+            delivery.command_timeout_seconds,
+        )
+        self.scheduler = Scheduler(
+            self.spool, Deliverer(delivery, self.resolver, connector), self.bus, delivery
+        )
+        domains = DomainService(sessions, self.resolver, settings.smtp.hostname)
+        templates = TemplateService(sessions)
+        self.services = Services(
+            accounts=AccountService(sessions),
+            api_keys=ApiKeyService(sessions),
+            domains=domains,
+            templates=templates,
+            messages=MessageService(sessions),
+            webhooks=WebhookService(sessions, settings.webhooks.allow_private_targets),
+            tokens=TokenService(jwt_secret(settings)),
+            intake=Intake(self.spool, self.scheduler, self.bus, domains, templates),
+        )
+        self.inbound = InboundService(sessions, domains, self.bus, settings.smtp.inbound_domains)
+        self._smtp_servers: list[asyncio.Server] = []
+        self._http: _EmbeddedUvicorn | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self.http_port = 0
+
+    async def start(self) -> None:
+        await create_schema(self.engine)
+        self.bus.start()
+        self.webhook_sender.start()
+        recovered = self.scheduler.recover()
+        self.scheduler.start()
+        self._smtp_servers = await start_listeners(
+            self.settings.smtp,
+            self._tls_context(),
+            self.services.intake,
+            self.services.api_keys,
+            self.inbound,
+        )
+        await self._start_http()
+        log.info("event=started recovered=%d http_port=%d", recovered, self.http_port)
+
+    def _tls_context(self) -> Any:
+        smtp = self.settings.smtp
+        cert = Path(smtp.tls_cert) if smtp.tls_cert else self.data_dir / "tls" / "cert.pem"
+        key = Path(smtp.tls_key) if smtp.tls_key else self.data_dir / "tls" / "key.pem"
+        if not smtp.tls_cert:
+            ensure_certificate(cert, key, smtp.hostname)
+        return server_context(cert, key)
+
+    async def _start_http(self) -> None:
+        from control.app import create_app  # the HTTP adapter sits on top of mta
+
+        sock = _listen_socket(self.settings.http.listen)
+        self.http_port = sock.getsockname()[1]
+        app = create_app(self.services, max_body_bytes=self.settings.http.max_body_bytes)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            loop="none",
+            server_header=False,
+        )
+        self._http = _EmbeddedUvicorn(config)
+        self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]), name="http")
+        while not self._http.started and not self._http_task.done():
+            await asyncio.sleep(0.01)
+
+    def smtp_ports(self) -> list[int]:
+        return [server.sockets[0].getsockname()[1] for server in self._smtp_servers]
+
+    async def stop(self) -> None:
+        for server in self._smtp_servers:
+            server.close()
+        if self._http is not None and self._http_task is not None:
+            self._http.should_exit = True
+            await self._http_task
+        await self.scheduler.stop()
+        await self.bus.stop()
+        await self.webhook_sender.stop()
+        for server in self._smtp_servers:
+            await server.wait_closed()
+        await self.engine.dispose()
+        log.info("event=stopped")

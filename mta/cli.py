@@ -1,0 +1,92 @@
+"""The `scaisend` command: serve, token, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from config import ConfigError, Settings, load_settings
+from mta.app import Application
+from mta.logs import configure_logging
+
+
+def _settings(path: str | None) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        print(f"scaisend: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _serve(settings: Settings) -> None:
+    app = Application(settings)
+    await app.start()
+    print(
+        f"scaisend: HTTP API on http://{settings.http.listen}, submission "
+        f"{settings.smtp.submission_listen} (STARTTLS), {settings.smtp.smtps_listen} (TLS), "
+        f"inbound MX {settings.smtp.mx_listen}",
+        flush=True,
+    )
+    print(
+        "scaisend: get an admin token with: scaisend token --account <name> [--config FILE]",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await app.stop()
+
+
+async def _token(settings: Settings, account: str, role: str, ttl: int) -> str:
+    app = Application(settings)
+    from mta.db.engine import create_schema
+
+    await create_schema(app.engine)
+    row = await app.services.accounts.get_or_create(account)
+    await app.engine.dispose()
+    return app.services.tokens.issue(
+        subject=f"cli:{account}",
+        account_id=row.id,
+        role="admin" if role == "admin" else "user",
+        ttl_seconds=ttl,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scaisend", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("serve", "run the server"), ("check-config", "validate the config")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--config", help="TOML file (default: built-in defaults)")
+    token = commands.add_parser("token", help="print a JWT for an account (created if new)")
+    token.add_argument("--config")
+    token.add_argument("--account", required=True)
+    token.add_argument("--role", choices=["admin", "user"], default="admin")
+    token.add_argument("--ttl", type=int, default=86_400, help="seconds (default 86400)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    settings = _settings(args.config)
+    if args.command == "check-config":
+        print("configuration ok")
+        return
+    configure_logging(settings.log.level, settings.log.format)
+    if args.command == "token":
+        print(asyncio.run(_token(settings, args.account, args.role, args.ttl)))
+        return
+    try:
+        import uvloop
+
+        uvloop.run(_serve(settings))
+    except ImportError:
+        asyncio.run(_serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Metadata storage: SQLAlchemy models and the async engine."""

@@ -1,0 +1,208 @@
+"""The event bus: batches message-log entries and events into SQL, off the hot path.
+
+One writer task drains the queue; each batch is one transaction that inserts log rows and
+events, moves recipient and message status, and fills the webhook outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mta.db.models import Event as EventRow
+from mta.db.models import Message, MessageRecipient, Webhook, WebhookDelivery
+from mta.events.model import (
+    RECIPIENT_STATUS,
+    Event,
+    event_fields,
+    event_type,
+    webhook_payload,
+)
+from mta.model import new_id
+
+log = logging.getLogger(__name__)
+BATCH_LIMIT = 500
+
+
+class MessageLogEntry(msgspec.Struct, kw_only=True):
+    """A message as accepted by intake, for the message log."""
+
+    message_id: str
+    account_id: str
+    api_key_id: str | None
+    from_email: str
+    subject: str
+    template_id: str | None
+    categories: list[str]
+    custom_args: dict[str, str]
+    sandbox: bool
+    recipients: list[tuple[int, str]]
+    created_at: float
+
+
+def aggregate_status(statuses: list[str]) -> str:
+    """One message status from its recipients' statuses."""
+    for pending in ("deferred", "processed"):
+        if pending in statuses:
+            return pending
+    if len(set(statuses)) == 1:
+        return statuses[0]
+    return "delivered" if "delivered" in statuses else "not_delivered"
+
+
+class EventBus:
+    def __init__(
+        self, sessions: async_sessionmaker[Any], on_outbox: Callable[[], None] | None = None
+    ) -> None:
+        self._sessions = sessions
+        self._on_outbox = on_outbox
+        self._queue: asyncio.Queue[MessageLogEntry | Event] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="event-bus")
+
+    async def stop(self) -> None:
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def accepted(self, entry: MessageLogEntry) -> None:
+        self._queue.put_nowait(entry)
+
+    def emit(self, event: Event) -> None:
+        self._queue.put_nowait(event)
+
+    async def flush(self) -> None:
+        """Wait until everything emitted so far is written."""
+        await self._queue.join()
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < BATCH_LIMIT and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            except Exception:
+                log.exception("event=event_batch_failed size=%d", len(batch))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[MessageLogEntry | Event]) -> None:
+        entries = [item for item in batch if isinstance(item, MessageLogEntry)]
+        events = [item for item in batch if not isinstance(item, MessageLogEntry)]
+        async with self._sessions() as session, session.begin():
+            for entry in entries:
+                _add_log_rows(session, entry)
+            await session.flush()
+            touched = await _record_events(session, events)
+            await _refresh_status(session, touched)
+            queued = await _fill_outbox(session, events)
+        if queued and self._on_outbox is not None:
+            self._on_outbox()
+
+
+def _add_log_rows(session: AsyncSession, entry: MessageLogEntry) -> None:
+    session.add(
+        Message(
+            id=entry.message_id,
+            account_id=entry.account_id,
+            api_key_id=entry.api_key_id,
+            from_email=entry.from_email,
+            subject=entry.subject,
+            template_id=entry.template_id,
+            categories=entry.categories,
+            custom_args=entry.custom_args,
+            status="processed",
+            sandbox=entry.sandbox,
+            created_at=entry.created_at,
+            updated_at=entry.created_at,
+        )
+    )
+    for index, email in entry.recipients:
+        session.add(
+            MessageRecipient(
+                message_id=entry.message_id, index=index, email=email, status="processed"
+            )
+        )
+
+
+async def _record_events(session: AsyncSession, events: list[Event]) -> set[str]:
+    touched: set[str] = set()
+    for event in events:
+        kind = event_type(event)
+        session.add(
+            EventRow(
+                event_id=event.event_id,
+                account_id=event.account_id,
+                message_id=event.message_id,
+                email=event.email,
+                event_type=kind,
+                timestamp=event.timestamp,
+                data=event_fields(event),
+            )
+        )
+        status = RECIPIENT_STATUS.get(kind)
+        if status is None or event.recipient_index < 0:
+            continue
+        row = await session.get(MessageRecipient, (event.message_id, event.recipient_index))
+        if row is not None:
+            row.status = status
+            touched.add(event.message_id)
+    return touched
+
+
+async def _refresh_status(session: AsyncSession, message_ids: set[str]) -> None:
+    for message_id in message_ids:
+        message = await session.get(Message, message_id)
+        if message is None:
+            continue
+        statuses = list(
+            await session.scalars(
+                select(MessageRecipient.status).where(MessageRecipient.message_id == message_id)
+            )
+        )
+        message.status = aggregate_status(statuses)
+
+
+async def _fill_outbox(session: AsyncSession, events: list[Event]) -> int:
+    accounts = {event.account_id for event in events}
+    if not accounts:
+        return 0
+    hooks = list(
+        await session.scalars(
+            select(Webhook).where(Webhook.account_id.in_(accounts), Webhook.enabled.is_(True))
+        )
+    )
+    queued = 0
+    for event in events:
+        kind = event_type(event)
+        for hook in hooks:
+            if hook.account_id != event.account_id or kind not in hook.enabled_events:
+                continue
+            body = msgspec.json.encode(webhook_payload(event)).decode()
+            session.add(
+                WebhookDelivery(
+                    id=new_id(),
+                    webhook_id=hook.id,
+                    event_id=event.event_id,
+                    event_type=kind,
+                    payload=body,
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=0.0,
+                    last_status=None,
+                    last_error=None,
+                )
+            )
+            queued += 1
+    return queued

@@ -1,0 +1,103 @@
+"""The event record: a tagged union on `event`, with the fields SendGrid's webhooks carry.
+
+`webhook_payload` gives the JSON a receiver sees (custom args flattened, internal ids dropped).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from mta.model import new_id, now
+
+
+class EventBase(msgspec.Struct, tag_field="event", kw_only=True, omit_defaults=True):
+    account_id: str
+    message_id: str
+    email: str
+    recipient_index: int = -1
+    event_id: str = msgspec.field(default_factory=new_id)
+    timestamp: int = msgspec.field(default_factory=now)
+    categories: list[str] = msgspec.field(default_factory=list)
+    custom_args: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class Processed(EventBase, tag="processed"):
+    pass
+
+
+class Dropped(EventBase, tag="dropped"):
+    reason: str
+    status: str = ""
+
+
+class Delivered(EventBase, tag="delivered"):
+    response: str
+    mx: str = ""
+    tls: bool = False
+    attempt: int = 1
+
+
+class Deferred(EventBase, tag="deferred"):
+    response: str
+    status: str
+    attempt: int
+    mx: str = ""
+
+
+class Bounce(EventBase, tag="bounce"):
+    reason: str
+    status: str
+    type: str = "bounce"
+    bounce_classification: str = "Unclassified"
+    attempt: int = 1
+    mx: str = ""
+
+
+Event = Processed | Dropped | Delivered | Deferred | Bounce
+
+EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "processed",
+        "dropped",
+        "delivered",
+        "deferred",
+        "bounce",
+        "open",
+        "click",
+        "spam_report",
+        "unsubscribe",
+        "group_unsubscribe",
+        "group_resubscribe",
+    }
+)
+
+# The message log status each event moves a recipient to.
+RECIPIENT_STATUS = {
+    "processed": "processed",
+    "dropped": "dropped",
+    "delivered": "delivered",
+    "deferred": "deferred",
+    "bounce": "bounced",
+}
+
+_INTERNAL = ("account_id", "recipient_index", "custom_args")
+
+
+def event_type(event: Event) -> str:
+    return type(event).__struct_config__.tag  # type: ignore[return-value]
+
+
+def event_fields(event: Event) -> dict[str, Any]:
+    """All public fields of the event, tag included, as plain JSON-able values."""
+    data: dict[str, Any] = msgspec.to_builtins(event)
+    for name in _INTERNAL:
+        data.pop(name, None)
+    return data
+
+
+def webhook_payload(event: Event) -> dict[str, Any]:
+    """What the webhook receiver sees: custom args flattened at top level, reserved keys win."""
+    data = event_fields(event)
+    return {**event.custom_args, **data}

@@ -1,0 +1,1 @@
+"""Inbound mail to our return-path hosts: VERP decoding and delivery status notifications."""

@@ -1,0 +1,104 @@
+"""Starting and stopping the three SMTP listeners (submission, implicit TLS, MX) on the running
+event loop with `loop.create_server`; an empty listen address disables a listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+from typing import NamedTuple
+
+from aiosmtpd.smtp import SMTP
+
+from config.settings import SmtpSettings, parse_hostport
+from mta.ingress.mx import MxHandler, mx_factory
+from mta.ingress.ports import InboundSink, KeyAuthenticator, SubmissionSink
+from mta.ingress.submission import SubmissionHandler, submission_factory
+
+log = logging.getLogger(__name__)
+
+
+class Listener(NamedTuple):
+    name: str
+    listen: str
+    factory: Callable[[], SMTP]
+    implicit_tls: ssl.SSLContext | None  # set: the socket speaks TLS from the first byte
+
+
+async def start_listeners(
+    settings: SmtpSettings,
+    tls: ssl.SSLContext,
+    submissions: SubmissionSink,
+    keys: KeyAuthenticator,
+    inbound: InboundSink,
+) -> list[asyncio.base_events.Server]:
+    """Start every configured listener; on failure close the ones already started."""
+    loop = asyncio.get_running_loop()
+    servers: list[asyncio.base_events.Server] = []
+    try:
+        for listener in _plan(settings, tls, submissions, keys, inbound, loop):
+            if listener.listen:
+                servers.append(await _serve(loop, listener))
+    except BaseException:
+        await close_listeners(servers)
+        raise
+    return servers
+
+
+def _plan(
+    settings: SmtpSettings,
+    tls: ssl.SSLContext,
+    submissions: SubmissionSink,
+    keys: KeyAuthenticator,
+    inbound: InboundSink,
+    loop: asyncio.AbstractEventLoop,
+) -> list[Listener]:
+    """The three listeners with their protocol factories (disabled ones have listen == "")."""
+    handler = SubmissionHandler(submissions, keys)
+    return [
+        Listener(
+            "submission",
+            settings.submission_listen,
+            submission_factory(settings, handler, tls, implicit_tls=False, loop=loop),
+            None,
+        ),
+        Listener(
+            "smtps",
+            settings.smtps_listen,
+            submission_factory(settings, handler, tls, implicit_tls=True, loop=loop),
+            tls,
+        ),
+        Listener(
+            "mx", settings.mx_listen, mx_factory(settings, MxHandler(inbound), tls, loop=loop), None
+        ),
+    ]
+
+
+async def close_listeners(servers: list[asyncio.base_events.Server]) -> None:
+    """Stop accepting connections on every server and wait until they are closed."""
+    for server in servers:
+        server.close()
+    for server in servers:
+        await server.wait_closed()
+
+
+def bound_port(server: asyncio.base_events.Server) -> int:
+    """The TCP port a server listens on (useful when it was started on port 0)."""
+    return int(server.sockets[0].getsockname()[1])
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """Split a listen address; unlike `parse_hostport` it accepts port 0 (any free port)."""
+    host, sep, port = value.rpartition(":")
+    if sep and port == "0":
+        return parse_hostport(f"{host}:1")[0], 0
+    return parse_hostport(value)
+
+
+async def _serve(loop: asyncio.AbstractEventLoop, listener: Listener) -> asyncio.base_events.Server:
+    host, port = listen_address(listener.listen)
+    server = await loop.create_server(listener.factory, host, port, ssl=listener.implicit_tls)
+    log.info("smtp %s listening on %s port %d", listener.name, host, bound_port(server))
+    return server

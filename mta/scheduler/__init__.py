@@ -1,0 +1,1 @@
+"""Scheduling: which queued message is tried when, retries with backoff, expiry."""

@@ -1,0 +1,1 @@
+"""Account-scoped services shared by the SMTP and HTTP edges."""

@@ -1,0 +1,132 @@
+"""API keys: created with scopes and an environment, shown once, stored as a SHA-256 hash.
+
+A key is `SS.<key id>.<secret>`: the id makes look-up one indexed read, the secret is
+compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from mta.db.models import ApiKey
+from mta.errors import AuthenticationError, NotFound, ValidationError
+from mta.model import Environment, new_id
+from mta.services.identity import KNOWN_SCOPES, Principal
+
+KEY_PREFIX = "SS"
+INVALID_GRANT = "The provided authorization grant is invalid, expired, or revoked"
+
+
+class ApiKeyView(msgspec.Struct, kw_only=True):
+    api_key_id: str
+    name: str
+    environment: Environment
+    scopes: list[str]
+    created_at: float
+
+
+class CreatedKey(msgspec.Struct, kw_only=True):
+    view: ApiKeyView
+    api_key: str
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def split_key(raw: str) -> tuple[str, str] | None:
+    """(key id, secret) from `SS.<id>.<secret>`, or None when it is not of that form."""
+    parts = raw.strip().split(".")
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+def check_scopes(scopes: list[str]) -> list[str]:
+    unknown = [scope for scope in scopes if scope not in KNOWN_SCOPES]
+    if unknown:
+        raise ValidationError(f"unknown scope {unknown[0]!r}", field="scopes")
+    return sorted(set(scopes))
+
+
+def _view(row: ApiKey) -> ApiKeyView:
+    env: Environment = "test" if row.environment == "test" else "live"
+    return ApiKeyView(
+        api_key_id=row.id,
+        name=row.name,
+        environment=env,
+        scopes=list(row.scopes),
+        created_at=row.created_at,
+    )
+
+
+class ApiKeyService:
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._sessions = sessions
+
+    async def create(
+        self, account_id: str, name: str, environment: Environment, scopes: list[str]
+    ) -> CreatedKey:
+        if not name.strip():
+            raise ValidationError("name is required", field="name")
+        key_id, secret = new_id(), secrets.token_urlsafe(32)
+        row = ApiKey(
+            id=key_id,
+            account_id=account_id,
+            name=name,
+            environment=environment,
+            scopes=check_scopes(scopes),
+            secret_hash=hash_secret(secret),
+            created_at=time.time(),
+            revoked_at=None,
+        )
+        async with self._sessions() as session:
+            session.add(row)
+            await session.commit()
+        return CreatedKey(view=_view(row), api_key=f"{KEY_PREFIX}.{key_id}.{secret}")
+
+    async def list(self, account_id: str) -> list[ApiKeyView]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(ApiKey)
+                .where(ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))
+                .order_by(ApiKey.created_at)
+            )
+            return [_view(row) for row in rows]
+
+    async def revoke(self, account_id: str, key_id: str) -> None:
+        async with self._sessions() as session:
+            row = await session.get(ApiKey, key_id)
+            if row is None or row.account_id != account_id or row.revoked_at is not None:
+                raise NotFound("api key not found")
+            row.revoked_at = time.time()
+            await session.commit()
+
+    async def authenticate(self, raw_key: str) -> Principal:
+        parts = split_key(raw_key)
+        if parts is None:
+            raise AuthenticationError(INVALID_GRANT)
+        key_id, secret = parts
+        async with self._sessions() as session:
+            row = await session.get(ApiKey, key_id)
+        expected = row.secret_hash if row is not None else hash_secret("")
+        matches = hmac.compare_digest(expected, hash_secret(secret))
+        if row is None or not matches or row.revoked_at is not None:
+            raise AuthenticationError(INVALID_GRANT)
+        environment: Environment = "test" if row.environment == "test" else "live"
+        return Principal(
+            account_id=row.account_id,
+            kind="api_key",
+            subject=row.id,
+            scopes=frozenset(row.scopes),
+            api_key_id=row.id,
+            environment=environment,
+        )

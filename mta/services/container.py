@@ -1,0 +1,26 @@
+"""The bundle of services the edges (HTTP, SMTP, CLI) are handed by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mta.intake.pipeline import Intake
+from mta.services.accounts import AccountService
+from mta.services.api_keys import ApiKeyService
+from mta.services.domains import DomainService
+from mta.services.identity import TokenService
+from mta.services.messages import MessageService
+from mta.services.templates import TemplateService
+from mta.services.webhooks import WebhookService
+
+
+@dataclass(frozen=True)
+class Services:
+    accounts: AccountService
+    api_keys: ApiKeyService
+    domains: DomainService
+    templates: TemplateService
+    messages: MessageService
+    webhooks: WebhookService
+    tokens: TokenService
+    intake: Intake

@@ -1,0 +1,51 @@
+"""Fixtures shared by the suite: a loopback DNS server, an SMTP sink playing the recipients'
+MX on 127.0.0.2, a webhook receiver, and a real `scaisend serve` process wired to them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.dns_server import DnsServer
+from tests.support.server import ScaisendServer, free_port
+from tests.support.sink import SmtpSink
+from tests.support.webhook_receiver import WebhookReceiver
+
+SINK_HOST = "127.0.0.2"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture
+def dns_server() -> Iterator[DnsServer]:
+    server = DnsServer("127.0.0.1", 0)
+    server.start()
+    server.add("example.com", "MX", "10 mx.example.com.")
+    server.add("mx.example.com", "A", SINK_HOST)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[SmtpSink]:
+    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def scaisend(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[ScaisendServer]:
+    host, port = dns_server.address
+    server = ScaisendServer(
+        tmp_path, nameserver=f"{host}:{port}", smtp_port=sink.controller.port
+    ).start()
+    yield server
+    server.stop()

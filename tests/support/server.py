@@ -1,0 +1,130 @@
+"""Run a real `scaisend serve` process on loopback for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f'"{k}" = {toml_value(v)}' for k, v in value.items()) + "}"
+    return str(value)
+
+
+def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    lines = []
+    for section, keys in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {toml_value(value)}" for key, value in keys.items())
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class ScaisendServer:
+    """`scaisend serve --config FILE` as a child process, with its ports picked free."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        nameserver: str,
+        smtp_port: int,
+        extra: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.http_port, self.submission_port = free_port(), free_port()
+        self.smtps_port, self.mx_port = free_port(), free_port()
+        sections: dict[str, dict[str, Any]] = {
+            "http": {"listen": f"127.0.0.1:{self.http_port}"},
+            "smtp": {
+                "hostname": "mx.scaisend.test",
+                "submission_listen": f"127.0.0.1:{self.submission_port}",
+                "smtps_listen": f"127.0.0.1:{self.smtps_port}",
+                "mx_listen": f"127.0.0.1:{self.mx_port}",
+            },
+            "storage": {"data_dir": str(workdir / "var")},
+            "dns": {"nameservers": [nameserver], "timeout_seconds": 2.0},
+            "delivery": {"smtp_port": smtp_port, "retry_schedule_seconds": [1, 2, 4]},
+            "webhooks": {"allow_private_targets": True, "retry_schedule_seconds": [1, 2]},
+            "log": {"level": "debug"},
+        }
+        for section, keys in (extra or {}).items():
+            sections.setdefault(section, {}).update(keys)
+        self.config = write_config(workdir / "scaisend.toml", sections)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "server.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mta.cli", *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_env(),
+        )
+
+    def token(self, account: str = "acme") -> str:
+        result = self.command("token", "--account", account)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().splitlines()[-1]
+
+    def start(self) -> ScaisendServer:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mta.cli", "serve", "--config", str(self.config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                httpx.get(f"{self.base_url}/v3/messages", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SCAISEND__")}

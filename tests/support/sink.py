@@ -1,0 +1,91 @@
+"""An SMTP sink that plays a recipient's MX on loopback: a real aiosmtpd server in a thread,
+offering STARTTLS, recording every transaction."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from pathlib import Path
+
+import msgspec
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from mta.ingress.tls import ensure_certificate, server_context
+
+
+class Received(msgspec.Struct):
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    tls: bool
+
+
+class _Recorder:
+    def __init__(self, sink: SmtpSink) -> None:
+        self._sink = sink
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address.lower() in self._sink.reject:
+            return self._sink.reject[address.lower()]
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        self._sink.add(
+            Received(
+                str(envelope.mail_from), list(envelope.rcpt_tos), data, session.ssl is not None
+            )
+        )
+        return "250 2.0.0 Ok: queued at sink"
+
+
+class SmtpSink:
+    def __init__(self, host: str, port: int, cert_dir: Path) -> None:
+        ensure_certificate(cert_dir / "sink.pem", cert_dir / "sink.key", "mx.example.com")
+        self.tls: ssl.SSLContext = server_context(cert_dir / "sink.pem", cert_dir / "sink.key")
+        self.messages: list[Received] = []
+        self.reject: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.controller = Controller(
+            _Recorder(self),
+            hostname=host,
+            port=port,
+            tls_context=self.tls,
+            require_starttls=False,
+            decode_data=False,
+            ready_timeout=10,
+        )
+
+    def add(self, received: Received) -> None:
+        with self._lock:
+            self.messages.append(received)
+
+    def start(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.05)
+        raise AssertionError(f"sink got {len(self.messages)} messages, expected {count}")
+
+    def snapshot(self) -> list[Received]:
+        with self._lock:
+            return list(self.messages)
