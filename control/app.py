@@ -31,5 +31,6 @@ def create_app(services: Services, *, max_body_bytes: int) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=max_body_bytes,
         openapi_config=None,
+        logging_config=None,  # the process's logging belongs to mta.logs
         debug=False,
     )

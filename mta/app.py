@@ -144,6 +144,7 @@ class Application:
         app = create_app(self.services, max_body_bytes=self.settings.http.max_body_bytes)
         config = uvicorn.Config(
             app,
+            log_config=None,
             log_level="warning",
             access_log=False,
             lifespan="off",

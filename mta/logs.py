@@ -39,4 +39,12 @@ def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    mail_log = logging.getLogger("mail.log")  # aiosmtpd: per-command chatter at INFO
+    mail_log.setLevel(logging.WARNING)
+    mail_log.addFilter(_drop_login_data_warning)
+
+
+def _drop_login_data_warning(record: logging.LogRecord) -> bool:
+    """aiosmtpd warns on every successful AUTH that a field it sets itself is deprecated."""
+    return "login_data is deprecated" not in record.getMessage()
