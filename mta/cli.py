@@ -20,7 +20,7 @@ def _settings(path: str | None) -> Settings:
         raise SystemExit(2) from None
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, config_path: str | None) -> None:
     app = Application(settings)
     await app.start()
     print(
@@ -83,9 +83,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         import uvloop
 
-        uvloop.run(_serve(settings))
     except ImportError:
-        asyncio.run(_serve(settings))
+        asyncio.run(_serve(settings, args.config))
+    else:
+        uvloop.run(_serve(settings, args.config))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import msgspec
 from mta.model import new_id, now
 
 
-class EventBase(msgspec.Struct, tag_field="event", kw_only=True, omit_defaults=True):
+class EventBase(msgspec.Struct, tag_field="event", kw_only=True):
     account_id: str
     message_id: str
     email: str

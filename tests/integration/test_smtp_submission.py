@@ -39,17 +39,27 @@ def message(to: str, subject: str) -> EmailMessage:
     return msg
 
 
-def make_key(server: ScaisendServer, token: str, environment: str = "live",
-             scopes: list[str] | None = None) -> str:
-    response = admin(server, token, "POST", "/v3/api_keys", {
-        "name": f"smtp-{environment}", "environment": environment,
-        "scopes": scopes or ["mail.send"]})
+def make_key(
+    server: ScaisendServer, token: str, environment: str = "live", scopes: list[str] | None = None
+) -> str:
+    response = admin(
+        server,
+        token,
+        "POST",
+        "/v3/api_keys",
+        {
+            "name": f"smtp-{environment}",
+            "environment": environment,
+            "scopes": scopes or ["mail.send"],
+        },
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["api_key"])
 
 
 def test_submission_on_both_ports_reaches_the_mx_signed(
-        scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink) -> None:
+    scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
+) -> None:
     token = scaisend.token()
     set_up_account(scaisend, dns_server, token)
     key = make_key(scaisend, token)
@@ -57,8 +67,9 @@ def test_submission_on_both_ports_reaches_the_mx_signed(
     with smtplib.SMTP("127.0.0.1", scaisend.submission_port, timeout=30) as starttls:
         starttls.ehlo("client.test")
         assert "auth" not in starttls.esmtp_features
-        code, _ = starttls.docmd("AUTH", "PLAIN " + base64.b64encode(
-            b"\0apikey\0" + key.encode()).decode())
+        code, _ = starttls.docmd(
+            "AUTH", "PLAIN " + base64.b64encode(b"\0apikey\0" + key.encode()).decode()
+        )
         assert code in (530, 538)
         starttls.starttls(context=client_tls())
         starttls.ehlo("client.test")
@@ -66,8 +77,9 @@ def test_submission_on_both_ports_reaches_the_mx_signed(
         starttls.login("apikey", key)
         starttls.send_message(message("ada@example.com", "via 587"))
 
-    with smtplib.SMTP_SSL("127.0.0.1", scaisend.smtps_port, timeout=30,
-                          context=client_tls()) as implicit:
+    with smtplib.SMTP_SSL(
+        "127.0.0.1", scaisend.smtps_port, timeout=30, context=client_tls()
+    ) as implicit:
         implicit.ehlo("client.test")
         implicit.login("apikey", key)
         refused = implicit.send_message(message("bob@example.com", "via 465"))
@@ -88,15 +100,16 @@ def test_submission_on_both_ports_reaches_the_mx_signed(
 
 
 def test_submission_refuses_bad_keys_and_foreign_senders(
-        scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink) -> None:
+    scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
+) -> None:
     token = scaisend.token()
     set_up_account(scaisend, dns_server, token)
     key = make_key(scaisend, token)
     no_send = make_key(scaisend, token, scopes=["templates.read"])
-    with smtplib.SMTP_SSL("127.0.0.1", scaisend.smtps_port, timeout=30,
-                          context=client_tls()) as client:
-        for user, password in (("apikey", "SS.bad.key"), ("apikey", no_send),
-                               ("someone", key)):
+    with smtplib.SMTP_SSL(
+        "127.0.0.1", scaisend.smtps_port, timeout=30, context=client_tls()
+    ) as client:
+        for user, password in (("apikey", "SS.bad.key"), ("apikey", no_send), ("someone", key)):
             with pytest.raises(smtplib.SMTPAuthenticationError) as failure:
                 client.login(user, password)
             assert failure.value.smtp_code == 535
@@ -109,6 +122,9 @@ def test_submission_refuses_bad_keys_and_foreign_senders(
         assert refused.value.smtp_code == 550
         assert refused.value.smtp_error.startswith(b"5.7.1")
     assert sink.snapshot() == []
-    listed = httpx.get(f"{scaisend.base_url}/v3/messages", params={"page_size": 10},
-                       headers={"Authorization": f"Bearer {token}"}).json()
+    listed = httpx.get(
+        f"{scaisend.base_url}/v3/messages",
+        params={"page_size": 10},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
     assert listed == {"messages": []}

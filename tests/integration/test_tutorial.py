@@ -340,3 +340,58 @@ def test_send_errors_use_the_sendgrid_shape(
             }
         ]
     }
+
+
+def test_keys_and_messages_stay_in_their_account(
+    scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
+) -> None:
+    token = scaisend.token()
+    set_up_account(scaisend, dns_server, token)
+
+    def key(scopes: list[str]) -> dict[str, Any]:
+        response = admin(
+            scaisend,
+            token,
+            "POST",
+            "/v3/api_keys",
+            {"name": "k", "environment": "live", "scopes": scopes},
+        )
+        return dict(response.json())
+
+    sender, other_sender, reader = key(["mail.send"]), key(["mail.send"]), key(["messages.read"])
+    sent = httpx.post(
+        f"{scaisend.base_url}/v3/mail/send",
+        timeout=30,
+        headers={"Authorization": f"Bearer {sender['api_key']}"},
+        json={
+            "personalizations": [{"to": [{"email": "ada@example.com"}]}],
+            "from": {"email": "hello@mail.example.com"},
+            "subject": "Mine",
+            "content": [{"type": "text/plain", "value": "x"}],
+        },
+    )
+    message_id = sent.json()["message_id"]
+    wait_for_status(scaisend, sender["api_key"], message_id, "delivered")
+
+    def get(api_key: str, path: str) -> httpx.Response:
+        return httpx.get(
+            f"{scaisend.base_url}{path}", headers={"Authorization": f"Bearer {api_key}"}
+        )
+
+    assert get(reader["api_key"], f"/v3/messages/{message_id}").status_code == 200
+    assert get(other_sender["api_key"], f"/v3/messages/{message_id}").status_code == 404
+    outsider = scaisend.token("another-account")
+    assert get(outsider, f"/v3/messages/{message_id}").status_code == 404
+    assert get(outsider, "/v3/messages?to_email=ada@example.com").json() == {"messages": []}
+    assert (
+        admin(scaisend, outsider, "DELETE", f"/v3/api_keys/{sender['api_key_id']}").status_code
+        == 404
+    )
+    assert get(reader["api_key"], "/v3/api_keys").status_code == 403
+
+    assert (
+        admin(scaisend, token, "DELETE", f"/v3/api_keys/{sender['api_key_id']}").status_code == 204
+    )
+    assert get(sender["api_key"], f"/v3/messages/{message_id}").status_code == 401
+    listed = admin(scaisend, token, "GET", "/v3/api_keys").json()["result"]
+    assert sender["api_key_id"] not in {k["api_key_id"] for k in listed}
