@@ -17,10 +17,9 @@ from mta.db.models import Domain
 from mta.errors import PermissionDenied, ValidationError
 from mta.events.bus import EventBus, MessageLogEntry
 from mta.events.model import Processed
-from mta.intake.mime import build_message, header_values, stamp_submitted
-from mta.intake.render import render
-from mta.intake.request import MailSend, Personalization
-from mta.intake.signing import dkim_sign
+from mta.intake.compose import compose, recipients_of, render_parts, sign_for
+from mta.intake.mime import header_values, stamp_submitted
+from mta.intake.request import MailSend
 from mta.intake.validate import check_email, check_request
 from mta.model import Envelope, QueueEntry, RecipientState, new_id
 from mta.services.domains import DomainService
@@ -38,10 +37,21 @@ class Enqueuer(Protocol):
     def enqueue(self, entry: QueueEntry) -> None: ...
 
 
-class Rendered(msgspec.Struct):
+class Part(msgspec.Struct):
+    """One spool entry with its signed content and the subject it was sent with."""
+
+    entry: QueueEntry
+    content: bytes
     subject: str
-    text: str | None
-    html: str | None
+
+
+class Origin(msgspec.Struct, kw_only=True):
+    """What the message log records about where a message came from."""
+
+    from_email: str
+    template_id: str | None = None
+    categories: list[str] = msgspec.field(default_factory=list)
+    custom_args: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class Intake:
@@ -75,92 +85,52 @@ class Intake:
         return row
 
     async def send(self, principal: Principal, request: MailSend) -> str:
+        """Accept a `/v3/mail/send` request: one spool entry per personalization."""
         check_request(request)
         domain = await self.authorise_sender(principal, request.from_.email, "from")
-        version = None
-        if request.template_id:
-            version = await self._templates.active_version(
-                principal.account_id, request.template_id
-            )
+        version = await self._version(principal, request)
         message_id = new_id()
-        entries: list[QueueEntry] = []
-        contents: list[bytes] = []
-        recipients: list[tuple[int, str]] = []
+        parts: list[Part] = []
         for p_index, personalization in enumerate(request.personalizations):
-            rendered = self._render(request, personalization, version)
+            rendered = render_parts(request, personalization, version)
             queue_id = f"{message_id}-{p_index}"
-            content = dkim_sign(
-                self._build(
-                    request, personalization, rendered, message_id, queue_id, domain.domain
-                ),
-                domain=domain.domain,
-                selector=domain.dkim_selector,
-                private_key_pem=domain.dkim_private_key,
-            )
-            emails = [
-                a.email
-                for kind in (personalization.to, personalization.cc, personalization.bcc)
-                for a in kind
-            ]
-            states = [
-                RecipientState(email=email, index=len(recipients) + i)
-                for i, email in enumerate(emails)
-            ]
-            recipients.extend((state.index, state.email) for state in states)
-            custom_args = {**request.custom_args, **personalization.custom_args}
-            envelope = self._envelope(
-                principal,
-                domain,
-                message_id,
-                queue_id,
-                request.from_.email,
-                request.categories,
-                custom_args,
-            )
-            entries.append(QueueEntry(envelope=envelope, recipients=states))
-            contents.append(content)
-            if p_index == 0:
-                subject = rendered.subject
-        await self._spool(entries, contents)
-        self._record(
-            principal,
-            entries,
-            MessageLogEntry(
+            content = compose(
+                request,
+                personalization,
+                rendered,
+                domain=domain,
                 message_id=message_id,
-                account_id=principal.account_id,
-                api_key_id=principal.api_key_id,
+                queue_id=queue_id,
+            )
+            first = sum(len(part.entry.recipients) for part in parts)
+            states = [
+                RecipientState(email=email, index=first + i)
+                for i, email in enumerate(recipients_of(personalization))
+            ]
+            custom_args = {**request.custom_args, **personalization.custom_args}
+            origin = Origin(
                 from_email=request.from_.email,
-                subject=subject,
-                template_id=request.template_id,
                 categories=request.categories,
-                custom_args=request.custom_args,
-                sandbox=principal.environment == "test",
-                recipients=recipients,
-                created_at=time.time(),
-            ),
+                custom_args=custom_args,
+            )
+            entry = QueueEntry(
+                envelope=_envelope(principal, domain, message_id, queue_id, origin),
+                recipients=states,
+            )
+            parts.append(Part(entry, content, rendered.subject))
+        origin = Origin(
+            from_email=request.from_.email,
+            template_id=request.template_id,
+            categories=request.categories,
+            custom_args=request.custom_args,
         )
+        await self._accept(principal, parts, origin)
         return message_id
-
-    async def _spool(self, entries: list[QueueEntry], contents: list[bytes]) -> None:
-        """Store every part durably, or none: a partial failure removes what was written."""
-        results = await asyncio.gather(
-            *(
-                self._store.put(entry, content)
-                for entry, content in zip(entries, contents, strict=True)
-            ),
-            return_exceptions=True,
-        )
-        failure = next((r for r in results if isinstance(r, BaseException)), None)
-        if failure is None:
-            return
-        for entry, result in zip(entries, results, strict=True):
-            if not isinstance(result, BaseException):
-                await self._store.remove(entry.envelope.queue_id)
-        raise failure
 
     async def submit_smtp(
         self, principal: Principal, mail_from: str, rcpt_tos: list[str], data: bytes
     ) -> str:
+        """Accept one SMTP transaction: the client's bytes, stamped and signed."""
         headers = header_values(data)
         header_from = [addr for _, addr in getaddresses([headers.get("from", "")]) if addr]
         if len(header_from) != 1:
@@ -168,121 +138,91 @@ class Intake:
         domain = await self.authorise_sender(principal, header_from[0], "from")
         if mail_from and mail_from.rpartition("@")[2].lower() != domain.domain:
             await self.authorise_sender(principal, mail_from, "mail_from")
-        message_id = new_id()
         states = [
             RecipientState(email=check_email(rcpt, f"rcpt.{i}"), index=i)
             for i, rcpt in enumerate(rcpt_tos)
         ]
-        content = dkim_sign(
-            stamp_submitted(data, message_id=message_id, domain=domain.domain, present=headers),
-            domain=domain.domain,
-            selector=domain.dkim_selector,
-            private_key_pem=domain.dkim_private_key,
+        message_id = new_id()
+        stamped = stamp_submitted(
+            data, message_id=message_id, domain=domain.domain, present=headers
         )
-        envelope = self._envelope(principal, domain, message_id, message_id, header_from[0], [], {})
-        entry = QueueEntry(envelope=envelope, recipients=states)
-        await self._spool([entry], [content])
-        self._record(
-            principal,
-            [entry],
-            MessageLogEntry(
-                message_id=message_id,
-                account_id=principal.account_id,
-                api_key_id=principal.api_key_id,
-                from_email=header_from[0],
-                subject=headers.get("subject", ""),
-                template_id=None,
-                categories=[],
-                custom_args={},
-                sandbox=principal.environment == "test",
-                recipients=[(s.index, s.email) for s in states],
-                created_at=time.time(),
-            ),
+        origin = Origin(from_email=header_from[0])
+        entry = QueueEntry(
+            envelope=_envelope(principal, domain, message_id, message_id, origin),
+            recipients=states,
         )
+        part = Part(entry, sign_for(domain, stamped), headers.get("subject", ""))
+        await self._accept(principal, [part], origin)
         return message_id
 
-    @staticmethod
-    def _envelope(
-        principal: Principal,
-        domain: Domain,
-        message_id: str,
-        queue_id: str,
-        sender: str,
-        categories: list[str],
-        custom_args: dict[str, str],
-    ) -> Envelope:
-        return Envelope(
-            message_id=message_id,
-            queue_id=queue_id,
-            account_id=principal.account_id,
-            sender=sender,
-            sender_domain=domain.domain,
-            return_path_host=domain.return_path_host,
-            sandbox=principal.environment == "test",
-            categories=categories,
-            custom_args=custom_args,
-        )
+    async def _version(self, principal: Principal, request: MailSend) -> VersionView | None:
+        if not request.template_id:
+            return None
+        return await self._templates.active_version(principal.account_id, request.template_id)
 
-    def _record(
-        self, principal: Principal, entries: list[QueueEntry], log_entry: MessageLogEntry
-    ) -> None:
-        """Log the message, emit processed per recipient, hand the entries to the scheduler."""
-        self._bus.accepted(log_entry)
-        for entry in entries:
-            env = entry.envelope
-            for state in entry.recipients:
-                self._bus.emit(
-                    Processed(
-                        account_id=principal.account_id,
-                        message_id=env.message_id,
-                        email=state.email,
-                        recipient_index=state.index,
-                        categories=env.categories,
-                        custom_args=env.custom_args,
-                    )
+    async def _accept(self, principal: Principal, parts: list[Part], origin: Origin) -> None:
+        """Spool every part, then log the message, emit processed and schedule delivery."""
+        await self._spool(parts)
+        first = parts[0].entry.envelope
+        self._bus.accepted(
+            MessageLogEntry(
+                message_id=first.message_id,
+                account_id=principal.account_id,
+                api_key_id=principal.api_key_id,
+                from_email=origin.from_email,
+                subject=parts[0].subject,
+                template_id=origin.template_id,
+                categories=origin.categories,
+                custom_args=origin.custom_args,
+                sandbox=first.sandbox,
+                recipients=[(s.index, s.email) for p in parts for s in p.entry.recipients],
+                created_at=time.time(),
+            )
+        )
+        for part in parts:
+            self._processed(part.entry)
+            self._scheduler.enqueue(part.entry)
+
+    def _processed(self, entry: QueueEntry) -> None:
+        env = entry.envelope
+        for state in entry.recipients:
+            self._bus.emit(
+                Processed(
+                    account_id=env.account_id,
+                    message_id=env.message_id,
+                    email=state.email,
+                    recipient_index=state.index,
+                    categories=env.categories,
+                    custom_args=env.custom_args,
                 )
-            self._scheduler.enqueue(entry)
+            )
 
-    @staticmethod
-    def _render(
-        request: MailSend, personalization: Personalization, version: VersionView | None
-    ) -> Rendered:
-        subject = personalization.subject or request.subject or ""
-        if version is None:
-            by_type = {item.type.lower(): item.value for item in request.content}
-            return Rendered(subject, by_type.get("text/plain"), by_type.get("text/html"))
-        data, tid = personalization.dynamic_template_data, version.template_id
-        return Rendered(
-            render(version.subject, data, template_id=tid, part="subject") or subject,
-            render(version.plain_content, data, template_id=tid, part="plain_content")
-            if version.plain_content
-            else None,
-            render(version.html_content, data, template_id=tid, part="html_content")
-            if version.html_content
-            else None,
+    async def _spool(self, parts: list[Part]) -> None:
+        """Store every part durably, or none: a partial failure removes what was written."""
+        results = await asyncio.gather(
+            *(self._store.put(part.entry, part.content) for part in parts),
+            return_exceptions=True,
         )
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is None:
+            return
+        for part, result in zip(parts, results, strict=True):
+            if not isinstance(result, BaseException):
+                await self._store.remove(part.entry.envelope.queue_id)
+        raise failure
 
-    @staticmethod
-    def _build(
-        request: MailSend,
-        personalization: Personalization,
-        rendered: Rendered,
-        message_id: str,
-        queue_id: str,
-        domain: str,
-    ) -> bytes:
-        if not rendered.subject:
-            raise ValidationError("The subject is required.", field="subject")
-        return build_message(
-            sender=request.from_,
-            to=personalization.to,
-            cc=personalization.cc,
-            reply_to=request.reply_to,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            headers={**request.headers, **personalization.headers},
-            message_id=message_id,
-            queue_id=queue_id,
-            domain=domain,
-        )
+
+def _envelope(
+    principal: Principal, domain: Domain, message_id: str, queue_id: str, origin: Origin
+) -> Envelope:
+    return Envelope(
+        message_id=message_id,
+        queue_id=queue_id,
+        account_id=principal.account_id,
+        sender=origin.from_email,
+        sender_domain=domain.domain,
+        return_path_host=domain.return_path_host,
+        sandbox=principal.environment == "test",
+        categories=origin.categories,
+        custom_args=origin.custom_args,
+    )
