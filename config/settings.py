@@ -19,15 +19,19 @@ def parse_hostport(value: str, default_port: int | None = None) -> tuple[str, in
             raise ValueError(f"bad address {value!r}")
     elif text.count(":") == 1:
         host, _, port_text = text.partition(":")
+        if not port_text:
+            raise ValueError(f"bad address {value!r}: empty port")
     else:
         host, port_text = text, ""
     if not host:
         raise ValueError(f"bad address {value!r}: no host")
+    if text.startswith("[") and text.endswith("]:"):
+        raise ValueError(f"bad address {value!r}: empty port")
     if not port_text:
         if default_port is None:
             raise ValueError(f"bad address {value!r}: expected host:port")
         return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
         raise ValueError(f"bad port in {value!r}")
     return host, int(port_text)
 
@@ -106,6 +110,7 @@ class DeliverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     def __post_init__(self) -> None:
         if not 0 < self.smtp_port < 65536:
             raise ValueError(f"smtp_port: bad port {self.smtp_port}")
+        self.routes = {domain.lower().rstrip("."): hop for domain, hop in self.routes.items()}
         for domain, hop in self.routes.items():
             try:
                 parse_hostport(hop, default_port=self.smtp_port)

@@ -99,12 +99,18 @@ class FileSpool:
 
     async def update(self, entry: QueueEntry) -> None:
         data = self._encoder.encode(entry.recipients)
-        await asyncio.to_thread(
-            _write_durably, self.directory, f"{entry.envelope.queue_id}.rcpt", data
-        )
+        try:
+            await asyncio.to_thread(
+                _write_durably, self.directory, f"{entry.envelope.queue_id}.rcpt", data
+            )
+        except OSError as exc:
+            raise StorageUnavailable("the queue cannot record delivery state now") from exc
 
     async def remove(self, queue_id: str) -> None:
-        await asyncio.to_thread(self._remove_files, queue_id)
+        try:
+            await asyncio.to_thread(self._remove_files, queue_id)
+        except OSError as exc:
+            raise StorageUnavailable("the queue cannot remove a finished message now") from exc
 
     def _remove_files(self, queue_id: str) -> None:
         for suffix in (".rcpt", ".msg"):

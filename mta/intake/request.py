@@ -48,10 +48,8 @@ class MailSend(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, rename=
 def field_path(message: str) -> tuple[str, str | None]:
     """Split msgspec's "… - at `$.a[0].b`" into (text, "a.0.b")."""
     match = re.search(r" - at `\$\.?([^`]*)`$", message)
-    if not match:
-        return message, None
-    path = re.sub(r"\[(\d+)\]", r".\1", match.group(1)).replace("from_", "from")
-    text = message[: match.start()]
+    text = message[: match.start()] if match else message  # top-level errors carry no path
+    path = re.sub(r"\[(\d+)\]", r".\1", match.group(1) if match else "").replace("from_", "from")
     missing = re.match(r"Object missing required field `([^`]+)`", text)
     if missing:
         name = missing.group(1)

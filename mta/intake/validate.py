@@ -37,7 +37,7 @@ def check_email(email: str, field: str) -> str:
     """A plain `local@domain` address with a sane domain; returned with the domain lower-cased."""
     local, _, domain = email.rpartition("@")
     if (
-        not EMAIL_RE.match(email)
+        not EMAIL_RE.fullmatch(email)
         or ".." in domain
         or domain.startswith(".")
         or domain.endswith(".")
@@ -55,7 +55,7 @@ def check_text(value: str, field: str) -> None:
 
 def check_headers(headers: dict[str, str], field: str) -> None:
     for name, value in headers.items():
-        if not HEADER_NAME_RE.match(name):
+        if not HEADER_NAME_RE.fullmatch(name):
             raise ValidationError(f"Invalid header name {name!r}.", field=f"{field}.{name}")
         if name.lower() in RESERVED_HEADERS:
             raise ValidationError(

@@ -10,6 +10,7 @@ import base64
 import re
 from typing import Literal
 
+import idna
 import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -39,10 +40,12 @@ def normalise_domain(domain: str) -> str | None:
     """Lower-case, IDNA-encoded, no trailing dot; None when it is not a host name."""
     text = domain.strip().rstrip(".").lower()
     try:
-        text = text.encode("idna").decode("ascii")
-    except UnicodeError:
+        text = idna.encode(text, uts46=True).decode("ascii")  # IDNA 2008, not Python's 2003
+    except (idna.IDNAError, UnicodeError):
         return None
-    return text if DOMAIN_RE.match(text) else None
+    if text.rpartition(".")[2].isdigit():  # an IP literal, not a domain
+        return None
+    return text if DOMAIN_RE.fullmatch(text) else None
 
 
 def generate_dkim_key(bits: int = 2048) -> DkimKey:
@@ -114,6 +117,8 @@ def _txt_matches(record: DnsRecord, published: str) -> bool:
     want, have = _tags(record.value), _tags(published)
     if record.purpose == "dkim":
         return have.get("p") == want["p"] and have.get("v", "DKIM1") == "DKIM1"
+    if not re.match(r"v\s*=\s*DMARC1\s*(;|$)", published):  # RFC 7489 6.3: first, exact
+        return False
     return all(have.get(name, "").lower() == value.lower() for name, value in want.items())
 
 
@@ -127,7 +132,9 @@ def check_record(record: DnsRecord, published: list[str]) -> tuple[bool, str | N
         return (True, None) if want in hosts else (False, f"MX does not point to {want}")
     candidates = published
     if record.purpose == "spf":
-        candidates = [text for text in published if text.lower().startswith("v=spf1")]
+        candidates = [text for text in published if text.lower().split()[:1] == ["v=spf1"]]
+        if len(candidates) > 1:  # RFC 7208 4.5: several SPF records are a permerror
+            return False, f"{len(candidates)} SPF records at {record.host}; publish only one"
     if any(_txt_matches(record, text) for text in candidates):
         return True, None
     return False, f"TXT at {record.host} does not match the expected value"

@@ -1,0 +1,347 @@
+"""Structural checks on a send request, each failure naming SendGrid's field path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from mta.errors import ValidationError
+from mta.intake.request import MailSend
+from mta.intake.validate import (
+    check_content,
+    check_email,
+    check_headers,
+    check_request,
+    check_text,
+)
+
+
+@pytest.mark.parametrize(
+    ("email", "expected"),
+    [
+        ("user@example.com", "user@example.com"),
+        ("User@Example.COM", "User@example.com"),  # local part keeps its case
+        ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk"),
+        ("o'brien@example.ie", "o'brien@example.ie"),
+        ("x@a-b.example", "x@a-b.example"),
+        ("1234@192.example", "1234@192.example"),
+    ],
+)
+def test_check_email_accepts(email: str, expected: str) -> None:
+    assert check_email(email, "to.0.email") == expected
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "",
+        "plainaddress",
+        "@example.com",
+        "user@",
+        "user@localhost",
+        "user@example..com",
+        "user@.example.com",
+        "user@example.com.",
+        "user@-example.com",
+        "us er@example.com",
+        "user@exa mple.com",
+        "user@@example.com",
+        "User <user@example.com>",
+        "user@ex_ample.com",
+        "us\u00e9r@example.com",
+        "user@b\u00fccher.de",
+        "user@example.com\r\nBcc: victim@example.org",
+        "\nuser@example.com",
+    ],
+)
+def test_check_email_refuses(email: str) -> None:
+    with pytest.raises(ValidationError) as failure:
+        check_email(email, "personalizations.0.to.0.email")
+    assert failure.value.field == "personalizations.0.to.0.email"
+    assert failure.value.message == "Does not contain a valid address."
+
+
+def test_check_email_refuses_trailing_newline() -> None:
+    with pytest.raises(ValidationError):
+        check_email("user@example.com\n", "from.email")
+
+
+@pytest.mark.parametrize(
+    "value", ["", "Hello", "Gr\u00fc\u00dfe \u2014 caf\u00e9", "a\tb", "x" * 2000]
+)
+def test_check_text_accepts(value: str) -> None:
+    assert check_text(value, "subject") is None  # raises on refusal
+
+
+@pytest.mark.parametrize(
+    "value", ["a\rb", "a\nb", "a\0b", "\r\n", "Subject\r\nBcc: x@example.com", "end\n"]
+)
+def test_check_text_refuses(value: str) -> None:
+    with pytest.raises(ValidationError, match="CR, LF or NUL") as failure:
+        check_text(value, "personalizations.0.subject")
+    assert failure.value.field == "personalizations.0.subject"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Custom": "value"},
+        {"X-Entity-Ref-ID": "123", "List-Id": "<list.example.com>"},
+        {"X-Empty": ""},
+        {"x-subject": "not the reserved one"},
+    ],
+)
+def test_check_headers_accepts(headers: dict[str, str]) -> None:
+    assert check_headers(headers, "headers") is None  # raises on refusal
+
+
+@pytest.mark.parametrize(
+    ("headers", "field", "message"),
+    [
+        ({"Subject": "x"}, "headers.Subject", "reserved"),
+        ({"subject": "x"}, "headers.subject", "reserved"),
+        ({"SUBJECT": "x"}, "headers.SUBJECT", "reserved"),
+        ({"From": "x"}, "headers.From", "reserved"),
+        ({"To": "x"}, "headers.To", "reserved"),
+        ({"cc": "x"}, "headers.cc", "reserved"),
+        ({"BCC": "x"}, "headers.BCC", "reserved"),
+        ({"Reply-To": "x"}, "headers.Reply-To", "reserved"),
+        ({"dkim-signature": "x"}, "headers.dkim-signature", "reserved"),
+        ({"Content-Type": "x"}, "headers.Content-Type", "reserved"),
+        ({"content-transfer-encoding": "x"}, "headers.content-transfer-encoding", "reserved"),
+        ({"Received": "x"}, "headers.Received", "reserved"),
+        ({"X-SG-ID": "x"}, "headers.X-SG-ID", "reserved"),
+        ({"x-sg-eid": "x"}, "headers.x-sg-eid", "reserved"),
+        ({"Bad Name": "x"}, "headers.Bad Name", "Invalid header name"),
+        ({"Bad:Name": "x"}, "headers.Bad:Name", "Invalid header name"),
+        ({"": "x"}, "headers.", "Invalid header name"),
+        ({"X-\u00e9": "x"}, "headers.X-\u00e9", "Invalid header name"),
+        ({"X-Tab\t": "x"}, "headers.X-Tab\t", "Invalid header name"),
+        ({"X-Ok": "x", "X-Inject": "a\r\nBcc: v@example.org"}, "headers.X-Inject", "CR, LF"),
+        ({"X-Nul": "a\0"}, "headers.X-Nul", "CR, LF"),
+    ],
+)
+def test_check_headers_refuses(headers: dict[str, str], field: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message) as failure:
+        check_headers(headers, "headers")
+    assert failure.value.field == field
+
+
+def test_check_headers_refuses_name_with_trailing_newline() -> None:
+    with pytest.raises(ValidationError):
+        check_headers({"X-Foo\n": "v"}, "headers")
+
+
+def _request(**overrides: Any) -> MailSend:
+    data: dict[str, Any] = {
+        "personalizations": [{"to": [{"email": "to@example.com"}]}],
+        "from": {"email": "from@example.com", "name": "Sender"},
+        "subject": "Hello",
+        "content": [{"type": "text/plain", "value": "Hi"}],
+    }
+    data.update(overrides)
+    return msgspec.convert(data, MailSend)
+
+
+def _plain(value: str = "Hi") -> dict[str, str]:
+    return {"type": "text/plain", "value": value}
+
+
+def _html(value: str = "<p>Hi</p>") -> dict[str, str]:
+    return {"type": "text/html", "value": value}
+
+
+@pytest.mark.parametrize(
+    ("content", "template_id"),
+    [
+        ([_plain()], None),
+        ([_html()], None),
+        ([_plain(), _html()], None),
+        ([{"type": "TEXT/PLAIN", "value": "a"}, {"type": "Text/Html", "value": "b"}], None),
+        ([_plain(), _html(), {"type": "text/calendar", "value": "BEGIN:VCALENDAR"}], None),
+        ([{"type": "text/x-amp-html", "value": "a"}, _plain(), _html()], None),
+        ([], "d-0123456789abcdef"),
+        ([_plain()], "d-0123456789abcdef"),
+    ],
+)
+def test_check_content_accepts(content: list[dict[str, str]], template_id: str | None) -> None:
+    assert check_content(_request(content=content, template_id=template_id)) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "template_id", "field", "message"),
+    [
+        ([_html(), _plain()], None, "content", "text/plain content must be first"),
+        ([{"type": "Text/HTML", "value": "b"}, _plain()], None, "content", "must be first"),
+        ([_plain(), _plain("again")], None, "content", "text/plain may only appear once"),
+        ([_html(), _html("again")], None, "content", "text/html may only appear once"),
+        ([_plain(), {"type": "TEXT/PLAIN", "value": "x"}], None, "content", "only appear once"),
+        ([_plain("")], None, "content.0.value", "at least one character"),
+        ([_plain(), _html("")], None, "content.1.value", "at least one character"),
+        ([], None, "content", "Unless a valid template_id is provided"),
+        ([], "", "content", "Unless a valid template_id is provided"),
+    ],
+)
+def test_check_content_refuses(
+    content: list[dict[str, str]], template_id: str | None, field: str, message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message) as failure:
+        assert check_content(_request(content=content, template_id=template_id)) is None
+    assert failure.value.field == field
+
+
+def _to(*emails: str) -> list[dict[str, str]]:
+    return [{"email": e} for e in emails]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"personalizations": [{"to": _to("a@x.example", "b@x.example"), "cc": _to("c@x.example")}]},
+        {"personalizations": [{"to": _to("a@x.example")}, {"to": _to("b@x.example")}]},
+        {"subject": None, "personalizations": [{"to": _to("a@x.example"), "subject": "Own"}]},
+        {"subject": None, "template_id": "d-1", "content": []},
+        {"categories": [f"c{i}" for i in range(10)]},
+        {"reply_to": {"email": "reply@example.com", "name": "Help"}},
+        {"headers": {"X-Campaign": "spring"}},
+        {"personalizations": [{"to": _to(*(f"u{i}@x.example" for i in range(1000)))}]},
+    ],
+)
+def test_check_request_accepts(overrides: dict[str, Any]) -> None:
+    request = _request(**overrides)
+    assert check_request(request) is None  # raises on refusal
+    emails = [a.email for p in request.personalizations for a in (*p.to, *p.cc, *p.bcc)]
+    assert len(emails) == len({e.lower() for e in emails})
+
+
+def test_check_request_lower_cases_domains() -> None:
+    request = _request(
+        personalizations=[{"to": _to("A@X.Example"), "bcc": _to("b@Y.EXAMPLE")}],
+        **{"from": {"email": "Me@Example.COM"}},
+    )
+    check_request(request)
+    assert request.from_.email == "Me@example.com"
+    assert request.personalizations[0].to[0].email == "A@x.example"
+    assert request.personalizations[0].bcc[0].email == "b@y.example"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"personalizations": []}, "personalizations", "at least one item"),
+        ({"personalizations": [{"to": []}]}, "personalizations.0.to", "The to array is required"),
+        (
+            {"personalizations": [{"to": _to("a@x.example")}, {"to": []}]},
+            "personalizations.1.to",
+            "The to array is required",
+        ),
+        ({"from": {"email": "nope"}}, "from.email", "valid address"),
+        ({"from": {"email": "a@b.example", "name": "A\r\nB"}}, "from.name", "CR, LF"),
+        ({"reply_to": {"email": "bad"}}, "reply_to.email", "valid address"),
+        ({"reply_to": {"email": "r@x.example", "name": "\n"}}, "reply_to.name", "CR, LF"),
+        ({"subject": "Hi\r\nBcc: v@x.example"}, "subject", "CR, LF"),
+        ({"headers": {"Subject": "x"}}, "headers.Subject", "reserved"),
+        ({"categories": [f"c{i}" for i in range(11)]}, "categories", "Too many categories"),
+        ({"categories": ["ok", "bad\n"]}, "categories.1", "CR, LF"),
+        ({"content": []}, "content", "Unless a valid template_id"),
+        (
+            {"personalizations": [{"to": _to("a@x.example"), "subject": "a\nb"}]},
+            "personalizations.0.subject",
+            "CR, LF",
+        ),
+        (
+            {"personalizations": [{"to": _to("a@x.example"), "headers": {"bcc": "x"}}]},
+            "personalizations.0.headers.bcc",
+            "reserved",
+        ),
+        (
+            {"personalizations": [{"to": _to("a@x.example", "not-an-address")}]},
+            "personalizations.0.to.1.email",
+            "valid address",
+        ),
+        (
+            {"personalizations": [{"to": [{"email": "a@x.example", "name": "A\nB"}]}]},
+            "personalizations.0.to.0.name",
+            "CR, LF",
+        ),
+        (
+            {"personalizations": [{"to": _to("a@x.example"), "bcc": _to("bad@")}]},
+            "personalizations.0.bcc.0.email",
+            "valid address",
+        ),
+        # Duplicate recipients, anywhere in the request, case-insensitively.
+        (
+            {"personalizations": [{"to": _to("a@x.example", "a@x.example")}]},
+            "personalizations.0.to.1.email",
+            "should be unique",
+        ),
+        (
+            {"personalizations": [{"to": _to("a@x.example"), "cc": _to("A@X.EXAMPLE")}]},
+            "personalizations.0.cc.0.email",
+            "should be unique",
+        ),
+        (
+            {
+                "personalizations": [
+                    {"to": _to("a@x.example"), "bcc": _to("b@x.example", "a@x.example")}
+                ]
+            },
+            "personalizations.0.bcc.1.email",
+            "should be unique",
+        ),
+        (
+            {
+                "personalizations": [
+                    {"to": _to("a@x.example")},
+                    {"to": _to("b@x.example"), "cc": _to("a@x.example")},
+                ]
+            },
+            "personalizations.1.cc.0.email",
+            "should be unique",
+        ),
+        (
+            {"personalizations": [{"to": _to("a@x.example")}, {"to": _to("A@x.example")}]},
+            "personalizations.1.to.0.email",
+            "should be unique",
+        ),
+        (
+            {"personalizations": [{"to": _to(*(f"u{i}@x.example" for i in range(1001)))}]},
+            "personalizations",
+            "no more than 1000",
+        ),
+        (
+            {
+                "personalizations": [
+                    {"to": _to(*(f"u{i}@x.example" for i in range(600)))},
+                    {
+                        "to": _to(*(f"v{i}@x.example" for i in range(300))),
+                        "cc": _to(*(f"w{i}@x.example" for i in range(101))),
+                    },
+                ]
+            },
+            "personalizations",
+            "no more than 1000",
+        ),
+        ({"subject": None}, "subject", "The subject is required"),
+        (
+            {
+                "subject": None,
+                "personalizations": [
+                    {"to": _to("a@x.example"), "subject": "s"},
+                    {"to": _to("b@x.example")},
+                ],
+            },
+            "subject",
+            "The subject is required",
+        ),
+    ],
+)
+def test_check_request_refuses(overrides: dict[str, Any], field: str, message: str) -> None:
+    request = _request(**overrides)
+    with pytest.raises(ValidationError, match=message) as failure:
+        check_request(request)
+    assert failure.value.field == field
