@@ -6,6 +6,8 @@ value is refused with the key's path in the message.
 
 from __future__ import annotations
 
+import ipaddress
+
 import msgspec
 
 
@@ -60,6 +62,8 @@ class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     tls_key: str = ""
     inbound_domains: list[str] = msgspec.field(default_factory=list)
     max_message_bytes: int = 31_457_280
+    relay_networks: list[str] = msgspec.field(default_factory=list)
+    relay_account: str = ""
 
     def __post_init__(self) -> None:
         for key in ("submission_listen", "smtps_listen", "mx_listen"):
@@ -69,6 +73,13 @@ class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("tls_key: tls_cert and tls_key must be set together")
         if not self.hostname or " " in self.hostname:
             raise ValueError(f"hostname: bad hostname {self.hostname!r}")
+        for network in self.relay_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"relay_networks: {network!r} is not a CIDR network") from None
+        if self.relay_networks and not self.relay_account:
+            raise ValueError("relay_account: must name an account when relay_networks is set")
 
 
 class StorageSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

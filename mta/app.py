@@ -25,13 +25,13 @@ from mta.events.webhooks import WebhookSender
 from mta.inbound.service import InboundService
 from mta.ingress.listeners import start_listeners
 from mta.ingress.tls import ensure_certificate, server_context
-from mta.intake.pipeline import Intake
+from mta.intake.pipeline import Intake, RelaySubmitter
 from mta.scheduler.scheduler import Scheduler
 from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
 from mta.services.container import Services
 from mta.services.domains import DomainService
-from mta.services.identity import TokenService
+from mta.services.identity import Principal, TokenService
 from mta.services.messages import MessageService
 from mta.services.templates import TemplateService
 from mta.services.webhooks import WebhookService
@@ -124,9 +124,19 @@ class Application:
             self.services.intake,
             self.services.api_keys,
             self.inbound,
+            await self._relay(),
         )
         await self._start_http()
         log.info("event=started recovered=%d http_port=%d", recovered, self.http_port)
+
+    async def _relay(self) -> RelaySubmitter | None:
+        """The trusted-network relay, attributed to `[smtp] relay_account` (created if new)."""
+        smtp = self.settings.smtp
+        if not smtp.relay_networks:
+            return None
+        account = await self.services.accounts.get_or_create(smtp.relay_account)
+        principal = Principal(account_id=account.id, kind="relay", subject=smtp.relay_account)
+        return RelaySubmitter(self.services.intake, principal)
 
     def _tls_context(self) -> Any:
         smtp = self.settings.smtp

@@ -3,6 +3,7 @@ MX on 127.0.0.2, a webhook receiver, and a real `scaisend serve` process wired t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,11 @@ from tests.support.sink import SmtpSink
 from tests.support.webhook_receiver import WebhookReceiver
 
 SINK_HOST = "127.0.0.2"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The project's shared folder (tutorial, corpus, references) sits beside the checkout; CI
+# lays it there too. SCAISEND_SHARED_DIR points elsewhere for a clone made in another place.
+SHARED = Path(
+    os.environ.get("SCAISEND_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared"
+)
 
 
 @pytest.fixture

@@ -48,7 +48,12 @@ class Deliverer:
     ) -> list[tuple[RecipientState, Outcome]]:
         env = entry.envelope
         transactions = [
-            Transaction(verp_address(env.message_id, s.index, env.return_path_host), s.email)
+            Transaction(
+                verp_address(env.message_id, s.index, env.return_path_host)
+                if env.return_path_host
+                else env.sender,
+                s.email,
+            )
             for s in states
         ]
         try:

@@ -4,6 +4,7 @@ bounce means (a DSN to a VERP address becomes a bounce or deferred event)."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +19,8 @@ from mta.model import parse_verp
 from mta.services.domains import DomainService
 
 log = logging.getLogger(__name__)
+ANSWER_TTL_SECONDS = 30.0
+ANSWER_CACHE_SIZE = 10_000
 
 
 class InboundService:
@@ -32,10 +35,20 @@ class InboundService:
         self._domains = domains
         self._bus = bus
         self._static = {d.lower().rstrip(".") for d in inbound_domains}
+        self._answers: dict[str, tuple[float, bool]] = {}  # domain → (expiry, ours?)
 
     async def accepts_domain(self, domain: str) -> bool:
         domain = domain.lower().rstrip(".")
-        return domain in self._static or await self._domains.by_return_path_host(domain) is not None
+        if domain in self._static:
+            return True
+        cached = self._answers.get(domain)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        ours = await self._domains.by_return_path_host(domain) is not None
+        if len(self._answers) > ANSWER_CACHE_SIZE:
+            self._answers.clear()
+        self._answers[domain] = (time.monotonic() + ANSWER_TTL_SECONDS, ours)
+        return ours
 
     async def receive(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> None:
         reports = parse_dsn(data)

@@ -5,6 +5,7 @@ event loop with `loop.create_server`; an empty listen address disables a listene
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import ssl
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from aiosmtpd.smtp import SMTP
 
 from config.settings import SmtpSettings, parse_hostport
 from mta.ingress.mx import MxHandler, mx_factory
-from mta.ingress.ports import InboundSink, KeyAuthenticator, SubmissionSink
+from mta.ingress.ports import InboundSink, KeyAuthenticator, RelaySink, SubmissionSink
 from mta.ingress.submission import SubmissionHandler, submission_factory
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,13 @@ async def start_listeners(
     submissions: SubmissionSink,
     keys: KeyAuthenticator,
     inbound: InboundSink,
+    relay: RelaySink | None = None,
 ) -> list[asyncio.base_events.Server]:
     """Start every configured listener; on failure close the ones already started."""
     loop = asyncio.get_running_loop()
     servers: list[asyncio.base_events.Server] = []
     try:
-        for listener in _plan(settings, tls, submissions, keys, inbound, loop):
+        for listener in _plan(settings, tls, submissions, keys, inbound, relay, loop):
             if listener.listen:
                 servers.append(await _serve(loop, listener))
     except BaseException:
@@ -53,10 +55,13 @@ def _plan(
     submissions: SubmissionSink,
     keys: KeyAuthenticator,
     inbound: InboundSink,
+    relay: RelaySink | None,
     loop: asyncio.AbstractEventLoop,
 ) -> list[Listener]:
     """The three listeners with their protocol factories (disabled ones have listen == "")."""
     handler = SubmissionHandler(submissions, keys)
+    networks = [ipaddress.ip_network(n, strict=False) for n in settings.relay_networks]
+    mx_handler = MxHandler(inbound, relay, networks)
     return [
         Listener(
             "submission",
@@ -70,9 +75,7 @@ def _plan(
             submission_factory(settings, handler, tls, implicit_tls=True, loop=loop),
             tls,
         ),
-        Listener(
-            "mx", settings.mx_listen, mx_factory(settings, MxHandler(inbound), tls, loop=loop), None
-        ),
+        Listener("mx", settings.mx_listen, mx_factory(settings, mx_handler, tls, loop=loop), None),
     ]
 
 

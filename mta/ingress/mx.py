@@ -5,15 +5,16 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import re
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiosmtpd.smtp import Envelope, Session
 
 from config.settings import SmtpSettings
-from mta.ingress.ports import InboundSink
+from mta.ingress.ports import InboundSink, RelaySink
 from mta.ingress.protocol import (
     IngressSMTP,
     error_reply,
@@ -24,6 +25,7 @@ from mta.ingress.protocol import (
 )
 
 log = logging.getLogger(__name__)
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 RELAY_DENIED = "554 5.7.1 Relay access denied"
 NO_AUTH = "502 5.5.1 AUTH not available on this port"
@@ -53,8 +55,19 @@ def has_source_route(rcpt_arg: str) -> bool:
     return path.lstrip().startswith("<@")
 
 
+class MxEnvelope(Envelope):
+    """aiosmtpd's envelope plus the recipients accepted for relaying (trusted clients only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.relay_rcpts: list[str] = []
+
+
 class MxSMTP(IngressSMTP):
     """The MX protocol: AUTH refused outright, source-routed RCPTs refused before parsing."""
+
+    def _create_envelope(self) -> MxEnvelope:
+        return MxEnvelope()
 
     async def smtp_AUTH(self, arg: str) -> None:
         await self.push(NO_AUTH)
@@ -70,8 +83,25 @@ class MxSMTP(IngressSMTP):
 class MxHandler:
     """aiosmtpd handler for the MX port; stateless, shared by all connections."""
 
-    def __init__(self, inbound: InboundSink) -> None:
+    def __init__(
+        self,
+        inbound: InboundSink,
+        relay: RelaySink | None = None,
+        relay_networks: Sequence[IPNetwork] = (),
+    ) -> None:
         self._inbound = inbound
+        self._relay = relay
+        self._relay_networks = tuple(relay_networks)
+
+    def _trusted(self, session: Session) -> bool:
+        """Whether the client's address is in `[smtp] relay_networks`."""
+        if self._relay is None or not self._relay_networks or not session.peer:
+            return False
+        try:
+            address = ipaddress.ip_address(str(session.peer[0]).split("%")[0])
+        except ValueError:
+            return False
+        return any(address in network for network in self._relay_networks)
 
     async def handle_EHLO(
         self,
@@ -110,7 +140,10 @@ class MxHandler:
         except Exception:
             log.exception("session %s: domain lookup failed", server.session_id)
             return internal_error(server.session_id)
-        if not accepted:
+        if not accepted and domain is not None and self._trusted(session):
+            assert isinstance(envelope, MxEnvelope)
+            envelope.relay_rcpts.append(address)
+        elif not accepted:
             log.info("session %s: relay denied for %r", server.session_id, address)
             return RELAY_DENIED
         envelope.rcpt_tos.append(address)
@@ -119,10 +152,15 @@ class MxHandler:
 
     async def handle_DATA(self, server: MxSMTP, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or b""
+        relayed = envelope.relay_rcpts if isinstance(envelope, MxEnvelope) else []
+        ours = [rcpt for rcpt in envelope.rcpt_tos if rcpt not in relayed]
+        sender = reverse_path(envelope.mail_from)
         try:
-            await self._inbound.receive(
-                reverse_path(envelope.mail_from), list(envelope.rcpt_tos), data
-            )
+            if relayed and self._relay is not None:
+                queued = await self._relay.submit_relay(sender, list(relayed), data)
+                if not ours:
+                    return f"250 2.0.0 Ok: queued as {queued}"
+            await self._inbound.receive(sender, ours, data)
         except Exception as exc:
             known = error_reply(exc)
             if known is not None:

@@ -41,3 +41,9 @@ class InboundSink(Protocol):
     async def receive(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> None:
         """Take one received message; `mail_from` is "" for the null reverse-path."""
         ...
+
+
+class RelaySink(Protocol):
+    """The intake path for clients in `[smtp] relay_networks` (no AUTH, like mynetworks)."""
+
+    async def submit_relay(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> str: ...

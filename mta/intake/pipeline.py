@@ -155,6 +155,37 @@ class Intake:
         await self._accept(principal, [part], origin)
         return message_id
 
+    async def submit_relayed(
+        self, principal: Principal, mail_from: str, rcpt_tos: list[str], data: bytes
+    ) -> str:
+        """Accept mail from a trusted network: signed and VERP-addressed when the account
+        owns the From domain, otherwise passed on with the client's own envelope sender."""
+        headers = header_values(data)
+        header_from = [addr for _, addr in getaddresses([headers.get("from", "")]) if addr]
+        domain = None
+        if len(header_from) == 1:
+            domain = await self._domains.sending_domain(
+                principal.account_id, header_from[0].rpartition("@")[2]
+            )
+        states = [
+            RecipientState(email=check_email(rcpt, f"rcpt.{i}"), index=i)
+            for i, rcpt in enumerate(rcpt_tos)
+        ]
+        message_id = new_id()
+        stamped = stamp_submitted(
+            data,
+            message_id=message_id,
+            domain=domain.domain if domain else "relay.invalid",
+            present=headers,
+        )
+        origin = Origin(from_email=header_from[0] if header_from else mail_from)
+        envelope = _envelope(principal, domain, message_id, message_id, origin)
+        envelope.sender = mail_from
+        entry = QueueEntry(envelope=envelope, recipients=states)
+        content = sign_for(domain, stamped) if domain else stamped
+        await self._accept(principal, [Part(entry, content, headers.get("subject", ""))], origin)
+        return message_id
+
     async def _version(self, principal: Principal, request: MailSend) -> VersionView | None:
         if not request.template_id:
             return None
@@ -213,16 +244,28 @@ class Intake:
 
 
 def _envelope(
-    principal: Principal, domain: Domain, message_id: str, queue_id: str, origin: Origin
+    principal: Principal, domain: Domain | None, message_id: str, queue_id: str, origin: Origin
 ) -> Envelope:
+    """The queue envelope; without a sender domain there is no VERP return path."""
     return Envelope(
         message_id=message_id,
         queue_id=queue_id,
         account_id=principal.account_id,
         sender=origin.from_email,
-        sender_domain=domain.domain,
-        return_path_host=domain.return_path_host,
+        sender_domain=domain.domain if domain else "",
+        return_path_host=domain.return_path_host if domain else "",
         sandbox=principal.environment == "test",
         categories=origin.categories,
         custom_args=origin.custom_args,
     )
+
+
+class RelaySubmitter:
+    """The intake as the MX listener's trusted-network relay sees it: one fixed account."""
+
+    def __init__(self, intake: Intake, principal: Principal) -> None:
+        self._intake = intake
+        self._principal = principal
+
+    async def submit_relay(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> str:
+        return await self._intake.submit_relayed(self._principal, mail_from, rcpt_tos, data)

@@ -49,7 +49,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     """An authenticated caller: a JWT user (all scopes of its account) or an API key."""
 
     account_id: str
-    kind: Literal["jwt", "api_key"]
+    kind: Literal["jwt", "api_key", "relay"]
     subject: str
     role: Role = "user"
     scopes: frozenset[str] = frozenset()
