@@ -18,27 +18,35 @@ from tests.support.sink import SmtpSink
 
 
 @pytest.fixture
-def relay_server(tmp_path: Path, dns_server: DnsServer,
-                 sink: SmtpSink) -> Iterator[ScaisendServer]:
+def relay_server(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[ScaisendServer]:
     host, port = dns_server.address
     server = ScaisendServer(
-        tmp_path, nameserver=f"{host}:{port}", smtp_port=sink.controller.port,
-        extra={"smtp": {"relay_networks": ["127.0.0.1/32"], "relay_account": "acme"}})
+        tmp_path,
+        nameserver=f"{host}:{port}",
+        smtp_port=sink.controller.port,
+        extra={"smtp": {"relay_networks": ["127.0.0.1/32"], "relay_account": "acme"}},
+    )
     yield server.start()
     server.stop()
 
 
-def relay(server: ScaisendServer, sender: str, rcpt: str, header_from: str,
-          source: str = "127.0.0.1") -> None:
-    with smtplib.SMTP("127.0.0.1", server.mx_port, timeout=30,
-                      source_address=(source, 0)) as client:
+def relay(
+    server: ScaisendServer, sender: str, rcpt: str, header_from: str, source: str = "127.0.0.1"
+) -> None:
+    with smtplib.SMTP(
+        "127.0.0.1", server.mx_port, timeout=30, source_address=(source, 0)
+    ) as client:
         client.ehlo("app.internal")
-        client.sendmail(sender, [rcpt], (f"From: {header_from}\r\nTo: {rcpt}\r\n"
-                                         "Subject: relayed\r\n\r\nHello\r\n").encode())
+        client.sendmail(
+            sender,
+            [rcpt],
+            (f"From: {header_from}\r\nTo: {rcpt}\r\nSubject: relayed\r\n\r\nHello\r\n").encode(),
+        )
 
 
 def test_trusted_clients_relay_and_the_account_domain_is_signed(
-        relay_server: ScaisendServer, dns_server: DnsServer, sink: SmtpSink) -> None:
+    relay_server: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
+) -> None:
     set_up_account(relay_server, dns_server, relay_server.token("acme"))
     relay(relay_server, "app@mail.example.com", "ada@example.com", "hello@mail.example.com")
     relay(relay_server, "app@other.example.org", "bob@example.com", "app@other.example.org")
@@ -53,10 +61,16 @@ def test_trusted_clients_relay_and_the_account_domain_is_signed(
     assert b"X-ScaiSend-Message-Id: " in passed_on.data
 
 
-def test_clients_outside_the_networks_cannot_relay(relay_server: ScaisendServer,
-                                                   sink: SmtpSink) -> None:
+def test_clients_outside_the_networks_cannot_relay(
+    relay_server: ScaisendServer, sink: SmtpSink
+) -> None:
     with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
-        relay(relay_server, "app@other.example.org", "bob@example.com",
-              "app@other.example.org", source="127.0.0.3")
+        relay(
+            relay_server,
+            "app@other.example.org",
+            "bob@example.com",
+            "app@other.example.org",
+            source="127.0.0.3",
+        )
     assert refused.value.recipients["bob@example.com"][0] == 554
     assert sink.snapshot() == []
