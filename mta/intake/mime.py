@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import re
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 
 from mta.intake.request import Address
 
 POLICY = email.policy.SMTP
+HEADER_END = re.compile(rb"\r?\n\r?\n")
+FOLD = re.compile(r"\r?\n(?=[ \t])")
 TRACKING_HEADER = "X-ScaiSend-Message-Id"
 
 
@@ -58,12 +62,26 @@ def build_message(
 
 
 def header_values(data: bytes) -> dict[str, str]:
-    """The first value of each header (lower-cased names) of a raw message."""
-    parsed = BytesHeaderParser(policy=email.policy.default).parsebytes(data)
+    """The first value of each header (lower-cased names) of a raw message, unfolded and
+    RFC 2047-decoded. Only the header block is parsed, with the cheap compat32 policy:
+    this runs for every submitted message."""
+    end = HEADER_END.search(data)
+    head = data[: end.end()] if end else data
+    parsed = BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
     found: dict[str, str] = {}
     for name, value in parsed.items():
-        found.setdefault(name.lower(), str(value))
+        found.setdefault(name.lower(), _readable(value))
     return found
+
+
+def _readable(raw: str) -> str:
+    text = FOLD.sub("", raw)
+    if "=?" not in text:
+        return text
+    try:
+        return str(make_header(decode_header(text)))
+    except (ValueError, LookupError, UnicodeError):
+        return text
 
 
 def stamp_submitted(data: bytes, *, message_id: str, domain: str, present: dict[str, str]) -> bytes:

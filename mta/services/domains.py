@@ -29,6 +29,8 @@ from mta.services.dns_records import (
 )
 
 DmarcPolicy = Literal["none", "quarantine", "reject"]
+SENDING_CACHE_SECONDS = 10.0
+SENDING_CACHE_SIZE = 10_000
 
 
 class DomainView(msgspec.Struct, kw_only=True):
@@ -48,6 +50,8 @@ class DomainService:
         self._sessions = sessions
         self._resolver = resolver
         self._hostname = smtp_hostname
+        # (account, domain) → (expiry, row): a verify or create here clears it at once
+        self._sending: dict[tuple[str, str], tuple[float, Domain | None]] = {}
 
     def records(self, row: Domain) -> list[DnsRecord]:
         return expected_records(
@@ -100,6 +104,7 @@ class DomainService:
                 await session.commit()
             except IntegrityError:
                 raise Conflict(f"domain {name} already exists", field="domain") from None
+        self._sending.clear()
         return self.view(row)
 
     async def list(self, account_id: str) -> list[DomainView]:
@@ -129,6 +134,7 @@ class DomainService:
             stored.verified = verified
             stored.verified_at = time.time() if verified else None
             await session.commit()
+            self._sending.clear()
             return self.view(stored, checked)
 
     async def _check(self, record: DnsRecord) -> DnsRecord:
@@ -147,6 +153,18 @@ class DomainService:
         return msgspec.structs.replace(record, valid=valid, reason=reason)
 
     async def sending_domain(self, account_id: str, domain: str) -> Domain | None:
+        """The account's domain row, cached briefly: intake asks for every message."""
+        key = (account_id, domain.lower())
+        cached = self._sending.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        row = await self._load_sending_domain(account_id, domain)
+        if len(self._sending) >= SENDING_CACHE_SIZE:
+            self._sending.clear()
+        self._sending[key] = (time.monotonic() + SENDING_CACHE_SECONDS, row)
+        return row
+
+    async def _load_sending_domain(self, account_id: str, domain: str) -> Domain | None:
         async with self._sessions() as session:
             row: Domain | None = await session.scalar(
                 select(Domain).where(

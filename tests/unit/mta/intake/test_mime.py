@@ -200,6 +200,9 @@ def test_long_custom_header_stays_under_998() -> None:
             {"subject": "first"},
         ),
         (b"Subject: folded\r\n  line\r\n\r\n", {"subject": "folded  line"}),
+        (b"Subject: =?utf-8?q?Caf=C3=A9?= ok\r\n\r\n", {"subject": "Café ok"}),
+        (b"Subject: =?bogus-charset?q?x?=\r\n\r\n", {"subject": "=?bogus-charset?q?x?="}),
+        (b"From: a@example.com\r\n\r\nSubject: in the body\r\n", {"from": "a@example.com"}),
         (b"\r\nno headers\r\n", {}),
     ],
 )
