@@ -107,10 +107,29 @@ class DnsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 raise ValueError(f"nameservers: {exc}") from None
 
 
+class DestinationLimits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Per-destination overrides of the delivery defaults."""
+
+    concurrency: int | None = None
+    messages_per_connection: int | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("concurrency", "messages_per_connection"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ValueError(f"{key}: must be at least 1")
+
+
 class DeliverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     smtp_port: int = 25
     routes: dict[str, str] = msgspec.field(default_factory=dict)
-    concurrency: int = 20
+    concurrency: int = 100
+    destination_concurrency: int = 20
+    messages_per_connection: int = 100
+    destination_limits: dict[str, DestinationLimits] = msgspec.field(default_factory=dict)
+    destination_failure_limit: int = 3
+    destination_backoff_seconds: int = 60
+    connection_idle_seconds: float = 2.0
     connect_timeout_seconds: float = 30.0
     command_timeout_seconds: float = 60.0
     retry_schedule_seconds: list[int] = msgspec.field(
@@ -127,10 +146,28 @@ class DeliverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
                 parse_hostport(hop, default_port=self.smtp_port)
             except ValueError as exc:
                 raise ValueError(f"routes: route for {domain!r}: {exc}") from None
-        if self.concurrency < 1:
-            raise ValueError("concurrency: must be at least 1")
+        for key in (
+            "concurrency",
+            "destination_concurrency",
+            "messages_per_connection",
+            "destination_failure_limit",
+            "destination_backoff_seconds",
+        ):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key}: must be at least 1")
+        self.destination_limits = {
+            domain.lower().rstrip("."): limits for domain, limits in self.destination_limits.items()
+        }
         if not self.retry_schedule_seconds:
             raise ValueError("retry_schedule_seconds: must not be empty")
+
+    def limits_for(self, key: str) -> tuple[int, int]:
+        """(concurrency, messages per connection) for a destination key."""
+        limits = self.destination_limits.get(key.strip("[]"), DestinationLimits())
+        return (
+            limits.concurrency or self.destination_concurrency,
+            limits.messages_per_connection or self.messages_per_connection,
+        )
 
 
 class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -1,5 +1,6 @@
-"""The SMTP client side: one connection to a next hop, opportunistic STARTTLS, one
-transaction per recipient (each with its own VERP return path), RSET between them."""
+"""The SMTP client side: an open session to one next hop (opportunistic STARTTLS), reused
+for several messages with RSET between transactions; one transaction per recipient, each
+with its own VERP return path."""
 
 from __future__ import annotations
 
@@ -20,18 +21,22 @@ class Transaction(msgspec.Struct, frozen=True):
     recipient: str
 
 
-class HopResult(msgspec.Struct, frozen=True):
-    replies: list[SmtpReply]
+class SmtpSession(Protocol):
+    """One open connection; `broken` once it can carry no more transactions."""
+
+    host: str
     tls: bool
+    broken: bool
+
+    async def send(self, transactions: list[Transaction], content: bytes) -> list[SmtpReply]: ...
+    async def close(self) -> None: ...
 
 
 class SmtpConnector(Protocol):
-    async def send(
-        self, hop: NextHop, transactions: list[Transaction], content: bytes
-    ) -> HopResult: ...
+    async def open(self, hop: NextHop) -> SmtpSession: ...
 
 
-def _opportunistic_context() -> ssl.SSLContext:
+def opportunistic_context() -> ssl.SSLContext:
     """Encrypt when offered, without certificate checks (RFC 7435 opportunistic security)."""
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -39,14 +44,67 @@ def _opportunistic_context() -> ssl.SSLContext:
     return context
 
 
+class AiosmtplibSession:
+    """SmtpSession over aiosmtplib."""
+
+    def __init__(self, client: aiosmtplib.SMTP, hop: NextHop, tls: bool) -> None:
+        self._client = client
+        self.host = hop.host
+        self.tls = tls
+        self.broken = False
+        self._dirty = False  # a transaction was started since the last RSET
+
+    async def send(self, transactions: list[Transaction], content: bytes) -> list[SmtpReply]:
+        replies: list[SmtpReply] = []
+        try:
+            for transaction in transactions:
+                replies.append(await self._transaction(transaction, content))
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            self.broken = True
+            lost = SmtpReply(451, "4.4.2", f"connection to {self.host} lost: {exc}")
+            replies.extend([lost] * (len(transactions) - len(replies)))
+        return replies
+
+    async def _transaction(self, transaction: Transaction, content: bytes) -> SmtpReply:
+        if self._dirty:
+            await self._client.rset()
+        self._dirty = True
+        try:
+            await self._client.mail(transaction.mail_from)
+            await self._client.rcpt(transaction.recipient)
+            response = await self._client.data(content)
+        except (
+            aiosmtplib.SMTPRecipientRefused,
+            aiosmtplib.SMTPSenderRefused,
+            aiosmtplib.SMTPDataError,
+        ) as exc:
+            if exc.code == 421:  # the server is closing the connection
+                self.broken = True
+            return reply_from(exc.code, exc.message)
+        self._dirty = False
+        return reply_from(response.code, response.message)
+
+    async def close(self) -> None:
+        try:
+            await self._client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            self._client.close()
+
+
 class AiosmtplibConnector:
     def __init__(self, helo_name: str, connect_timeout: float, command_timeout: float) -> None:
         self._helo = helo_name
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
-        self._tls_context = _opportunistic_context()
+        self._tls_context = opportunistic_context()
 
-    async def _open(self, hop: NextHop, try_tls: bool) -> tuple[aiosmtplib.SMTP, bool]:
+    async def open(self, hop: NextHop) -> SmtpSession:
+        try:
+            return await self._open(hop, try_tls=True)
+        except TransientFailure:  # a broken STARTTLS: retry once in the clear
+            return await self._open(hop, try_tls=False)
+
+    async def _open(self, hop: NextHop, try_tls: bool) -> AiosmtplibSession:
         client = aiosmtplib.SMTP(
             hostname=hop.address,
             port=hop.port,
@@ -59,7 +117,7 @@ class AiosmtplibConnector:
             await client.ehlo()
             if try_tls and client.supports_extension("starttls"):
                 await client.starttls(server_hostname=hop.host, tls_context=self._tls_context)
-                return client, True
+                return AiosmtplibSession(client, hop, tls=True)
         except aiosmtplib.SMTPResponseException as exc:
             client.close()
             raise TransientFailure(
@@ -67,51 +125,10 @@ class AiosmtplibConnector:
             ) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
             client.close()
-            raise TransientFailure(
-                SmtpReply(
-                    451,
-                    "4.4.1",
-                    f"connection to {hop.host} [{hop.address}]:{hop.port} failed: {exc}",
-                ),
-                "destination",
-                hop.host,
-            ) from None
-        return client, False
-
-    async def send(
-        self, hop: NextHop, transactions: list[Transaction], content: bytes
-    ) -> HopResult:
-        try:
-            client, tls = await self._open(hop, try_tls=True)
-        except TransientFailure:  # a broken STARTTLS: retry once in the clear
-            client, tls = await self._open(hop, try_tls=False)
-        replies = []
-        try:
-            for transaction in transactions:
-                replies.append(await self._transaction(client, transaction, content))
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            lost = SmtpReply(451, "4.4.2", f"connection to {hop.host} lost: {exc}")
-            replies.extend([lost] * (len(transactions) - len(replies)))
-        finally:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                client.close()
-        return HopResult(replies, tls)
-
-    @staticmethod
-    async def _transaction(
-        client: aiosmtplib.SMTP, transaction: Transaction, content: bytes
-    ) -> SmtpReply:
-        try:
-            await client.mail(transaction.mail_from)
-            await client.rcpt(transaction.recipient)
-            response = await client.data(content)
-        except (
-            aiosmtplib.SMTPRecipientRefused,
-            aiosmtplib.SMTPSenderRefused,
-            aiosmtplib.SMTPDataError,
-        ) as exc:
-            await client.rset()
-            return reply_from(exc.code, exc.message)
-        return reply_from(response.code, response.message)
+            reply = SmtpReply(
+                451,
+                "4.4.1",
+                f"connection to {hop.host} [{hop.address}]:{hop.port} failed: {exc}",
+            )
+            raise TransientFailure(reply, "destination", hop.host) from None
+        return AiosmtplibSession(client, hop, tls=False)

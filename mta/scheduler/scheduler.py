@@ -1,5 +1,6 @@
-"""The scheduler: a ready queue, delivery workers, retry timers and results turned into
-events and spool updates. At start it rebuilds itself from the spool."""
+"""The scheduler: per-destination ready queues with connection limits and reuse, retry
+timers, and results turned into events and spool updates. At start it rebuilds itself from
+the spool. A slow or dead destination holds only its own connections."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import asyncio
 import logging
 import random
 import time
+from collections import defaultdict
 from typing import Any
 
 from config.settings import DeliverySettings
 from mta.delivery.classify import classify_bounce
-from mta.delivery.deliverer import Deliverer
+from mta.delivery.client import SmtpSession
+from mta.delivery.deliverer import SANDBOX_REPLY, Deliverer, domain_of, transactions
+from mta.errors import PermanentFailure, TransientFailure
 from mta.events.bus import EventBus
 from mta.events.model import Bounce, Deferred, Delivered, Event, event_type
 from mta.model import Outcome, QueueEntry, RecipientState, SmtpReply
 from mta.scheduler.backoff import expired, retry_delay
+from mta.scheduler.destinations import Destination, Job
 from queue_store import QueueStore
 
 log = logging.getLogger(__name__)
@@ -76,24 +81,37 @@ class Scheduler:
         self._bus = bus
         self._settings = settings
         self._rng = rng or random.Random()
-        self._ready: asyncio.Queue[QueueEntry] = asyncio.Queue()
+        self._destinations: dict[str, Destination] = {}
+        self._inflight: set[tuple[str, int]] = set()  # (queue id, recipient index)
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._timers: set[asyncio.TimerHandle] = set()
-        self._workers: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._connections = 0
+        self._running = False
+
+    # -- intake side -------------------------------------------------------------------
 
     def enqueue(self, entry: QueueEntry) -> None:
-        self._ready.put_nowait(entry)
-
-    def _enqueue_at(self, entry: QueueEntry, when: float) -> None:
-        delay = max(0.0, when - time.time())
-        loop = asyncio.get_running_loop()
-        handle: asyncio.TimerHandle
-
-        def fire() -> None:
-            self._timers.discard(handle)
-            self.enqueue(entry)
-
-        handle = loop.call_later(delay, fire)
-        self._timers.add(handle)
+        """Queue the due, not yet in-flight recipients of `entry` on their destinations."""
+        queue_id, now = entry.envelope.queue_id, time.time()
+        due = [
+            s
+            for s in entry.pending
+            if (queue_id, s.index) not in self._inflight and s.next_attempt_at <= now + 0.5
+        ]
+        if not due:
+            return
+        self._inflight.update((queue_id, s.index) for s in due)
+        if entry.envelope.sandbox:
+            self._spawn(self._sandbox(entry, due))
+            return
+        by_domain: defaultdict[str, list[RecipientState]] = defaultdict(list)
+        for state in due:
+            by_domain[domain_of(state.email)].append(state)
+        for domain, states in by_domain.items():
+            destination = self._destination(self._deliverer.destination_key(domain))
+            destination.push(Job(entry, states, domain))
+            self._kick(destination)
 
     def recover(self) -> int:
         """Schedule every pending message found in the spool; returns how many."""
@@ -106,61 +124,204 @@ class Scheduler:
         return count
 
     def start(self) -> None:
-        self._workers = [
-            asyncio.create_task(self._work(), name=f"delivery-{n}")
-            for n in range(self._settings.concurrency)
-        ]
+        self._running = True
+        for destination in self._destinations.values():
+            self._kick(destination)
 
     async def stop(self) -> None:
+        self._running = False
         for handle in self._timers:
             handle.cancel()
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _work(self) -> None:
-        while True:
-            entry = await self._ready.get()
-            try:
-                await self._attempt(entry)
-            except Exception:
-                log.exception("event=delivery_attempt_failed queue_id=%s", entry.envelope.queue_id)
-                self._enqueue_at(entry, time.time() + self._settings.retry_schedule_seconds[0])
+    # -- destinations and connections --------------------------------------------------
 
-    async def _attempt(self, entry: QueueEntry) -> None:
-        content = await self._store.load_content(entry.envelope.queue_id)
-        outcomes = await self._deliverer.attempt(entry, content)
-        now = time.time()
+    def _destination(self, key: str) -> Destination:
+        destination = self._destinations.get(key)
+        if destination is None:
+            concurrency, per_connection = self._settings.limits_for(key)
+            destination = Destination(key, concurrency, per_connection)
+            self._destinations[key] = destination
+        return destination
+
+    def _kick(self, destination: Destination) -> None:
+        """Open connections for waiting jobs, within the destination's and global limits."""
+        if not self._running:
+            return
+        if destination.suspended():
+            self._spawn(self._defer_suspended(destination))
+            return
+        while destination.wants_connection() and self._connections < self._settings.concurrency:
+            destination.active += 1
+            self._connections += 1
+            self._spawn(self._connection(destination))
+
+    def _kick_all(self) -> None:
+        for destination in self._destinations.values():
+            if destination.jobs:
+                self._kick(destination)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connection(self, destination: Destination) -> None:
+        try:
+            job = destination.jobs.popleft() if destination.jobs else None
+            if job is not None:
+                await self._serve(destination, job)
+        except Exception:
+            log.exception("event=connection_failed destination=%s", destination.key)
+        finally:
+            destination.active -= 1
+            self._connections -= 1
+            if not destination.jobs and not destination.active:
+                self._destinations.pop(destination.key, None)
+            self._kick_all()
+
+    async def _serve(self, destination: Destination, job: Job) -> None:
+        """Open a session for `job` and keep sending the destination's jobs over it."""
+        session = await self._open(destination, job)
+        if session is None:
+            return
+        sent = 0
+        try:
+            current: Job | None = job
+            while current is not None:
+                await self._send(session, current)
+                sent += 1
+                if session.broken or sent >= destination.messages_per_connection:
+                    break
+                current = await destination.next_job(self._settings.connection_idle_seconds)
+        finally:
+            await session.close()
+
+    async def _open(self, destination: Destination, job: Job) -> SmtpSession | None:
+        try:
+            session = await self._deliverer.open(job.domain)
+        except PermanentFailure as failure:
+            await self._finish(job, Outcome(reply=failure.reply, mx=failure.mx_host or ""))
+            return None
+        except TransientFailure as failure:
+            await self._finish(job, Outcome(reply=failure.reply, mx=failure.mx_host or ""))
+            limit = self._settings.destination_failure_limit
+            if destination.connection_failed(limit, self._settings.destination_backoff_seconds):
+                log.warning(
+                    "event=destination_backoff destination=%s failures=%d until=%.0f",
+                    destination.key,
+                    destination.failures,
+                    destination.suspended_until,
+                )
+                await self._defer_suspended(destination, failure.reply)
+            return None
+        destination.connection_worked()
+        return session
+
+    async def _send(self, session: SmtpSession, job: Job) -> None:
+        content = await self._store.load_content(job.entry.envelope.queue_id)
+        replies = await session.send(transactions(job.entry, job.states), content)
+        outcomes = [Outcome(reply=r, mx=session.host, tls=session.tls) for r in replies]
+        await self._finish_each(job, outcomes)
+
+    async def _defer_suspended(
+        self, destination: Destination, reply: SmtpReply | None = None
+    ) -> None:
+        """A backed-off destination: defer everything queued for it, without attempts."""
+        reason = reply or SmtpReply(451, "4.4.1", f"destination {destination.key} is backed off")
+        while destination.jobs:
+            job = destination.jobs.popleft()
+            await self._finish(
+                job,
+                Outcome(reply=reason),
+                counts_attempt=False,
+                not_before=destination.suspended_until,
+            )
+
+    async def _sandbox(self, entry: QueueEntry, states: list[RecipientState]) -> None:
+        await self._finish(Job(entry, states, ""), Outcome(reply=SANDBOX_REPLY))
+
+    # -- results -----------------------------------------------------------------------
+
+    async def _finish(
+        self,
+        job: Job,
+        outcome: Outcome,
+        counts_attempt: bool = True,
+        not_before: float = 0.0,
+    ) -> None:
+        await self._finish_each(job, [outcome] * len(job.states), counts_attempt, not_before)
+
+    async def _finish_each(
+        self,
+        job: Job,
+        outcomes: list[Outcome],
+        counts_attempt: bool = True,
+        not_before: float = 0.0,
+    ) -> None:
+        """Record each recipient's outcome as an event, then persist the entry's state."""
+        entry, now = job.entry, time.time()
         is_expired = expired(
             entry.envelope.created_at, now, self._settings.max_queue_lifetime_seconds
         )
-        for state, outcome in outcomes:
-            state.attempts += 1
-            state.last_reply = outcome.reply
-            event = outcome_event(entry, state, outcome, is_expired)
-            if isinstance(event, Delivered):
-                state.status = "delivered"
-            elif isinstance(event, Bounce):
-                state.status = "bounced"
-            if state.status == "pending":
-                state.next_attempt_at = now + retry_delay(
-                    state.attempts, self._settings.retry_schedule_seconds, self._rng
-                )
-            self._bus.emit(event)
-            log.info(
-                "event=%s queue_id=%s rcpt_index=%d mx=%s reply=%r",
-                event_type(event),
-                entry.envelope.queue_id,
-                state.index,
-                outcome.mx,
-                outcome.reply.line(),
-            )
-        await self._persist(entry)
+        for state, outcome in zip(job.states, outcomes, strict=True):
+            state.attempts += 1 if counts_attempt else 0
+            self._apply(entry, state, outcome, max(now, not_before), is_expired)
+        await self._persist(job)
 
-    async def _persist(self, entry: QueueEntry) -> None:
-        pending = entry.pending
-        if not pending:
-            await self._store.remove(entry.envelope.queue_id)
-            return
-        await self._store.update(entry)
-        self._enqueue_at(entry, min(s.next_attempt_at for s in pending))
+    def _apply(
+        self,
+        entry: QueueEntry,
+        state: RecipientState,
+        outcome: Outcome,
+        now: float,
+        is_expired: bool,
+    ) -> None:
+        state.last_reply = outcome.reply
+        event = outcome_event(entry, state, outcome, is_expired)
+        if isinstance(event, Delivered):
+            state.status = "delivered"
+        elif isinstance(event, Bounce):
+            state.status = "bounced"
+        else:
+            delay = retry_delay(state.attempts, self._settings.retry_schedule_seconds, self._rng)
+            state.next_attempt_at = now + delay
+        self._bus.emit(event)
+        log.info(
+            "event=%s queue_id=%s rcpt_index=%d mx=%s reply=%r",
+            event_type(event),
+            entry.envelope.queue_id,
+            state.index,
+            outcome.mx,
+            outcome.reply.line(),
+        )
+
+    async def _persist(self, job: Job) -> None:
+        """Write the entry's recipient state (serialised per entry) and plan retries."""
+        entry = job.entry
+        queue_id = entry.envelope.queue_id
+        async with self._locks[queue_id]:
+            self._inflight.difference_update((queue_id, s.index) for s in job.states)
+            if entry.pending:
+                await self._store.update(entry)
+            else:
+                await self._store.remove(queue_id)
+        if not entry.pending:  # nothing more can happen to this entry
+            self._locks.pop(queue_id, None)
+        deferred = [s for s in job.states if s.status == "pending"]
+        if deferred:
+            self._enqueue_at(entry, min(s.next_attempt_at for s in deferred))
+
+    def _enqueue_at(self, entry: QueueEntry, when: float) -> None:
+        delay = max(0.0, when - time.time())
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            self.enqueue(entry)
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)

@@ -1,0 +1,77 @@
+"""Per-destination ready queues: the jobs waiting for one destination, its open connections,
+its idle connections waiting for work, and its back-off after repeated connection failures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from mta.model import QueueEntry, RecipientState
+
+MAX_DESTINATION_BACKOFF = 3600.0
+
+
+@dataclass
+class Job:
+    """The recipients of one queued message that share a destination."""
+
+    entry: QueueEntry
+    states: list[RecipientState]
+    domain: str
+
+
+@dataclass
+class Destination:
+    key: str
+    concurrency: int
+    messages_per_connection: int
+    jobs: deque[Job] = field(default_factory=deque)
+    active: int = 0  # open (or opening) connections
+    idle: int = 0  # of those, waiting for the next job
+    failures: int = 0  # connection failures in a row
+    suspended_until: float = 0.0
+    work: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, job: Job) -> None:
+        self.jobs.append(job)
+        self.work.set()
+
+    def wants_connection(self) -> bool:
+        """Jobs are waiting that idle connections will not pick up, and a slot is free."""
+        return len(self.jobs) > self.idle and self.active < self.concurrency
+
+    def suspended(self, now: float | None = None) -> bool:
+        return self.suspended_until > (time.time() if now is None else now)
+
+    def connection_failed(self, limit: int, base_backoff: float) -> bool:
+        """Count a failure; True when the destination has just been backed off as a whole."""
+        self.failures += 1
+        if self.failures < limit:
+            return False
+        steps = self.failures - limit
+        delay = min(base_backoff * 2**steps, MAX_DESTINATION_BACKOFF)
+        self.suspended_until = time.time() + delay
+        return True
+
+    def connection_worked(self) -> None:
+        self.failures = 0
+        self.suspended_until = 0.0
+
+    async def next_job(self, idle_seconds: float) -> Job | None:
+        """The next job, waiting up to `idle_seconds` for one to arrive."""
+        deadline = time.monotonic() + idle_seconds
+        while not self.jobs:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self.work.clear()
+            self.idle += 1
+            try:
+                await asyncio.wait_for(self.work.wait(), remaining)
+            except TimeoutError:
+                pass
+            finally:
+                self.idle -= 1
+        return self.jobs.popleft()

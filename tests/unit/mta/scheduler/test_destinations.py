@@ -1,0 +1,266 @@
+"""The scheduler's per-destination behaviour, through its Protocol seams (a fake connector
+and an in-memory store): connection reuse, messages per connection, no head-of-line
+blocking, destination back-off, permanent routing failures and dropped connections."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from config.settings import DeliverySettings
+from mta.delivery.client import Transaction
+from mta.delivery.deliverer import Deliverer
+from mta.delivery.routing import NextHop
+from mta.errors import TransientFailure
+from mta.events.model import Event, event_type
+from mta.model import Envelope, QueueEntry, RecipientState, SmtpReply
+from mta.scheduler.scheduler import Scheduler
+
+OK = SmtpReply(250, "2.0.0", "ok")
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.content: dict[str, bytes] = {}
+        self.removed: list[str] = []
+        self.updates = 0
+
+    async def put(self, entry: QueueEntry, content: bytes) -> None:
+        self.content[entry.envelope.queue_id] = content
+
+    async def load_content(self, queue_id: str) -> bytes:
+        return self.content[queue_id]
+
+    async def update(self, entry: QueueEntry) -> None:
+        self.updates += 1
+
+    async def remove(self, queue_id: str) -> None:
+        self.removed.append(queue_id)
+
+    def scan(self) -> Iterator[QueueEntry]:
+        return iter(())
+
+
+class Bus:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def kinds(self, email: str) -> list[str]:
+        return [event_type(e) for e in self.events if e.email == email]
+
+
+class FakeSession:
+    def __init__(self, connector: FakeConnector, hop: NextHop) -> None:
+        self.host, self.tls, self.broken = hop.host, False, False
+        self._connector = connector
+        self._address = hop.address
+
+    async def send(self, transactions: list[Transaction], content: bytes) -> list[SmtpReply]:
+        self._connector.sent.append((self._address, [t.recipient for t in transactions]))
+        if self._connector.drop_after is not None:
+            self._connector.drop_after -= 1
+            if self._connector.drop_after < 0:
+                self._connector.drop_after = None  # only the first connection is cut
+                self.broken = True
+                return [SmtpReply(451, "4.4.2", "connection lost")] * len(transactions)
+        return [OK] * len(transactions)
+
+    async def close(self) -> None:
+        self._connector.closed += 1
+
+
+class FakeConnector:
+    """Behaviour per next-hop address: "ok", "refuse" (connect fails) or "hang"."""
+
+    def __init__(self, behaviour: dict[str, str]) -> None:
+        self.behaviour = behaviour
+        self.opened: list[str] = []
+        self.sent: list[tuple[str, list[str]]] = []
+        self.closed = 0
+        self.drop_after: int | None = None
+
+    async def open(self, hop: NextHop) -> FakeSession:
+        self.opened.append(hop.address)
+        mode = self.behaviour.get(hop.address, "ok")
+        if mode == "refuse":
+            raise TransientFailure(
+                SmtpReply(451, "4.4.1", "connection refused"), "destination", hop.host
+            )
+        if mode == "hang":
+            await asyncio.sleep(30)
+        return FakeSession(self, hop)
+
+
+class NoDns:
+    async def mx(self, name: str) -> Any:
+        raise AssertionError("static routes need no DNS")
+
+    txt = addresses = mx
+
+
+def entry(n: int, *emails: str) -> QueueEntry:
+    envelope = Envelope(
+        message_id=f"m{n}",
+        queue_id=f"q{n}",
+        account_id="a",
+        sender="s@x.test",
+        sender_domain="x.test",
+        return_path_host="bounces.x.test",
+    )
+    return QueueEntry(
+        envelope=envelope,
+        recipients=[RecipientState(email=e, index=i) for i, e in enumerate(emails)],
+    )
+
+
+async def scheduler_for(
+    connector: FakeConnector, **settings: Any
+) -> tuple[Scheduler, Bus, MemoryStore]:
+    defaults: dict[str, Any] = {
+        "routes": {
+            "fast.test": "127.0.0.8:25",
+            "dead.test": "127.0.0.9:25",
+            "slow.test": "127.0.0.7:25",
+        },
+        "connection_idle_seconds": 0.05,
+    }
+    config = DeliverySettings(**{**defaults, **settings})
+    store, bus = MemoryStore(), Bus()
+    scheduler = Scheduler(
+        store,
+        Deliverer(config, NoDns(), connector),
+        bus,  # type: ignore[arg-type]
+        config,
+    )
+    scheduler.start()
+    return scheduler, bus, store
+
+
+async def settle(store: MemoryStore, count: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(store.removed) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
+async def test_one_connection_carries_many_messages() -> None:
+    connector = FakeConnector({})
+    scheduler, bus, store = await scheduler_for(connector, destination_concurrency=1)
+    for n in range(10):
+        await store.put(entry(n, f"r{n}@fast.test"), b"x")
+        scheduler.enqueue(entry(n, f"r{n}@fast.test"))
+    await settle(store, 10)
+    await scheduler.stop()
+    assert len(store.removed) == 10
+    assert connector.opened == ["127.0.0.8"]
+    assert all(bus.kinds(f"r{n}@fast.test") == ["delivered"] for n in range(10))
+
+
+async def test_messages_per_connection_bounds_reuse() -> None:
+    connector = FakeConnector({})
+    scheduler, _, store = await scheduler_for(
+        connector, destination_concurrency=1, messages_per_connection=3
+    )
+    for n in range(10):
+        await store.put(entry(n, f"r{n}@fast.test"), b"x")
+        scheduler.enqueue(entry(n, f"r{n}@fast.test"))
+    await settle(store, 10)
+    await scheduler.stop()
+    assert len(connector.opened) == 4 and connector.closed == 4
+
+
+async def test_a_hanging_destination_does_not_delay_others() -> None:
+    connector = FakeConnector({"127.0.0.7": "hang"})
+    scheduler, _, store = await scheduler_for(connector, destination_concurrency=2)
+    for n in range(5):
+        await store.put(entry(n, f"r{n}@slow.test"), b"x")
+        scheduler.enqueue(entry(n, f"r{n}@slow.test"))
+    for n in range(5, 25):
+        await store.put(entry(n, f"r{n}@fast.test"), b"x")
+        scheduler.enqueue(entry(n, f"r{n}@fast.test"))
+    started = time.monotonic()
+    await settle(store, 20)
+    elapsed = time.monotonic() - started
+    await scheduler.stop()
+    assert sorted(store.removed) == sorted(f"q{n}" for n in range(5, 25))
+    assert elapsed < 2.0
+    assert connector.opened.count("127.0.0.7") == 2  # its own limit, no more
+
+
+async def test_repeated_connection_failures_back_off_the_destination() -> None:
+    connector = FakeConnector({"127.0.0.9": "refuse"})
+    scheduler, bus, store = await scheduler_for(
+        connector, destination_concurrency=1, destination_failure_limit=3
+    )
+    for n in range(8):
+        await store.put(entry(n, f"r{n}@dead.test"), b"x")
+        scheduler.enqueue(entry(n, f"r{n}@dead.test"))
+    deadline = time.monotonic() + 5
+    while len(bus.events) < 8 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    await scheduler.stop()
+    assert connector.opened == ["127.0.0.9"] * 3  # then backed off: no more attempts
+    assert [event_type(e) for e in bus.events] == ["deferred"] * 8
+    assert store.removed == []
+
+
+async def test_a_dropped_connection_defers_and_the_rest_go_on_a_new_one() -> None:
+    connector = FakeConnector({})
+    connector.drop_after = 2  # the third message on the first connection is cut off
+    scheduler, bus, store = await scheduler_for(connector, destination_concurrency=1)
+    for n in range(5):
+        await store.put(entry(n, f"r{n}@fast.test"), b"x")
+        scheduler.enqueue(entry(n, f"r{n}@fast.test"))
+    await settle(store, 4)
+    await scheduler.stop()
+    assert bus.kinds("r2@fast.test") == ["deferred"]
+    assert {f"q{n}" for n in (0, 1, 3, 4)} == set(store.removed)
+    assert len(connector.opened) == 2
+
+
+async def test_recipients_on_two_destinations_finish_independently() -> None:
+    connector = FakeConnector({"127.0.0.9": "refuse"})
+    scheduler, bus, store = await scheduler_for(connector)
+    both = entry(1, "a@fast.test", "b@dead.test")
+    await store.put(both, b"x")
+    scheduler.enqueue(both)
+    deadline = time.monotonic() + 5
+    while len(bus.events) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    await scheduler.stop()
+    assert bus.kinds("a@fast.test") == ["delivered"]
+    assert bus.kinds("b@dead.test") == ["deferred"]
+    assert store.removed == [] and store.updates >= 1
+    assert [s.status for s in both.recipients] == ["delivered", "pending"]
+
+
+@pytest.mark.parametrize("domain", ["nowhere.test"])
+async def test_an_unroutable_domain_bounces(domain: str) -> None:
+    class NxResolver(NoDns):
+        async def mx(self, name: str) -> Any:
+            from mta.dns import NxDomain
+
+            raise NxDomain(name)
+
+    config = DeliverySettings()
+    store, bus = MemoryStore(), Bus()
+    scheduler = Scheduler(
+        store,
+        Deliverer(config, NxResolver(), FakeConnector({})),  # type: ignore[arg-type]
+        bus,
+        config,
+    )  # type: ignore[arg-type]
+    scheduler.start()
+    lost = entry(1, f"x@{domain}")
+    await store.put(lost, b"x")
+    scheduler.enqueue(lost)
+    await settle(store, 1)
+    await scheduler.stop()
+    assert bus.kinds(f"x@{domain}") == ["bounce"]
+    assert bus.events[0].status == "5.1.2"  # type: ignore[union-attr]
