@@ -13,7 +13,7 @@ from mta.errors import ValidationError
 from mta.intake.mime import build_message
 from mta.intake.render import render
 from mta.intake.request import MailSend, Personalization
-from mta.intake.signing import dkim_sign
+from mta.intake.signing import SignerCache
 from mta.services.templates import VersionView
 
 
@@ -43,13 +43,10 @@ def render_parts(
     )
 
 
-def sign_for(domain: Domain, message: bytes) -> bytes:
-    return dkim_sign(
-        message,
-        domain=domain.domain,
-        selector=domain.dkim_selector,
-        private_key_pem=domain.dkim_private_key,
-    )
+def sign_for(signers: SignerCache, domain: Domain, message: bytes) -> bytes:
+    """The message signed with the domain's key (the parsed key is kept in `signers`)."""
+    signer = signers.get(domain.domain, domain.dkim_selector, domain.dkim_private_key)
+    return signer.sign(message)
 
 
 def compose(
@@ -60,6 +57,7 @@ def compose(
     domain: Domain,
     message_id: str,
     queue_id: str,
+    signers: SignerCache,
 ) -> bytes:
     """The signed message for one personalization."""
     if not rendered.subject:
@@ -77,7 +75,7 @@ def compose(
         queue_id=queue_id,
         domain=domain.domain,
     )
-    return sign_for(domain, message)
+    return sign_for(signers, domain, message)
 
 
 def recipients_of(personalization: Personalization) -> list[str]:

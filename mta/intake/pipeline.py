@@ -20,6 +20,7 @@ from mta.events.model import Processed
 from mta.intake.compose import compose, recipients_of, render_parts, sign_for
 from mta.intake.mime import header_values, stamp_submitted
 from mta.intake.request import MailSend
+from mta.intake.signing import SignerCache
 from mta.intake.validate import check_email, check_request
 from mta.model import Envelope, QueueEntry, RecipientState, new_id
 from mta.services.domains import DomainService
@@ -68,6 +69,7 @@ class Intake:
         self._bus = bus
         self._domains = domains
         self._templates = templates
+        self._signers = SignerCache()
 
     async def authorise_sender(self, principal: Principal, address: str, field: str) -> Domain:
         """The account's domain for `address`; live keys need it verified."""
@@ -101,6 +103,7 @@ class Intake:
                 domain=domain,
                 message_id=message_id,
                 queue_id=queue_id,
+                signers=self._signers,
             )
             first = sum(len(part.entry.recipients) for part in parts)
             states = [
@@ -151,7 +154,7 @@ class Intake:
             envelope=_envelope(principal, domain, message_id, message_id, origin),
             recipients=states,
         )
-        part = Part(entry, sign_for(domain, stamped), headers.get("subject", ""))
+        part = Part(entry, sign_for(self._signers, domain, stamped), headers.get("subject", ""))
         await self._accept(principal, [part], origin)
         return message_id
 
@@ -182,7 +185,7 @@ class Intake:
         envelope = _envelope(principal, domain, message_id, message_id, origin)
         envelope.sender = mail_from
         entry = QueueEntry(envelope=envelope, recipients=states)
-        content = sign_for(domain, stamped) if domain else stamped
+        content = sign_for(self._signers, domain, stamped) if domain else stamped
         await self._accept(principal, [Part(entry, content, headers.get("subject", ""))], origin)
         return message_id
 
