@@ -7,6 +7,7 @@ value is refused with the key's path in the message.
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 import msgspec
 
@@ -107,11 +108,15 @@ class DnsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 raise ValueError(f"nameservers: {exc}") from None
 
 
-class DestinationLimits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+TlsPolicy = Literal["none", "opportunistic", "require", "verify"]
+
+
+class DestinationPolicy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Per-destination overrides of the delivery defaults."""
 
     concurrency: int | None = None
     messages_per_connection: int | None = None
+    tls_policy: TlsPolicy | None = None
 
     def __post_init__(self) -> None:
         for key in ("concurrency", "messages_per_connection"):
@@ -126,7 +131,9 @@ class DeliverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     concurrency: int = 100
     destination_concurrency: int = 20
     messages_per_connection: int = 100
-    destination_limits: dict[str, DestinationLimits] = msgspec.field(default_factory=dict)
+    tls_policy: TlsPolicy = "opportunistic"
+    tls_ca_file: str = ""
+    destinations: dict[str, DestinationPolicy] = msgspec.field(default_factory=dict)
     destination_failure_limit: int = 3
     destination_backoff_seconds: int = 60
     connection_idle_seconds: float = 2.0
@@ -155,19 +162,24 @@ class DeliverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
         ):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key}: must be at least 1")
-        self.destination_limits = {
-            domain.lower().rstrip("."): limits for domain, limits in self.destination_limits.items()
+        self.destinations = {
+            domain.lower().rstrip("."): policy for domain, policy in self.destinations.items()
         }
         if not self.retry_schedule_seconds:
             raise ValueError("retry_schedule_seconds: must not be empty")
 
     def limits_for(self, key: str) -> tuple[int, int]:
         """(concurrency, messages per connection) for a destination key."""
-        limits = self.destination_limits.get(key.strip("[]"), DestinationLimits())
+        policy = self.destinations.get(key.strip("[]"), DestinationPolicy())
         return (
-            limits.concurrency or self.destination_concurrency,
-            limits.messages_per_connection or self.messages_per_connection,
+            policy.concurrency or self.destination_concurrency,
+            policy.messages_per_connection or self.messages_per_connection,
         )
+
+    def tls_for(self, key: str) -> TlsPolicy:
+        """The outbound TLS policy for a destination key (a domain or "[host:port]")."""
+        policy = self.destinations.get(key.strip("[]"), DestinationPolicy())
+        return policy.tls_policy or self.tls_policy
 
 
 class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

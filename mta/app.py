@@ -90,6 +90,7 @@ class Application:
             settings.smtp.hostname,
             delivery.connect_timeout_seconds,
             delivery.command_timeout_seconds,
+            ca_file=delivery.tls_ca_file,
         )
         self.scheduler = Scheduler(
             self.spool, Deliverer(delivery, self.resolver, connector), self.bus, delivery

@@ -102,3 +102,5 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     reply: SmtpReply
     mx: str = ""
     tls: bool = False
+    tls_version: str = ""
+    tls_cipher: str = ""

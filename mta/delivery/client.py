@@ -5,7 +5,7 @@ with its own VERP return path."""
 from __future__ import annotations
 
 import ssl
-from typing import Protocol
+from typing import Literal, Protocol
 
 import aiosmtplib
 import msgspec
@@ -21,11 +21,20 @@ class Transaction(msgspec.Struct, frozen=True):
     recipient: str
 
 
+TlsMode = Literal["off", "try", "require", "verify"]
+POLICY_MODES: dict[str, TlsMode] = {"none": "off", "require": "require", "verify": "verify"}
+
+
+class TlsInfo(msgspec.Struct, frozen=True):
+    version: str
+    cipher: str
+
+
 class SmtpSession(Protocol):
     """One open connection; `broken` once it can carry no more transactions."""
 
     host: str
-    tls: bool
+    tls: TlsInfo | None
     broken: bool
 
     async def send(self, transactions: list[Transaction], content: bytes) -> list[SmtpReply]: ...
@@ -33,7 +42,7 @@ class SmtpSession(Protocol):
 
 
 class SmtpConnector(Protocol):
-    async def open(self, hop: NextHop) -> SmtpSession: ...
+    async def open(self, hop: NextHop, policy: str) -> SmtpSession: ...
 
 
 def opportunistic_context() -> ssl.SSLContext:
@@ -44,13 +53,26 @@ def opportunistic_context() -> ssl.SSLContext:
     return context
 
 
+def verifying_context(ca_file: str) -> ssl.SSLContext:
+    """Certificates must chain to the CA bundle (or the system store) and name the MX host."""
+    return ssl.create_default_context(cafile=ca_file or None)
+
+
+def tls_info(client: aiosmtplib.SMTP) -> TlsInfo | None:
+    ssl_object = client.get_transport_info("ssl_object")
+    if ssl_object is None:
+        return None
+    cipher = ssl_object.cipher()
+    return TlsInfo(ssl_object.version() or "", cipher[0] if cipher else "")
+
+
 class AiosmtplibSession:
     """SmtpSession over aiosmtplib."""
 
-    def __init__(self, client: aiosmtplib.SMTP, hop: NextHop, tls: bool) -> None:
+    def __init__(self, client: aiosmtplib.SMTP, hop: NextHop) -> None:
         self._client = client
         self.host = hop.host
-        self.tls = tls
+        self.tls = tls_info(client)
         self.broken = False
         self._dirty = False  # a transaction was started since the last RSET
 
@@ -92,19 +114,28 @@ class AiosmtplibSession:
 
 
 class AiosmtplibConnector:
-    def __init__(self, helo_name: str, connect_timeout: float, command_timeout: float) -> None:
+    def __init__(
+        self, helo_name: str, connect_timeout: float, command_timeout: float, ca_file: str = ""
+    ) -> None:
         self._helo = helo_name
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
-        self._tls_context = opportunistic_context()
+        self._contexts = {
+            "try": opportunistic_context(),
+            "require": opportunistic_context(),
+            "verify": verifying_context(ca_file),
+        }
 
-    async def open(self, hop: NextHop) -> SmtpSession:
+    async def open(self, hop: NextHop, policy: str) -> SmtpSession:
+        """A session under the TLS policy: none | opportunistic | require | verify."""
+        if policy != "opportunistic":
+            return await self._open(hop, POLICY_MODES[policy])
         try:
-            return await self._open(hop, try_tls=True)
-        except TransientFailure:  # a broken STARTTLS: retry once in the clear
-            return await self._open(hop, try_tls=False)
+            return await self._open(hop, "try")
+        except TransientFailure:  # a broken STARTTLS: opportunistic falls back to plaintext
+            return await self._open(hop, "off")
 
-    async def _open(self, hop: NextHop, try_tls: bool) -> AiosmtplibSession:
+    async def _open(self, hop: NextHop, mode: TlsMode) -> AiosmtplibSession:
         client = aiosmtplib.SMTP(
             hostname=hop.address,
             port=hop.port,
@@ -115,9 +146,10 @@ class AiosmtplibConnector:
         try:
             await client.connect(timeout=self._connect_timeout)
             await client.ehlo()
-            if try_tls and client.supports_extension("starttls"):
-                await client.starttls(server_hostname=hop.host, tls_context=self._tls_context)
-                return AiosmtplibSession(client, hop, tls=True)
+            await self._negotiate(client, hop, mode)
+        except TransientFailure:
+            client.close()
+            raise
         except aiosmtplib.SMTPResponseException as exc:
             client.close()
             raise TransientFailure(
@@ -125,10 +157,24 @@ class AiosmtplibConnector:
             ) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
             client.close()
+            raise TransientFailure(_failed(hop, mode, exc), "destination", hop.host) from None
+        return AiosmtplibSession(client, hop)
+
+    async def _negotiate(self, client: aiosmtplib.SMTP, hop: NextHop, mode: TlsMode) -> None:
+        if mode == "off" or (mode == "try" and not client.supports_extension("starttls")):
+            return
+        if not client.supports_extension("starttls"):
             reply = SmtpReply(
-                451,
-                "4.4.1",
-                f"connection to {hop.host} [{hop.address}]:{hop.port} failed: {exc}",
+                451, "4.7.10", f"{hop.host} does not offer STARTTLS, which the TLS policy requires"
             )
-            raise TransientFailure(reply, "destination", hop.host) from None
-        return AiosmtplibSession(client, hop, tls=False)
+            raise TransientFailure(reply, "destination", hop.host)
+        await client.starttls(server_hostname=hop.host, tls_context=self._contexts[mode])
+
+
+def _failed(hop: NextHop, mode: TlsMode, exc: BaseException) -> SmtpReply:
+    where = f"{hop.host} [{hop.address}]:{hop.port}"
+    if isinstance(exc.__cause__ or exc, ssl.SSLCertVerificationError) or "CERTIFICATE" in str(exc):
+        return SmtpReply(451, "4.7.5", f"TLS certificate of {where} not accepted: {exc}")
+    if mode in ("require", "verify") and isinstance(exc.__cause__ or exc, ssl.SSLError):
+        return SmtpReply(451, "4.7.5", f"TLS with {where} failed: {exc}")
+    return SmtpReply(451, "4.4.1", f"connection to {where} failed: {exc}")

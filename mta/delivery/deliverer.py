@@ -64,10 +64,11 @@ class Deliverer:
             smtp_port=self._settings.smtp_port,
             rng=self._rng,
         )
+        policy = self._settings.tls_for(self.destination_key(domain))
         last: TransientFailure | None = None
         for hop in hops:
             try:
-                return await self._connector.open(hop)
+                return await self._connector.open(hop, policy)
             except TransientFailure as failure:
                 last = failure
         assert last is not None  # route() never returns an empty list

@@ -36,6 +36,8 @@ class Delivered(EventBase, tag="delivered"):
     response: str
     mx: str = ""
     tls: bool = False
+    tls_version: str = ""
+    tls_cipher: str = ""
     attempt: int = 1
 
 

@@ -41,7 +41,13 @@ def outcome_event(
     reply = outcome.reply
     if reply.code < 400:
         return Delivered(
-            **common, response=reply.line(), mx=outcome.mx, tls=outcome.tls, attempt=state.attempts
+            **common,
+            response=reply.line(),
+            mx=outcome.mx,
+            tls=outcome.tls,
+            tls_version=outcome.tls_version,
+            tls_cipher=outcome.tls_cipher,
+            attempt=state.attempts,
         )
     if reply.transient and not is_expired:
         return Deferred(
@@ -223,7 +229,17 @@ class Scheduler:
     async def _send(self, session: SmtpSession, job: Job) -> None:
         content = await self._store.load_content(job.entry.envelope.queue_id)
         replies = await session.send(transactions(job.entry, job.states), content)
-        outcomes = [Outcome(reply=r, mx=session.host, tls=session.tls) for r in replies]
+        tls = session.tls
+        outcomes = [
+            Outcome(
+                reply=reply,
+                mx=session.host,
+                tls=tls is not None,
+                tls_version=tls.version if tls else "",
+                tls_cipher=tls.cipher if tls else "",
+            )
+            for reply in replies
+        ]
         await self._finish_each(job, outcomes)
 
     async def _defer_suspended(

@@ -50,9 +50,20 @@ class _Recorder:
 
 
 class SmtpSink:
-    def __init__(self, host: str, port: int, cert_dir: Path) -> None:
-        ensure_certificate(cert_dir / "sink.pem", cert_dir / "sink.key", "mx.example.com")
-        self.tls: ssl.SSLContext = server_context(cert_dir / "sink.pem", cert_dir / "sink.key")
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        cert_dir: Path,
+        *,
+        starttls: bool = True,
+        cert: tuple[Path, Path] | None = None,
+    ) -> None:
+        """Offers STARTTLS with `cert` (certificate, key) or a self-signed pair."""
+        if cert is None:
+            cert = (cert_dir / "sink.pem", cert_dir / "sink.key")
+            ensure_certificate(cert[0], cert[1], "mx.example.com")
+        self.tls: ssl.SSLContext | None = server_context(*cert) if starttls else None
         self.messages: list[Received] = []
         self.reject: dict[str, str] = {}
         self._lock = threading.Lock()

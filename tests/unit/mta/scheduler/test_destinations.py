@@ -58,7 +58,7 @@ class Bus:
 
 class FakeSession:
     def __init__(self, connector: FakeConnector, hop: NextHop) -> None:
-        self.host, self.tls, self.broken = hop.host, False, False
+        self.host, self.tls, self.broken = hop.host, None, False
         self._connector = connector
         self._address = hop.address
 
@@ -86,7 +86,7 @@ class FakeConnector:
         self.closed = 0
         self.drop_after: int | None = None
 
-    async def open(self, hop: NextHop) -> FakeSession:
+    async def open(self, hop: NextHop, policy: str) -> FakeSession:
         self.opened.append(hop.address)
         mode = self.behaviour.get(hop.address, "ok")
         if mode == "refuse":

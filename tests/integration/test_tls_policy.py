@@ -1,0 +1,104 @@
+"""Outbound TLS policies against a real MX sink: verify accepts a certificate from the
+configured CA and records the TLS version and cipher, refuses one it cannot verify; require
+never falls back to plaintext; opportunistic delivers in the clear when STARTTLS is absent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SINK_HOST
+from tests.integration.test_delivery_outcomes import account_with_key, send
+from tests.integration.test_tutorial import wait_for_status
+from tests.support.certs import make_ca_and_leaf
+from tests.support.dns_server import DnsServer
+from tests.support.server import ScaisendServer, free_port
+from tests.support.sink import SmtpSink
+
+
+def start(
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, delivery: dict[str, Any]
+) -> ScaisendServer:
+    host, port = dns_server.address
+    return ScaisendServer(
+        tmp_path,
+        nameserver=f"{host}:{port}",
+        smtp_port=sink.controller.port,
+        extra={"delivery": delivery},
+    ).start()
+
+
+@pytest.fixture
+def ca_sink(tmp_path: Path) -> Iterator[tuple[SmtpSink, Path]]:
+    ca, leaf, key = make_ca_and_leaf(tmp_path, "mx.example.com")
+    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path, cert=(leaf, key)).start()
+    yield sink, ca
+    sink.stop()
+
+
+@pytest.fixture
+def plain_sink(tmp_path: Path) -> Iterator[SmtpSink]:
+    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path, starttls=False).start()
+    yield sink
+    sink.stop()
+
+
+def test_verify_accepts_a_certificate_from_the_configured_ca(
+    tmp_path: Path, dns_server: DnsServer, ca_sink: tuple[SmtpSink, Path]
+) -> None:
+    sink, ca = ca_sink
+    server = start(tmp_path, dns_server, sink, {"tls_policy": "verify", "tls_ca_file": str(ca)})
+    try:
+        _, key = account_with_key(server, dns_server)
+        message = wait_for_status(server, key, send(server, key, "ada@example.com"), "delivered")
+    finally:
+        server.stop()
+    delivered = message["events"][-1]["data"]
+    assert delivered["tls"] is True and delivered["tls_version"].startswith("TLSv1.")
+    assert delivered["tls_cipher"]
+    assert sink.wait_for(1)[0].tls is True
+
+
+def test_verify_defers_when_the_certificate_cannot_be_verified(
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink
+) -> None:
+    server = start(
+        tmp_path, dns_server, sink, {"destinations": {"example.com": {"tls_policy": "verify"}}}
+    )
+    try:
+        _, key = account_with_key(server, dns_server)
+        message = wait_for_status(server, key, send(server, key, "ada@example.com"), "deferred")
+    finally:
+        server.stop()
+    deferred = message["events"][-1]["data"]
+    assert deferred["status"] == "4.7.5" and "certificate" in deferred["response"]
+    assert sink.snapshot() == []
+
+
+def test_require_never_falls_back_to_plaintext(
+    tmp_path: Path, dns_server: DnsServer, plain_sink: SmtpSink
+) -> None:
+    server = start(tmp_path, dns_server, plain_sink, {"tls_policy": "require"})
+    try:
+        _, key = account_with_key(server, dns_server)
+        message = wait_for_status(server, key, send(server, key, "ada@example.com"), "deferred")
+    finally:
+        server.stop()
+    assert message["events"][-1]["data"]["status"] == "4.7.10"
+    assert plain_sink.snapshot() == []
+
+
+def test_opportunistic_delivers_in_the_clear_without_starttls(
+    tmp_path: Path, dns_server: DnsServer, plain_sink: SmtpSink
+) -> None:
+    server = start(tmp_path, dns_server, plain_sink, {})
+    try:
+        _, key = account_with_key(server, dns_server)
+        message = wait_for_status(server, key, send(server, key, "ada@example.com"), "delivered")
+    finally:
+        server.stop()
+    assert message["events"][-1]["data"]["tls"] is False
+    assert plain_sink.wait_for(1)[0].tls is False
