@@ -53,6 +53,13 @@ def jwt_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def own_listeners(settings: Settings) -> list[tuple[str, int]]:
+    """Our SMTP endpoints, so that delivery can refuse to loop mail back into them."""
+    smtp = settings.smtp
+    listens = (smtp.submission_listen, smtp.smtps_listen, smtp.mx_listen)
+    return [parse_hostport(listen) for listen in listens if listen]
+
+
 class _EmbeddedUvicorn(uvicorn.Server):
     """uvicorn on our loop; signals belong to the process, not to uvicorn."""
 
@@ -93,7 +100,10 @@ class Application:
             ca_file=delivery.tls_ca_file,
         )
         self.scheduler = Scheduler(
-            self.spool, Deliverer(delivery, self.resolver, connector), self.bus, delivery
+            self.spool,
+            Deliverer(delivery, self.resolver, connector, own_listeners=own_listeners(settings)),
+            self.bus,
+            delivery,
         )
         domains = DomainService(sessions, self.resolver, settings.smtp.hostname)
         templates = TemplateService(sessions)

@@ -4,15 +4,24 @@ hop in turn; and the per-recipient transactions (VERP return paths) for a queued
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from config.settings import DeliverySettings
 from mta.delivery.client import SmtpConnector, SmtpSession, Transaction
-from mta.delivery.routing import route
+from mta.delivery.routing import NextHop, route
 from mta.dns import Resolver
-from mta.errors import TransientFailure
+from mta.errors import PermanentFailure, TransientFailure
 from mta.model import QueueEntry, RecipientState, SmtpReply, verp_address
 
 SANDBOX_REPLY = SmtpReply(250, "2.0.0", "test key: message accepted, nothing was sent")
+
+
+def is_loop(hop: NextHop, own_listeners: Sequence[tuple[str, int]]) -> bool:
+    """Whether the next hop is one of our own SMTP listeners (wildcard hosts match any IP)."""
+    for host, port in own_listeners:
+        if port == hop.port and (host == hop.address or host in ("0.0.0.0", "::", "")):
+            return True
+    return False
 
 
 def domain_of(email: str) -> str:
@@ -40,11 +49,13 @@ class Deliverer:
         resolver: Resolver,
         connector: SmtpConnector,
         rng: random.Random | None = None,
+        own_listeners: Sequence[tuple[str, int]] = (),
     ) -> None:
         self._settings = settings
         self._resolver = resolver
         self._connector = connector
         self._rng = rng or random.Random()
+        self._own = tuple(own_listeners)
 
     def destination_key(self, domain: str) -> str:
         """Queue key: the static next hop when a route applies, else the domain itself."""
@@ -67,6 +78,9 @@ class Deliverer:
         policy = self._settings.tls_for(self.destination_key(domain))
         last: TransientFailure | None = None
         for hop in hops:
+            if is_loop(hop, self._own):
+                reply = SmtpReply(554, "5.4.6", f"mail for {domain} loops back to myself")
+                raise PermanentFailure(reply, "destination", hop.host)
             try:
                 return await self._connector.open(hop, policy)
             except TransientFailure as failure:

@@ -13,6 +13,7 @@ from aiosmtpd.smtp import SMTP, TLSSetupException
 
 from config.settings import SmtpSettings
 from mta.errors import (
+    MailLoop,
     PayloadTooLarge,
     PermissionDenied,
     ScaiSendError,
@@ -29,6 +30,7 @@ ERROR_REPLIES: tuple[tuple[type[ScaiSendError], int, str], ...] = (
     (ValidationError, 550, "5.6.0"),
     (PermissionDenied, 550, "5.7.1"),
     (PayloadTooLarge, 552, "5.3.4"),
+    (MailLoop, 554, "5.4.6"),
     (StorageUnavailable, 451, "4.3.0"),
 )
 

@@ -16,6 +16,7 @@ from mta.intake.request import Address
 
 POLICY = email.policy.SMTP
 HEADER_END = re.compile(rb"\r?\n\r?\n")
+RECEIVED = re.compile(rb"(?im)^received:")
 FOLD = re.compile(r"\r?\n(?=[ \t])")
 TRACKING_HEADER = "X-ScaiSend-Message-Id"
 
@@ -72,6 +73,12 @@ def header_values(data: bytes) -> dict[str, str]:
     for name, value in parsed.items():
         found.setdefault(name.lower(), _readable(value))
     return found
+
+
+def received_count(data: bytes) -> int:
+    """How many Received headers the message carries (its hop count)."""
+    end = HEADER_END.search(data)
+    return len(RECEIVED.findall(data[: end.end()] if end else data))
 
 
 def _readable(raw: str) -> str:

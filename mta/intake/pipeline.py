@@ -14,11 +14,11 @@ from typing import Protocol
 import msgspec
 
 from mta.db.models import Domain
-from mta.errors import PermissionDenied, ValidationError
+from mta.errors import MailLoop, PermissionDenied, ValidationError
 from mta.events.bus import EventBus, MessageLogEntry
 from mta.events.model import Processed
 from mta.intake.compose import compose, recipients_of, render_parts, sign_for
-from mta.intake.mime import header_values, stamp_submitted
+from mta.intake.mime import header_values, received_count, stamp_submitted
 from mta.intake.request import MailSend
 from mta.intake.signing import SignerCache
 from mta.intake.validate import check_email, check_request
@@ -32,6 +32,14 @@ UNVERIFIED_SENDER = (
     "The from address does not match a verified Sender Identity. Mail cannot "
     "be sent until this error is resolved."
 )
+
+
+MAX_HOPS = 50  # Postfix's hopcount_limit
+
+
+def check_hop_count(data: bytes) -> None:
+    if received_count(data) > MAX_HOPS:
+        raise MailLoop(f"Too many hops (more than {MAX_HOPS} Received headers): mail loop?")
 
 
 class Enqueuer(Protocol):
@@ -134,6 +142,7 @@ class Intake:
         self, principal: Principal, mail_from: str, rcpt_tos: list[str], data: bytes
     ) -> str:
         """Accept one SMTP transaction: the client's bytes, stamped and signed."""
+        check_hop_count(data)
         headers = header_values(data)
         header_from = [addr for _, addr in getaddresses([headers.get("from", "")]) if addr]
         if len(header_from) != 1:
@@ -163,6 +172,7 @@ class Intake:
     ) -> str:
         """Accept mail from a trusted network: signed and VERP-addressed when the account
         owns the From domain, otherwise passed on with the client's own envelope sender."""
+        check_hop_count(data)
         headers = header_values(data)
         header_from = [addr for _, addr in getaddresses([headers.get("from", "")]) if addr]
         domain = None

@@ -74,3 +74,20 @@ def test_clients_outside_the_networks_cannot_relay(
         )
     assert refused.value.recipients["bob@example.com"][0] == 554
     assert sink.snapshot() == []
+
+
+def test_a_message_with_too_many_hops_is_refused_as_a_loop(
+    relay_server: ScaisendServer, sink: SmtpSink
+) -> None:
+    hops = "".join(f"Received: from hop{n}.example by hop{n + 1}.example\r\n" for n in range(51))
+    with smtplib.SMTP("127.0.0.1", relay_server.mx_port, timeout=30) as client:
+        client.ehlo("app.internal")
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.sendmail(
+                "app@other.example.org",
+                ["bob@example.com"],
+                (hops + "From: app@other.example.org\r\nSubject: loop\r\n\r\nx\r\n").encode(),
+            )
+    assert refused.value.smtp_code == 554
+    assert refused.value.smtp_error.startswith(b"5.4.6")
+    assert sink.snapshot() == []
