@@ -35,9 +35,10 @@ from mta.services.identity import Principal, TokenService
 from mta.services.messages import MessageService
 from mta.services.templates import TemplateService
 from mta.services.webhooks import WebhookService
-from queue_store import FileSpool
+from queue_store import LogSpool
 
 log = logging.getLogger(__name__)
+COMPACTION_INTERVAL_SECONDS = 600.0
 
 
 def jwt_secret(settings: Settings) -> str:
@@ -89,7 +90,7 @@ class Application:
         self.engine = make_engine(database_url(settings.storage.database_url, self.data_dir))
         sessions = make_sessionmaker(self.engine)
         self.resolver = resolver or DnsResolver(settings.dns)
-        self.spool = FileSpool(self.data_dir / "spool")
+        self.spool = LogSpool(self.data_dir / "spool")
         self.webhook_sender = WebhookSender(sessions, settings.webhooks)
         self.bus = EventBus(sessions, on_outbox=self.webhook_sender.wake)
         delivery = settings.delivery
@@ -119,6 +120,7 @@ class Application:
         )
         self.inbound = InboundService(sessions, domains, self.bus, settings.smtp.inbound_domains)
         self._smtp_servers: list[asyncio.Server] = []
+        self._maintenance: asyncio.Task[None] | None = None
         self._http: _EmbeddedUvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
         self.http_port = 0
@@ -128,7 +130,9 @@ class Application:
         self.bus.start()
         self.webhook_sender.start()
         recovered = self.scheduler.recover()
+        await self.spool.start()
         self.scheduler.start()
+        self._maintenance = asyncio.create_task(self._compact_spool(), name="spool-compaction")
         self._smtp_servers = await start_listeners(
             self.settings.smtp,
             self._tls_context(),
@@ -148,6 +152,19 @@ class Application:
         account = await self.services.accounts.get_or_create(smtp.relay_account)
         principal = Principal(account_id=account.id, kind="relay", subject=smtp.relay_account)
         return RelaySubmitter(self.services.intake, principal)
+
+    async def _compact_spool(self) -> None:
+        """Rewrite mostly-dead spool segments now and then, so long-deferred mail does not
+        keep whole segments of delivered mail on disk."""
+        while True:
+            await asyncio.sleep(COMPACTION_INTERVAL_SECONDS)
+            try:
+                compacted = await self.spool.compact()
+            except Exception:
+                log.exception("event=spool_compaction_failed")
+                continue
+            if compacted:
+                log.info("event=spool_compacted segments=%s", compacted)
 
     def _tls_context(self) -> Any:
         smtp = self.settings.smtp
@@ -186,7 +203,10 @@ class Application:
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task
+        if self._maintenance is not None:
+            self._maintenance.cancel()
         await self.scheduler.stop()
+        await self.spool.stop()
         await self.bus.stop()
         await self.webhook_sender.stop()
         for server in self._smtp_servers:

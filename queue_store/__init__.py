@@ -1,5 +1,6 @@
 """The durable spool: the only truth for in-flight mail."""
 
-from queue_store.spool import FileSpool, QueueStore, SpooledMessage
+from queue_store.log_spool import LogSpool
+from queue_store.store import QueueStore
 
-__all__ = ["FileSpool", "QueueStore", "SpooledMessage"]
+__all__ = ["LogSpool", "QueueStore"]

@@ -1,14 +1,17 @@
-"""The scheduler: per-destination ready queues with connection limits and reuse, retry
-timers, and results turned into events and spool updates. At start it rebuilds itself from
-the spool. A slow or dead destination holds only its own connections."""
+"""The scheduler: per-destination ready queues with connection limits and reuse, a retry
+heap, and results turned into events and spool updates. At start it rebuilds itself from
+the spool. A slow or dead destination holds only its own connections. Only messages being
+delivered are held in memory; a deferred one is a (due time, queue id) pair until due."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
 import logging
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from config.settings import DeliverySettings
@@ -24,6 +27,7 @@ from mta.scheduler.destinations import Destination, Job
 from queue_store import QueueStore
 
 log = logging.getLogger(__name__)
+RETRY_BATCH = 200  # due messages loaded from the spool at once
 
 
 def outcome_event(
@@ -90,7 +94,10 @@ class Scheduler:
         self._destinations: dict[str, Destination] = {}
         self._inflight: set[tuple[str, int]] = set()  # (queue id, recipient index)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._live: dict[str, QueueEntry] = {}  # entries with jobs under way
+        self._live_jobs: Counter[str] = Counter()
+        self._due: list[tuple[float, str]] = []  # retry heap of (due time, queue id)
+        self._due_changed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._connections = 0
         self._running = False
@@ -100,6 +107,7 @@ class Scheduler:
     def enqueue(self, entry: QueueEntry) -> None:
         """Queue the due, not yet in-flight recipients of `entry` on their destinations."""
         queue_id, now = entry.envelope.queue_id, time.time()
+        entry = self._live.get(queue_id, entry)  # one object per message while in flight
         due = [
             s
             for s in entry.pending
@@ -108,12 +116,15 @@ class Scheduler:
         if not due:
             return
         self._inflight.update((queue_id, s.index) for s in due)
+        self._live[queue_id] = entry
         if entry.envelope.sandbox:
+            self._live_jobs[queue_id] += 1
             self._spawn(self._sandbox(entry, due))
             return
         by_domain: defaultdict[str, list[RecipientState]] = defaultdict(list)
         for state in due:
             by_domain[domain_of(state.email)].append(state)
+        self._live_jobs[queue_id] += len(by_domain)
         for domain, states in by_domain.items():
             destination = self._destination(self._deliverer.destination_key(domain))
             destination.push(Job(entry, states, domain))
@@ -122,22 +133,21 @@ class Scheduler:
     def recover(self) -> int:
         """Schedule every pending message found in the spool; returns how many."""
         count = 0
-        for entry in self._store.scan():
+        for entry in self._store.recover():
             pending = entry.pending
             if pending:
-                self._enqueue_at(entry, min(s.next_attempt_at for s in pending))
+                self._schedule(entry.envelope.queue_id, min(s.next_attempt_at for s in pending))
                 count += 1
         return count
 
     def start(self) -> None:
         self._running = True
+        self._spawn(self._retry_loop())
         for destination in self._destinations.values():
             self._kick(destination)
 
     async def stop(self) -> None:
         self._running = False
-        for handle in self._timers:
-            handle.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -324,20 +334,43 @@ class Scheduler:
                 await self._store.update(entry)
             else:
                 await self._store.remove(queue_id)
-        if not entry.pending:  # nothing more can happen to this entry
+        self._live_jobs[queue_id] -= 1
+        if self._live_jobs[queue_id] <= 0:  # no job left: the spool holds it from here on
+            del self._live_jobs[queue_id]
+            self._live.pop(queue_id, None)
             self._locks.pop(queue_id, None)
         deferred = [s for s in job.states if s.status == "pending"]
         if deferred:
-            self._enqueue_at(entry, min(s.next_attempt_at for s in deferred))
+            self._schedule(queue_id, min(s.next_attempt_at for s in deferred))
 
-    def _enqueue_at(self, entry: QueueEntry, when: float) -> None:
-        delay = max(0.0, when - time.time())
-        loop = asyncio.get_running_loop()
-        handle: asyncio.TimerHandle
+    # -- retries -----------------------------------------------------------------------
 
-        def fire() -> None:
-            self._timers.discard(handle)
-            self.enqueue(entry)
+    def _schedule(self, queue_id: str, when: float) -> None:
+        if not self._due or when < self._due[0][0]:
+            self._due_changed.set()
+        heapq.heappush(self._due, (when, queue_id))
 
-        handle = loop.call_later(delay, fire)
-        self._timers.add(handle)
+    async def _retry_loop(self) -> None:
+        """Hand each message to enqueue() when its earliest pending recipient is due."""
+        while True:
+            self._due_changed.clear()
+            wait = self._due[0][0] - time.time() if self._due else None
+            if wait is None or wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._due_changed.wait(), wait)
+                continue
+            batch: list[str] = []
+            while self._due and self._due[0][0] <= time.time() and len(batch) < RETRY_BATCH:
+                batch.append(heapq.heappop(self._due)[1])
+            for entry in await asyncio.gather(*(self._load(qid) for qid in batch)):
+                if entry is not None:
+                    self.enqueue(entry)
+
+    async def _load(self, queue_id: str) -> QueueEntry | None:
+        live = self._live.get(queue_id)
+        if live is not None:
+            return live
+        try:
+            return await self._store.load(queue_id)
+        except KeyError:  # delivered or removed meanwhile
+            return None

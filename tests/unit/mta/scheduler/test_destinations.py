@@ -41,8 +41,11 @@ class MemoryStore:
     async def remove(self, queue_id: str) -> None:
         self.removed.append(queue_id)
 
-    def scan(self) -> Iterator[QueueEntry]:
+    def recover(self) -> Iterator[QueueEntry]:
         return iter(())
+
+    async def load(self, queue_id: str) -> QueueEntry:
+        raise KeyError(queue_id)
 
 
 class Bus:

@@ -1,4 +1,5 @@
-"""A file-per-message spool: put / load / update recipient state / remove / scan.
+"""The first spool, kept as the benchmark's baseline: one file per message, each put
+fsynced on its own (file and directory). bench/spool_bench.py runs it beside LogSpool.
 
 `<id>.msg` holds envelope, initial recipients and content (written once, fsynced, renamed
 into place: the rename is the commit); `<id>.rcpt` holds later recipient state, replaced
@@ -12,7 +13,6 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import msgspec
 
@@ -28,14 +28,6 @@ class SpooledMessage(msgspec.Struct):
     envelope: Envelope
     recipients: list[RecipientState]
     content: bytes
-
-
-class QueueStore(Protocol):
-    async def put(self, entry: QueueEntry, content: bytes) -> None: ...
-    async def load_content(self, queue_id: str) -> bytes: ...
-    async def update(self, entry: QueueEntry) -> None: ...
-    async def remove(self, queue_id: str) -> None: ...
-    def scan(self) -> Iterator[QueueEntry]: ...
 
 
 def _fsync_dir(path: Path) -> None:
