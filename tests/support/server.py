@@ -122,6 +122,12 @@ class ScaisendServer:
             self.process.kill()
             self.process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash or power loss of the process."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
