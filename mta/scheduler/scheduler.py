@@ -18,7 +18,7 @@ from config.settings import DeliverySettings
 from mta.delivery.classify import classify_bounce
 from mta.delivery.client import SmtpSession
 from mta.delivery.deliverer import SANDBOX_REPLY, Deliverer, domain_of, transactions
-from mta.errors import PermanentFailure, TransientFailure
+from mta.errors import PermanentFailure, StorageUnavailable, TransientFailure
 from mta.events.bus import EventBus
 from mta.events.model import Bounce, Deferred, Delivered, Event, event_type
 from mta.model import Outcome, QueueEntry, RecipientState, SmtpReply
@@ -330,10 +330,15 @@ class Scheduler:
         queue_id = entry.envelope.queue_id
         async with self._locks[queue_id]:
             self._inflight.difference_update((queue_id, s.index) for s in job.states)
-            if entry.pending:
-                await self._store.update(entry)
-            else:
-                await self._store.remove(queue_id)
+            try:
+                if entry.pending:
+                    await self._store.update(entry)
+                else:
+                    await self._store.remove(queue_id)
+            except StorageUnavailable:
+                # The outcome is already sent and in the events; after a restart the spool's
+                # older state may deliver it again (a duplicate, never a loss).
+                log.error("event=spool_state_not_recorded queue_id=%s", queue_id)
         self._live_jobs[queue_id] -= 1
         if self._live_jobs[queue_id] <= 0:  # no job left: the spool holds it from here on
             del self._live_jobs[queue_id]
