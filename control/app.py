@@ -7,7 +7,7 @@ from litestar.di import Provide
 
 from control.auth import provide_principal
 from control.errors import EXCEPTION_HANDLERS
-from control.routes import api_keys, domains, mail, messages, templates, webhooks
+from control.routes import api_keys, domains, mail, messages, queue, templates, webhooks
 from mta.services.container import Services
 
 
@@ -23,6 +23,7 @@ def create_app(services: Services, *, max_body_bytes: int) -> Litestar:
             *templates.ROUTES,
             *webhooks.ROUTES,
             *messages.ROUTES,
+            *queue.ROUTES,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

@@ -26,6 +26,7 @@ from mta.inbound.service import InboundService
 from mta.ingress.listeners import start_listeners
 from mta.ingress.tls import ensure_certificate, server_context
 from mta.intake.pipeline import Intake, RelaySubmitter
+from mta.scheduler.control import QueueControl
 from mta.scheduler.scheduler import Scheduler
 from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
@@ -117,6 +118,9 @@ class Application:
             webhooks=WebhookService(sessions, settings.webhooks.allow_private_targets),
             tokens=TokenService(jwt_secret(settings)),
             intake=Intake(self.spool, self.scheduler, self.bus, domains, templates),
+            queue=QueueControl(
+                self.spool, self.scheduler, self.bus, self.data_dir / "queue-held.json"
+            ),
         )
         self.inbound = InboundService(sessions, domains, self.bus, settings.smtp.inbound_domains)
         self._smtp_servers: list[asyncio.Server] = []

@@ -1,4 +1,4 @@
-"""The `scaisend` command: serve, token, check-config."""
+"""The `scaisend` command: serve, token, check-config, queue."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import sys
 
 from config import ConfigError, Settings, load_settings
 from mta.app import Application
+from mta.cli_queue import add_queue_commands, run_queue_command
 from mta.logs import configure_logging
+
+OPERATOR_ACCOUNT = "operator"  # the account `scaisend queue` speaks as
 
 
 def _settings(path: str | None) -> Settings:
@@ -29,8 +32,9 @@ async def _serve(settings: Settings, config_path: str | None) -> None:
         f"inbound MX {settings.smtp.mx_listen}",
         flush=True,
     )
+    config = f" --config {config_path}" if config_path else ""
     print(
-        "scaisend: get an admin token with: scaisend token --account <name> [--config FILE]",
+        f"scaisend: get an admin token with: {sys.argv[0]} token --account <name>{config}",
         flush=True,
     )
     stop = asyncio.Event()
@@ -67,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--account", required=True)
     token.add_argument("--role", choices=["admin", "user"], default="admin")
     token.add_argument("--ttl", type=int, default=86_400, help="seconds (default 86400)")
+    add_queue_commands(commands)
     return parser
 
 
@@ -76,7 +81,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "check-config":
         print("configuration ok")
         return
-    configure_logging(settings.log.level, settings.log.format)
+    if args.command != "serve":  # stdout is the command's answer
+        configure_logging("warning", settings.log.format, sys.stderr)
+    else:
+        configure_logging(settings.log.level, settings.log.format)
+    if args.command == "queue":
+        token = asyncio.run(_token(settings, OPERATOR_ACCOUNT, "admin", 300))
+        raise SystemExit(run_queue_command(args, settings, token))
     if args.command == "token":
         print(asyncio.run(_token(settings, args.account, args.role, args.ttl)))
         return

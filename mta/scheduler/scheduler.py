@@ -101,12 +101,15 @@ class Scheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._connections = 0
         self._running = False
+        self.held: set[str] = set()  # queue ids an operator put on hold
 
     # -- intake side -------------------------------------------------------------------
 
     def enqueue(self, entry: QueueEntry) -> None:
         """Queue the due, not yet in-flight recipients of `entry` on their destinations."""
         queue_id, now = entry.envelope.queue_id, time.time()
+        if queue_id in self.held:
+            return
         entry = self._live.get(queue_id, entry)  # one object per message while in flight
         due = [
             s
@@ -347,6 +350,18 @@ class Scheduler:
         deferred = [s for s in job.states if s.status == "pending"]
         if deferred:
             self._schedule(queue_id, min(s.next_attempt_at for s in deferred))
+
+    # -- operator control ----------------------------------------------------------------
+
+    def is_active(self, queue_id: str) -> bool:
+        """Whether some of the message's recipients are queued on a destination or sending."""
+        return queue_id in self._live
+
+    def retry_now(self, entry: QueueEntry) -> None:
+        """Make every pending recipient due now (the caller persists the entry first)."""
+        for state in entry.pending:
+            state.next_attempt_at = 0.0
+        self.enqueue(entry)
 
     # -- retries -----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mta.intake.pipeline import Intake
+from mta.scheduler.control import QueueControl
 from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
 from mta.services.domains import DomainService
@@ -24,3 +25,4 @@ class Services:
     webhooks: WebhookService
     tokens: TokenService
     intake: Intake
+    queue: QueueControl
