@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from aiosmtpd.smtp import Envelope, Session
 
 from config.settings import SmtpSettings
+from mta.ingress.factory import ProtocolFactory
 from mta.ingress.ports import InboundSink, RelaySink
 from mta.ingress.protocol import (
     IngressSMTP,
@@ -179,7 +180,7 @@ def mx_factory(
     tls: ssl.SSLContext,
     *,
     loop: asyncio.AbstractEventLoop,
-) -> Callable[[], MxSMTP]:
+) -> Callable[[], IngressSMTP]:
     """Protocol factory for `loop.create_server`: STARTTLS offered, not required; no AUTH."""
     options = smtp_options(settings, loop)
     options.update(
@@ -188,4 +189,4 @@ def mx_factory(
         auth_required=False,
         auth_exclude_mechanism=["LOGIN", "PLAIN"],
     )
-    return lambda: MxSMTP(handler, **options)
+    return ProtocolFactory(MxSMTP, handler, options)

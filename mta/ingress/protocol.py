@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from typing import Any
 
@@ -34,6 +35,11 @@ ERROR_REPLIES: tuple[tuple[type[ScaiSendError], int, str], ...] = (
     (StorageUnavailable, 451, "4.3.0"),
 )
 
+# A dot-atom local part and a host name in angle brackets: what get_angle_addr accepts as is.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+SIMPLE_PATH = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*)>")
+
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
 ENCRYPTION_REQUIRED = "538 5.7.11 Encryption required for requested authentication mechanism"
 
@@ -44,6 +50,19 @@ class IngressSMTP(SMTP):
     def __init__(self, handler: object, **options: Any) -> None:
         super().__init__(handler, **options)
         self.session_id = secrets.token_hex(6)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's parse of a MAIL/RCPT path, with a fast path for a plain
+        `<local@domain>` (the email package's parser, and the typing.Protocol class
+        aiosmtpd's version defines on every call, cost about 0.14 ms per command)."""
+        simple = SIMPLE_PATH.match(arg.lstrip()) if arg else None
+        rest = arg.lstrip()[simple.end() :].lstrip() if simple else ""
+        if simple is None or rest.startswith("("):  # comments: the full parser's business
+            return super()._getaddr(arg)
+        address = simple.group(1)
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
 
 
 def smtp_options(settings: SmtpSettings, loop: asyncio.AbstractEventLoop) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, Session
 
 from config.settings import SmtpSettings
 from mta.errors import AuthenticationError
+from mta.ingress.factory import ProtocolFactory
 from mta.ingress.ports import KeyAuthenticator, SubmissionSink
 from mta.ingress.protocol import (
     AUTH_REQUIRED,
@@ -163,7 +164,7 @@ def submission_factory(
         options.update(
             tls_context=tls, require_starttls=True, auth_required=True, auth_require_tls=True
         )
-    return lambda: IngressSMTP(handler, **options)
+    return ProtocolFactory(IngressSMTP, handler, options)
 
 
 async def _client_response(server: IngressSMTP, args: list[str], challenge: str) -> bytes | None:
