@@ -57,12 +57,11 @@ def compose(
     domain: Domain,
     message_id: str,
     queue_id: str,
-    signers: SignerCache,
 ) -> bytes:
-    """The signed message for one personalization."""
+    """The message for one personalization, not yet signed."""
     if not rendered.subject:
         raise ValidationError("The subject is required.", field="subject")
-    message = build_message(
+    return build_message(
         sender=request.from_,
         to=personalization.to,
         cc=personalization.cc,
@@ -75,7 +74,6 @@ def compose(
         queue_id=queue_id,
         domain=domain.domain,
     )
-    return sign_for(signers, domain, message)
 
 
 def recipients_of(personalization: Personalization) -> list[str]:

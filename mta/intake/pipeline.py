@@ -104,15 +104,15 @@ class Intake:
         for p_index, personalization in enumerate(request.personalizations):
             rendered = render_parts(request, personalization, version)
             queue_id = f"{message_id}-{p_index}"
-            content = compose(
+            message = compose(
                 request,
                 personalization,
                 rendered,
                 domain=domain,
                 message_id=message_id,
                 queue_id=queue_id,
-                signers=self._signers,
             )
+            content = await self._sign(domain, message)
             first = sum(len(part.entry.recipients) for part in parts)
             states = [
                 RecipientState(email=email, index=first + i)
@@ -163,7 +163,7 @@ class Intake:
             envelope=_envelope(principal, domain, message_id, message_id, origin),
             recipients=states,
         )
-        part = Part(entry, sign_for(self._signers, domain, stamped), headers.get("subject", ""))
+        part = Part(entry, await self._sign(domain, stamped), headers.get("subject", ""))
         await self._accept(principal, [part], origin)
         return message_id
 
@@ -195,9 +195,14 @@ class Intake:
         envelope = _envelope(principal, domain, message_id, message_id, origin)
         envelope.sender = mail_from
         entry = QueueEntry(envelope=envelope, recipients=states)
-        content = sign_for(self._signers, domain, stamped) if domain else stamped
+        content = await self._sign(domain, stamped) if domain else stamped
         await self._accept(principal, [Part(entry, content, headers.get("subject", ""))], origin)
         return message_id
+
+    async def _sign(self, domain: Domain, message: bytes) -> bytes:
+        """DKIM-sign in a worker thread: the RSA operation releases the GIL, so signing
+        runs on another core while the event loop goes on."""
+        return await asyncio.to_thread(sign_for, self._signers, domain, message)
 
     async def _version(self, principal: Principal, request: MailSend) -> VersionView | None:
         if not request.template_id:

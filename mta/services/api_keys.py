@@ -22,6 +22,8 @@ from mta.model import Environment, new_id
 from mta.services.identity import KNOWN_SCOPES, Principal
 
 KEY_PREFIX = "SS"
+KEY_CACHE_SECONDS = 10.0
+KEY_CACHE_SIZE = 10_000
 INVALID_GRANT = "The provided authorization grant is invalid, expired, or revoked"
 
 
@@ -71,6 +73,9 @@ def _view(row: ApiKey) -> ApiKeyView:
 class ApiKeyService:
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
+        # key id → (expiry, stored hash, Principal or None): every request authenticates,
+        # so the row is read at most every KEY_CACHE_SECONDS; a revoke here clears it.
+        self._known: dict[str, tuple[float, str, Principal | None]] = {}
 
     async def create(
         self, account_id: str, name: str, environment: Environment, scopes: list[str]
@@ -109,20 +114,32 @@ class ApiKeyService:
                 raise NotFound("api key not found")
             row.revoked_at = time.time()
             await session.commit()
+        self._known.pop(key_id, None)
 
     async def authenticate(self, raw_key: str) -> Principal:
         parts = split_key(raw_key)
         if parts is None:
             raise AuthenticationError(INVALID_GRANT)
         key_id, secret = parts
+        known = self._known.get(key_id)
+        if known is None or known[0] < time.monotonic():
+            known = (time.monotonic() + KEY_CACHE_SECONDS, *await self._load(key_id))
+            if len(self._known) >= KEY_CACHE_SIZE:
+                self._known.clear()
+            self._known[key_id] = known
+        _, expected, principal = known
+        if not hmac.compare_digest(expected, hash_secret(secret)) or principal is None:
+            raise AuthenticationError(INVALID_GRANT)
+        return principal
+
+    async def _load(self, key_id: str) -> tuple[str, Principal | None]:
+        """The stored hash and the key's Principal (None when unknown or revoked)."""
         async with self._sessions() as session:
             row = await session.get(ApiKey, key_id)
-        expected = row.secret_hash if row is not None else hash_secret("")
-        matches = hmac.compare_digest(expected, hash_secret(secret))
-        if row is None or not matches or row.revoked_at is not None:
-            raise AuthenticationError(INVALID_GRANT)
+        if row is None or row.revoked_at is not None:
+            return (row.secret_hash if row is not None else hash_secret("")), None
         environment: Environment = "test" if row.environment == "test" else "live"
-        return Principal(
+        principal = Principal(
             account_id=row.account_id,
             kind="api_key",
             subject=row.id,
@@ -130,3 +147,4 @@ class ApiKeyService:
             api_key_id=row.id,
             environment=environment,
         )
+        return row.secret_hash, principal
