@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from mta.model import new_id, now
+from mta.model import Envelope, RecipientState, new_id, now
 
 
 class EventBase(msgspec.Struct, tag_field="event", kw_only=True):
@@ -85,6 +85,19 @@ RECIPIENT_STATUS = {
 }
 
 _INTERNAL = ("account_id", "recipient_index", "custom_args")
+
+
+def about(envelope: Envelope, state: RecipientState) -> dict[str, Any]:
+    """The fields every event about one queued recipient carries (its message, account,
+    categories and custom args)."""
+    return {
+        "account_id": envelope.account_id,
+        "message_id": envelope.message_id,
+        "email": state.email,
+        "recipient_index": state.index,
+        "categories": envelope.categories,
+        "custom_args": envelope.custom_args,
+    }
 
 
 def event_type(event: Event) -> str:

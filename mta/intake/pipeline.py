@@ -16,7 +16,7 @@ import msgspec
 from mta.db.models import Domain
 from mta.errors import MailLoop, PermissionDenied, ValidationError
 from mta.events.bus import EventBus, MessageLogEntry
-from mta.events.model import Processed
+from mta.events.model import Processed, about
 from mta.intake.compose import compose, recipients_of, render_parts, sign_for
 from mta.intake.mime import header_values, received_count, stamp_submitted
 from mta.intake.request import MailSend
@@ -233,18 +233,8 @@ class Intake:
             self._scheduler.enqueue(part.entry)
 
     def _processed(self, entry: QueueEntry) -> None:
-        env = entry.envelope
         for state in entry.recipients:
-            self._bus.emit(
-                Processed(
-                    account_id=env.account_id,
-                    message_id=env.message_id,
-                    email=state.email,
-                    recipient_index=state.index,
-                    categories=env.categories,
-                    custom_args=env.custom_args,
-                )
-            )
+            self._bus.emit(Processed(**about(entry.envelope, state)))
 
     async def _spool(self, parts: list[Part]) -> None:
         """Store every part durably, or none: a partial failure removes what was written."""

@@ -15,7 +15,7 @@ import msgspec
 
 from mta.errors import Conflict, NotFound
 from mta.events.bus import EventBus
-from mta.events.model import Dropped
+from mta.events.model import Dropped, about
 from mta.model import QueueEntry
 from mta.scheduler.scheduler import Scheduler
 from queue_store import QueueStore
@@ -145,19 +145,9 @@ class QueueControl:
         if self._scheduler.is_active(queue_id):
             raise Conflict(f"message {queue_id} is being delivered; hold it first")
         await self._store.remove(queue_id)
-        env = entry.envelope
         for state in entry.pending:
-            self._bus.emit(
-                Dropped(
-                    account_id=env.account_id,
-                    message_id=env.message_id,
-                    email=state.email,
-                    recipient_index=state.index,
-                    categories=env.categories,
-                    custom_args=env.custom_args,
-                    reason="Deleted from the queue by an operator",
-                )
-            )
+            reason = "Deleted from the queue by an operator"
+            self._bus.emit(Dropped(**about(entry.envelope, state), reason=reason))
         if queue_id in self._scheduler.held:
             self._scheduler.held.discard(queue_id)
             await self._save_holds()

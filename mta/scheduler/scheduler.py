@@ -20,7 +20,7 @@ from mta.delivery.client import SmtpSession
 from mta.delivery.deliverer import SANDBOX_REPLY, Deliverer, domain_of, transactions
 from mta.errors import PermanentFailure, StorageUnavailable, TransientFailure
 from mta.events.bus import EventBus
-from mta.events.model import Bounce, Deferred, Delivered, Event, event_type
+from mta.events.model import Bounce, Deferred, Delivered, Event, about, event_type
 from mta.model import Outcome, QueueEntry, RecipientState, SmtpReply
 from mta.scheduler.backoff import expired, retry_delay
 from mta.scheduler.destinations import Destination, Job
@@ -33,15 +33,7 @@ RETRY_BATCH = 200  # due messages loaded from the spool at once
 def outcome_event(
     entry: QueueEntry, state: RecipientState, outcome: Outcome, is_expired: bool
 ) -> Event:
-    env = entry.envelope
-    common: dict[str, Any] = dict(
-        account_id=env.account_id,
-        message_id=env.message_id,
-        email=state.email,
-        recipient_index=state.index,
-        categories=env.categories,
-        custom_args=env.custom_args,
-    )
+    common = about(entry.envelope, state)
     reply = outcome.reply
     if reply.code < 400:
         return Delivered(
