@@ -125,6 +125,13 @@ class DestinationPolicy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
                 raise ValueError(f"{key}: must be at least 1")
 
 
+class RouteAuth(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """SMTP AUTH credentials for a next hop (a smarthost), sent only over TLS."""
+
+    username: str
+    password: str
+
+
 class DeliverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     smtp_port: int = 25
     routes: dict[str, str] = msgspec.field(default_factory=dict)
@@ -134,6 +141,7 @@ class DeliverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     tls_policy: TlsPolicy = "opportunistic"
     tls_ca_file: str = ""
     destinations: dict[str, DestinationPolicy] = msgspec.field(default_factory=dict)
+    route_auth: dict[str, RouteAuth] = msgspec.field(default_factory=dict)
     destination_failure_limit: int = 3
     destination_backoff_seconds: int = 60
     connection_idle_seconds: float = 2.0
@@ -167,6 +175,11 @@ class DeliverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
         }
         if not self.retry_schedule_seconds:
             raise ValueError("retry_schedule_seconds: must not be empty")
+        for hop in self.route_auth:
+            try:
+                parse_hostport(hop)
+            except ValueError as exc:
+                raise ValueError(f"route_auth: {exc}") from None
 
     def limits_for(self, key: str) -> tuple[int, int]:
         """(concurrency, messages per connection) for a destination key."""

@@ -100,6 +100,9 @@ class Application:
             delivery.connect_timeout_seconds,
             delivery.command_timeout_seconds,
             ca_file=delivery.tls_ca_file,
+            credentials={
+                hop: (auth.username, auth.password) for hop, auth in delivery.route_auth.items()
+            },
         )
         self.scheduler = Scheduler(
             self.spool,

@@ -16,6 +16,10 @@ from mta.errors import TransientFailure
 from mta.model import SmtpReply
 
 
+class AuthRefused(TransientFailure):
+    """A smarthost refused our credentials (TLS worked, so no plaintext retry)."""
+
+
 class Transaction(msgspec.Struct, frozen=True):
     mail_from: str
     recipient: str
@@ -115,9 +119,15 @@ class AiosmtplibSession:
 
 class AiosmtplibConnector:
     def __init__(
-        self, helo_name: str, connect_timeout: float, command_timeout: float, ca_file: str = ""
+        self,
+        helo_name: str,
+        connect_timeout: float,
+        command_timeout: float,
+        ca_file: str = "",
+        credentials: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         self._helo = helo_name
+        self._credentials = credentials or {}  # "host:port" → (username, password)
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
         self._contexts = {
@@ -132,6 +142,8 @@ class AiosmtplibConnector:
             return await self._open(hop, POLICY_MODES[policy])
         try:
             return await self._open(hop, "try")
+        except AuthRefused:
+            raise
         except TransientFailure:  # a broken STARTTLS: opportunistic falls back to plaintext
             return await self._open(hop, "off")
 
@@ -147,6 +159,7 @@ class AiosmtplibConnector:
             await client.connect(timeout=self._connect_timeout)
             await client.ehlo()
             await self._negotiate(client, hop, mode)
+            await self._authenticate(client, hop)
         except TransientFailure:
             client.close()
             raise
@@ -169,6 +182,21 @@ class AiosmtplibConnector:
             )
             raise TransientFailure(reply, "destination", hop.host)
         await client.starttls(server_hostname=hop.host, tls_context=self._contexts[mode])
+        await client.ehlo()  # RFC 3207: the server forgets the first EHLO after STARTTLS
+
+    async def _authenticate(self, client: aiosmtplib.SMTP, hop: NextHop) -> None:
+        """AUTH to a smarthost that has credentials, and only over TLS."""
+        credentials = self._credentials.get(f"{hop.host}:{hop.port}")
+        if credentials is None:
+            return
+        if tls_info(client) is None:
+            reply = SmtpReply(451, "4.7.10", f"not sending credentials to {hop.host} without TLS")
+            raise TransientFailure(reply, "destination", hop.host)
+        try:
+            await client.auth_plain(*credentials)  # PLAIN: over TLS, what smarthosts take
+        except aiosmtplib.SMTPResponseException as exc:  # a configuration problem: defer
+            reply = SmtpReply(454, "4.7.0", f"{hop.host} refused our credentials: {exc.message}")
+            raise AuthRefused(reply, "destination", hop.host) from None
 
 
 def _failed(hop: NextHop, mode: TlsMode, exc: BaseException) -> SmtpReply:

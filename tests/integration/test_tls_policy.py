@@ -102,3 +102,39 @@ def test_opportunistic_delivers_in_the_clear_without_starttls(
         server.stop()
     assert message["events"][-1]["data"]["tls"] is False
     assert plain_sink.wait_for(1)[0].tls is False
+
+
+@pytest.fixture
+def smarthost(tmp_path: Path) -> Iterator[SmtpSink]:
+    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path, auth=("relay-user", "s3cret"))
+    yield sink.start()
+    sink.stop()
+
+
+@pytest.mark.parametrize(("password", "delivered"), [("s3cret", True), ("wrong", False)])
+def test_a_smarthost_gets_auth_over_tls(
+    tmp_path: Path, dns_server: DnsServer, smarthost: SmtpSink, password: str, delivered: bool
+) -> None:
+    hop = f"{SINK_HOST}:{smarthost.controller.port}"
+    server = start(
+        tmp_path,
+        dns_server,
+        smarthost,
+        {
+            "routes": {"*": hop},
+            "route_auth": {hop: {"username": "relay-user", "password": password}},
+        },
+    )
+    try:
+        _, key = account_with_key(server, dns_server)
+        status = "delivered" if delivered else "deferred"
+        message = wait_for_status(server, key, send(server, key, "ada@example.com"), status)
+    finally:
+        server.stop()
+    last = message["events"][-1]["data"]
+    if delivered:
+        assert smarthost.logins == ["relay-user"] and last["tls"] is True
+        assert [m.rcpt_tos for m in smarthost.snapshot()] == [["ada@example.com"]]
+    else:
+        assert last["status"] == "4.7.0" and "credentials" in last["response"]
+        assert smarthost.snapshot() == []

@@ -7,10 +7,11 @@ import ssl
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from mta.ingress.tls import ensure_certificate, server_context
 
@@ -58,15 +59,25 @@ class SmtpSink:
         *,
         starttls: bool = True,
         cert: tuple[Path, Path] | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> None:
-        """Offers STARTTLS with `cert` (certificate, key) or a self-signed pair."""
+        """Offers STARTTLS with `cert` (certificate, key) or a self-signed pair; with `auth`
+        (user, password) it requires AUTH after TLS, as a smarthost does."""
         if cert is None:
             cert = (cert_dir / "sink.pem", cert_dir / "sink.key")
             ensure_certificate(cert[0], cert[1], "mx.example.com")
         self.tls: ssl.SSLContext | None = server_context(*cert) if starttls else None
         self.messages: list[Received] = []
         self.reject: dict[str, str] = {}
+        self.logins: list[str] = []
         self._lock = threading.Lock()
+        options: dict[str, Any] = {}
+        if auth is not None:
+            options = {
+                "authenticator": self._authenticator(auth),
+                "auth_required": True,
+                "auth_require_tls": True,
+            }
         self.controller = Controller(
             _Recorder(self),
             hostname=host,
@@ -75,7 +86,19 @@ class SmtpSink:
             require_starttls=False,
             decode_data=False,
             ready_timeout=10,
+            **options,
         )
+
+    def _authenticator(self, expected: tuple[str, str]) -> Any:
+        def check(
+            server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+        ) -> AuthResult:
+            given = (data.login.decode(), data.password.decode())
+            if given == expected:
+                self.logins.append(given[0])
+            return AuthResult(success=given == expected, handled=False)
+
+        return check
 
     def add(self, received: Received) -> None:
         with self._lock:
