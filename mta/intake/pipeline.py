@@ -43,7 +43,7 @@ def check_hop_count(data: bytes) -> None:
 
 
 class Enqueuer(Protocol):
-    def enqueue(self, entry: QueueEntry) -> None: ...
+    def enqueue(self, entry: QueueEntry, content: bytes | None = None) -> None: ...
 
 
 class Part(msgspec.Struct):
@@ -230,7 +230,7 @@ class Intake:
         )
         for part in parts:
             self._processed(part.entry)
-            self._scheduler.enqueue(part.entry)
+            self._scheduler.enqueue(part.entry, part.content)
 
     def _processed(self, entry: QueueEntry) -> None:
         for state in entry.recipients:

@@ -88,6 +88,7 @@ class Scheduler:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._live: dict[str, QueueEntry] = {}  # entries with jobs under way
         self._live_jobs: Counter[str] = Counter()
+        self._content: dict[str, bytes] = {}  # bodies of live entries, from intake
         self._due: list[tuple[float, str]] = []  # retry heap of (due time, queue id)
         self._due_changed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -97,8 +98,11 @@ class Scheduler:
 
     # -- intake side -------------------------------------------------------------------
 
-    def enqueue(self, entry: QueueEntry) -> None:
-        """Queue the due, not yet in-flight recipients of `entry` on their destinations."""
+    def enqueue(self, entry: QueueEntry, content: bytes | None = None) -> None:
+        """Queue the due, not yet in-flight recipients of `entry` on their destinations.
+
+        Intake passes the content it has just spooled, which saves reading it back for the
+        first attempt; it is dropped when the message has no job under way any more."""
         queue_id, now = entry.envelope.queue_id, time.time()
         if queue_id in self.held:
             return
@@ -110,6 +114,8 @@ class Scheduler:
         ]
         if not due:
             return
+        if content is not None:
+            self._content[queue_id] = content
         self._inflight.update((queue_id, s.index) for s in due)
         self._live[queue_id] = entry
         if entry.envelope.sandbox:
@@ -232,7 +238,8 @@ class Scheduler:
         return session
 
     async def _send(self, session: SmtpSession, job: Job) -> None:
-        content = await self._store.load_content(job.entry.envelope.queue_id)
+        queue_id = job.entry.envelope.queue_id
+        content = self._content.get(queue_id) or await self._store.load_content(queue_id)
         replies = await session.send(transactions(job.entry, job.states), content)
         tls = session.tls
         outcomes = [
@@ -339,6 +346,7 @@ class Scheduler:
             del self._live_jobs[queue_id]
             self._live.pop(queue_id, None)
             self._locks.pop(queue_id, None)
+            self._content.pop(queue_id, None)
         deferred = [s for s in job.states if s.status == "pending"]
         if deferred:
             self._schedule(queue_id, min(s.next_attempt_at for s in deferred))
