@@ -21,6 +21,7 @@ from mta.delivery.client import AiosmtplibConnector
 from mta.delivery.deliverer import Deliverer
 from mta.dns import DnsResolver, Resolver
 from mta.events.bus import EventBus
+from mta.events.repair import LogRepair
 from mta.events.webhooks import WebhookSender
 from mta.inbound.service import InboundService
 from mta.ingress.listeners import start_listeners
@@ -128,6 +129,8 @@ class Application:
         self.inbound = InboundService(sessions, domains, self.bus, settings.smtp.inbound_domains)
         self._smtp_servers: list[asyncio.Server] = []
         self._maintenance: asyncio.Task[None] | None = None
+        self._repair: asyncio.Task[int] | None = None
+        self._log_repair = LogRepair(self.spool, sessions, self.bus)
         self._http: _EmbeddedUvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
         self.http_port = 0
@@ -140,6 +143,7 @@ class Application:
         await self.spool.start()
         self.scheduler.start()
         self._maintenance = asyncio.create_task(self._compact_spool(), name="spool-compaction")
+        self._repair = asyncio.create_task(self._log_repair.run(), name="message-log-repair")
         self._smtp_servers = await start_listeners(
             self.settings.smtp,
             self._tls_context(),
@@ -210,8 +214,9 @@ class Application:
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task
-        if self._maintenance is not None:
-            self._maintenance.cancel()
+        for task in (self._maintenance, self._repair):
+            if task is not None:
+                task.cancel()
         await self.scheduler.stop()
         await self.spool.stop()
         await self.bus.stop()

@@ -67,6 +67,15 @@ class Envelope(msgspec.Struct, kw_only=True):
     created_at: float = msgspec.field(default_factory=time.time)
     categories: list[str] = msgspec.field(default_factory=list)
     custom_args: dict[str, str] = msgspec.field(default_factory=dict)
+    api_key_id: str | None = None
+
+
+def id_time(identifier: str) -> float:
+    """When a new_id() was made (Unix seconds), from its millisecond prefix; 0 if not one."""
+    try:
+        return int(identifier[:11], 16) / 1000
+    except ValueError:
+        return 0.0
 
 
 class QueueEntry(msgspec.Struct, kw_only=True):

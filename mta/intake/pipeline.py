@@ -265,6 +265,7 @@ def _envelope(
         sandbox=principal.environment == "test",
         categories=origin.categories,
         custom_args=origin.custom_args,
+        api_key_id=principal.api_key_id,
     )
 
 
