@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.test_tutorial import admin, set_up_account
+from tests.support.api import admin, set_up_account
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink

@@ -7,44 +7,13 @@ from __future__ import annotations
 import json
 import smtplib
 
-import httpx
 import pytest
 
-from tests.integration.test_tutorial import admin, set_up_account, wait_for_status
+from tests.support.api import account_with_key, admin, send, wait_for_status
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
 from tests.support.webhook_receiver import WebhookReceiver
-
-
-def account_with_key(server: ScaisendServer, dns_server: DnsServer) -> tuple[str, str]:
-    token = server.token()
-    set_up_account(server, dns_server, token)
-    key = admin(
-        server,
-        token,
-        "POST",
-        "/v3/api_keys",
-        {"name": "k", "environment": "live", "scopes": ["mail.send"]},
-    ).json()["api_key"]
-    return token, str(key)
-
-
-def send(server: ScaisendServer, key: str, *recipients: str) -> str:
-    response = httpx.post(
-        f"{server.base_url}/v3/mail/send",
-        timeout=30,
-        headers={"Authorization": f"Bearer {key}"},
-        json={
-            "personalizations": [{"to": [{"email": r} for r in recipients]}],
-            "from": {"email": "hello@mail.example.com"},
-            "subject": "Outcome",
-            "content": [{"type": "text/plain", "value": "Hello"}],
-            "custom_args": {"order": "42"},
-        },
-    )
-    assert response.status_code == 202, response.text
-    return str(response.json()["message_id"])
 
 
 def events_of(message: dict[str, object]) -> list[str]:

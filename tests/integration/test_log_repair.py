@@ -8,8 +8,7 @@ import time
 
 import httpx
 
-from tests.integration.test_delivery_outcomes import account_with_key, send
-from tests.integration.test_tutorial import wait_for_status
+from tests.support.api import account_with_key, send, wait_for_status
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink

@@ -11,7 +11,7 @@ from pathlib import Path
 import dkim
 import pytest
 
-from tests.integration.test_tutorial import dkim_dns, set_up_account
+from tests.support.api import dkim_dns, set_up_account
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink

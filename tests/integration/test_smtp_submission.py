@@ -12,7 +12,7 @@ import dkim
 import httpx
 import pytest
 
-from tests.integration.test_tutorial import (
+from tests.support.api import (
     admin,
     dkim_dns,
     set_up_account,

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SINK_HOST
-from tests.integration.test_delivery_outcomes import account_with_key, send
-from tests.integration.test_tutorial import wait_for_status
+from tests.support.api import account_with_key, send, wait_for_status
 from tests.support.certs import make_ca_and_leaf
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer, free_port

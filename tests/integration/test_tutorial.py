@@ -8,74 +8,18 @@ import json
 from typing import Any
 
 import dkim
-import dns.nameserver
-import dns.resolver
 import httpx
 import pytest
 
 from tests.conftest import SHARED
-from tests.support.dns_server import DnsServer, txt_value
+from tests.support.api import admin, dkim_dns, set_up_account, wait_for_status
+from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
 from tests.support.tutorial import load_send_helper, load_verify, query_blocks
 from tests.support.webhook_receiver import WebhookReceiver
 
 TUTORIAL = SHARED / "seed" / "first-integration.md"
-
-
-def dkim_dns(dns_server: DnsServer) -> Any:
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = [dns.nameserver.Do53Nameserver(*dns_server.address)]
-
-    def lookup(name: bytes, timeout: int = 5) -> bytes:
-        answer = resolver.resolve(name.decode().rstrip("."), "TXT")
-        return b"".join(next(iter(answer)).strings)
-
-    return lookup
-
-
-def publish(dns_server: DnsServer, records: list[dict[str, Any]]) -> None:
-    for record in records:
-        if record["type"] == "MX":
-            dns_server.add(record["host"], "MX", f"{record['priority']} {record['value']}.")
-        else:
-            dns_server.add(record["host"], "TXT", txt_value(record["value"]))
-
-
-def admin(
-    server: ScaisendServer, token: str, method: str, path: str, body: dict[str, Any] | None = None
-) -> httpx.Response:
-    return httpx.request(
-        method,
-        f"{server.base_url}{path}",
-        json=body,
-        timeout=30,
-        headers={"Authorization": f"Bearer {token}"},
-    )
-
-
-def set_up_account(server: ScaisendServer, dns_server: DnsServer, token: str) -> dict[str, Any]:
-    created = admin(
-        server,
-        token,
-        "POST",
-        "/api/admin/domains",
-        {
-            "domain": "mail.example.com",
-            "dmarc_policy": "quarantine",
-            "dmarc_rua_email": "dmarc@example.com",
-        },
-    )
-    assert created.status_code == 201, created.text
-    domain = created.json()
-    assert domain["verified"] is False
-    before = admin(server, token, "POST", f"/api/admin/domains/{domain['id']}/verify").json()
-    assert before["verified"] is False
-    assert all(r["valid"] is False for r in before["dns_records"])
-    publish(dns_server, domain["dns_records"])
-    after = admin(server, token, "POST", f"/api/admin/domains/{domain['id']}/verify")
-    assert after.status_code == 200 and after.json()["verified"] is True, after.text
-    return dict(domain)
 
 
 def test_domain_records_follow_the_issue(scaisend: ScaisendServer) -> None:
@@ -281,25 +225,6 @@ def test_test_keys_send_nothing_and_live_keys_need_a_verified_domain(
     live = send(keys["live"], "hello@mail.example.com", "carol@example.com")
     assert live.status_code == 202
     assert [m.rcpt_tos for m in sink.wait_for(1)] == [["carol@example.com"]]
-
-
-def wait_for_status(
-    server: ScaisendServer, key: str, message_id: str, status: str
-) -> dict[str, Any]:
-    import time
-
-    deadline = time.monotonic() + 20
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        response = httpx.get(
-            f"{server.base_url}/v3/messages/{message_id}",
-            headers={"Authorization": f"Bearer {key}"},
-        )
-        body = response.json()
-        if response.status_code == 200 and body["status"] == status:
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"message never reached {status}: {body}")
 
 
 def test_send_errors_use_the_sendgrid_shape(

@@ -1,0 +1,117 @@
+"""Helpers the integration tests share: admin calls with a JWT, an account with a verified
+sender domain (its records published on the test DNS server), a live key, a plain send, and
+waiting for a message to reach a status in the message log."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dns.nameserver
+import dns.resolver
+import httpx
+
+from tests.support.dns_server import DnsServer, txt_value
+from tests.support.server import ScaisendServer
+
+
+def dkim_dns(dns_server: DnsServer) -> Any:
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [dns.nameserver.Do53Nameserver(*dns_server.address)]
+
+    def lookup(name: bytes, timeout: int = 5) -> bytes:
+        answer = resolver.resolve(name.decode().rstrip("."), "TXT")
+        return b"".join(next(iter(answer)).strings)
+
+    return lookup
+
+
+def publish(dns_server: DnsServer, records: list[dict[str, Any]]) -> None:
+    for record in records:
+        if record["type"] == "MX":
+            dns_server.add(record["host"], "MX", f"{record['priority']} {record['value']}.")
+        else:
+            dns_server.add(record["host"], "TXT", txt_value(record["value"]))
+
+
+def admin(
+    server: ScaisendServer, token: str, method: str, path: str, body: dict[str, Any] | None = None
+) -> httpx.Response:
+    return httpx.request(
+        method,
+        f"{server.base_url}{path}",
+        json=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def set_up_account(server: ScaisendServer, dns_server: DnsServer, token: str) -> dict[str, Any]:
+    created = admin(
+        server,
+        token,
+        "POST",
+        "/api/admin/domains",
+        {
+            "domain": "mail.example.com",
+            "dmarc_policy": "quarantine",
+            "dmarc_rua_email": "dmarc@example.com",
+        },
+    )
+    assert created.status_code == 201, created.text
+    domain = created.json()
+    assert domain["verified"] is False
+    before = admin(server, token, "POST", f"/api/admin/domains/{domain['id']}/verify").json()
+    assert before["verified"] is False
+    assert all(r["valid"] is False for r in before["dns_records"])
+    publish(dns_server, domain["dns_records"])
+    after = admin(server, token, "POST", f"/api/admin/domains/{domain['id']}/verify")
+    assert after.status_code == 200 and after.json()["verified"] is True, after.text
+    return dict(domain)
+
+
+def wait_for_status(
+    server: ScaisendServer, key: str, message_id: str, status: str
+) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = httpx.get(
+            f"{server.base_url}/v3/messages/{message_id}",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        body = response.json()
+        if response.status_code == 200 and body["status"] == status:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"message never reached {status}: {body}")
+
+
+def account_with_key(server: ScaisendServer, dns_server: DnsServer) -> tuple[str, str]:
+    token = server.token()
+    set_up_account(server, dns_server, token)
+    key = admin(
+        server,
+        token,
+        "POST",
+        "/v3/api_keys",
+        {"name": "k", "environment": "live", "scopes": ["mail.send"]},
+    ).json()["api_key"]
+    return token, str(key)
+
+
+def send(server: ScaisendServer, key: str, *recipients: str) -> str:
+    response = httpx.post(
+        f"{server.base_url}/v3/mail/send",
+        timeout=30,
+        headers={"Authorization": f"Bearer {key}"},
+        json={
+            "personalizations": [{"to": [{"email": r} for r in recipients]}],
+            "from": {"email": "hello@mail.example.com"},
+            "subject": "Outcome",
+            "content": [{"type": "text/plain", "value": "Hello"}],
+            "custom_args": {"order": "42"},
+        },
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["message_id"])
