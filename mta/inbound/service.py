@@ -4,7 +4,6 @@ bounce means (a DSN to a VERP address becomes a bounce or deferred event)."""
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from sqlalchemy import select
@@ -17,10 +16,10 @@ from mta.events.model import Bounce, Deferred
 from mta.inbound.dsn import DsnRecipient, parse_dsn
 from mta.model import parse_verp
 from mta.services.domains import DomainService
+from mta.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 ANSWER_TTL_SECONDS = 30.0
-ANSWER_CACHE_SIZE = 10_000
 
 
 class InboundService:
@@ -35,20 +34,16 @@ class InboundService:
         self._domains = domains
         self._bus = bus
         self._static = {d.lower().rstrip(".") for d in inbound_domains}
-        self._answers: dict[str, tuple[float, bool]] = {}  # domain → (expiry, ours?)
+        self._answers: TtlCache[str, bool] = TtlCache(ANSWER_TTL_SECONDS)  # domain → ours?
 
     async def accepts_domain(self, domain: str) -> bool:
         domain = domain.lower().rstrip(".")
         if domain in self._static:
             return True
-        cached = self._answers.get(domain)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        ours = await self._domains.by_return_path_host(domain) is not None
-        if len(self._answers) > ANSWER_CACHE_SIZE:
-            self._answers.clear()
-        self._answers[domain] = (time.monotonic() + ANSWER_TTL_SECONDS, ours)
-        return ours
+        return await self._answers.get_or_load(domain, lambda: self._is_return_path(domain))
+
+    async def _is_return_path(self, domain: str) -> bool:
+        return await self._domains.by_return_path_host(domain) is not None
 
     async def receive(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> None:
         reports = parse_dsn(data)

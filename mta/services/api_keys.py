@@ -20,10 +20,10 @@ from mta.db.models import ApiKey
 from mta.errors import AuthenticationError, NotFound, ValidationError
 from mta.model import Environment, new_id
 from mta.services.identity import KNOWN_SCOPES, Principal
+from mta.ttl_cache import TtlCache
 
 KEY_PREFIX = "SS"
 KEY_CACHE_SECONDS = 10.0
-KEY_CACHE_SIZE = 10_000
 INVALID_GRANT = "The provided authorization grant is invalid, expired, or revoked"
 
 
@@ -73,9 +73,9 @@ def _view(row: ApiKey) -> ApiKeyView:
 class ApiKeyService:
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
-        # key id → (expiry, stored hash, Principal or None): every request authenticates,
-        # so the row is read at most every KEY_CACHE_SECONDS; a revoke here clears it.
-        self._known: dict[str, tuple[float, str, Principal | None]] = {}
+        # key id → (stored hash, Principal or None): every request authenticates, so the
+        # row is read at most every KEY_CACHE_SECONDS; a revoke here forgets it at once.
+        self._known: TtlCache[str, tuple[str, Principal | None]] = TtlCache(KEY_CACHE_SECONDS)
 
     async def create(
         self, account_id: str, name: str, environment: Environment, scopes: list[str]
@@ -114,20 +114,14 @@ class ApiKeyService:
                 raise NotFound("api key not found")
             row.revoked_at = time.time()
             await session.commit()
-        self._known.pop(key_id, None)
+        self._known.forget(key_id)
 
     async def authenticate(self, raw_key: str) -> Principal:
         parts = split_key(raw_key)
         if parts is None:
             raise AuthenticationError(INVALID_GRANT)
         key_id, secret = parts
-        known = self._known.get(key_id)
-        if known is None or known[0] < time.monotonic():
-            known = (time.monotonic() + KEY_CACHE_SECONDS, *await self._load(key_id))
-            if len(self._known) >= KEY_CACHE_SIZE:
-                self._known.clear()
-            self._known[key_id] = known
-        _, expected, principal = known
+        expected, principal = await self._known.get_or_load(key_id, lambda: self._load(key_id))
         if not hmac.compare_digest(expected, hash_secret(secret)) or principal is None:
             raise AuthenticationError(INVALID_GRANT)
         return principal

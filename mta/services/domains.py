@@ -27,10 +27,10 @@ from mta.services.dns_records import (
     normalise_domain,
     return_path_host,
 )
+from mta.ttl_cache import TtlCache
 
 DmarcPolicy = Literal["none", "quarantine", "reject"]
 SENDING_CACHE_SECONDS = 10.0
-SENDING_CACHE_SIZE = 10_000
 
 
 class DomainView(msgspec.Struct, kw_only=True):
@@ -50,8 +50,8 @@ class DomainService:
         self._sessions = sessions
         self._resolver = resolver
         self._hostname = smtp_hostname
-        # (account, domain) → (expiry, row): a verify or create here clears it at once
-        self._sending: dict[tuple[str, str], tuple[float, Domain | None]] = {}
+        # a verify or create here clears it at once
+        self._sending: TtlCache[tuple[str, str], Domain | None] = TtlCache(SENDING_CACHE_SECONDS)
 
     def records(self, row: Domain) -> list[DnsRecord]:
         return expected_records(
@@ -154,15 +154,9 @@ class DomainService:
 
     async def sending_domain(self, account_id: str, domain: str) -> Domain | None:
         """The account's domain row, cached briefly: intake asks for every message."""
-        key = (account_id, domain.lower())
-        cached = self._sending.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        row = await self._load_sending_domain(account_id, domain)
-        if len(self._sending) >= SENDING_CACHE_SIZE:
-            self._sending.clear()
-        self._sending[key] = (time.monotonic() + SENDING_CACHE_SECONDS, row)
-        return row
+        return await self._sending.get_or_load(
+            (account_id, domain.lower()), lambda: self._load_sending_domain(account_id, domain)
+        )
 
     async def _load_sending_domain(self, account_id: str, domain: str) -> Domain | None:
         async with self._sessions() as session:

@@ -1,0 +1,36 @@
+"""A small expiring cache for database rows read on every message or request (API keys,
+sending domains, our inbound domains); its owner clears entries it knows have changed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class TtlCache(Generic[K, V]):
+    """Values kept `seconds` after loading; when `max_size` is reached it starts empty."""
+
+    def __init__(self, seconds: float, max_size: int = 10_000) -> None:
+        self._seconds = seconds
+        self._max_size = max_size
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    async def get_or_load(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        cached = self._entries.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        value = await load()
+        if len(self._entries) >= self._max_size:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self._seconds, value)
+        return value
+
+    def forget(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
