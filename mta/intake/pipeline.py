@@ -42,6 +42,20 @@ def check_hop_count(data: bytes) -> None:
         raise MailLoop(f"Too many hops (more than {MAX_HOPS} Received headers): mail loop?")
 
 
+def read_submitted(data: bytes) -> tuple[dict[str, str], list[str]]:
+    """A submitted message's headers and its From addresses; refuses a looping message."""
+    check_hop_count(data)
+    headers = header_values(data)
+    return headers, [addr for _, addr in getaddresses([headers.get("from", "")]) if addr]
+
+
+def envelope_recipients(rcpt_tos: list[str]) -> list[RecipientState]:
+    return [
+        RecipientState(email=check_email(rcpt, f"rcpt.{i}"), index=i)
+        for i, rcpt in enumerate(rcpt_tos)
+    ]
+
+
 class Enqueuer(Protocol):
     def enqueue(self, entry: QueueEntry, content: bytes | None = None) -> None: ...
 
@@ -142,18 +156,13 @@ class Intake:
         self, principal: Principal, mail_from: str, rcpt_tos: list[str], data: bytes
     ) -> str:
         """Accept one SMTP transaction: the client's bytes, stamped and signed."""
-        check_hop_count(data)
-        headers = header_values(data)
-        header_from = [addr for _, addr in getaddresses([headers.get("from", "")]) if addr]
+        headers, header_from = read_submitted(data)
         if len(header_from) != 1:
             raise ValidationError("The message needs exactly one From: address", field="from")
         domain = await self.authorise_sender(principal, header_from[0], "from")
         if mail_from and mail_from.rpartition("@")[2].lower() != domain.domain:
             await self.authorise_sender(principal, mail_from, "mail_from")
-        states = [
-            RecipientState(email=check_email(rcpt, f"rcpt.{i}"), index=i)
-            for i, rcpt in enumerate(rcpt_tos)
-        ]
+        states = envelope_recipients(rcpt_tos)
         message_id = new_id()
         stamped = stamp_submitted(
             data, message_id=message_id, domain=domain.domain, present=headers
@@ -172,18 +181,13 @@ class Intake:
     ) -> str:
         """Accept mail from a trusted network: signed and VERP-addressed when the account
         owns the From domain, otherwise passed on with the client's own envelope sender."""
-        check_hop_count(data)
-        headers = header_values(data)
-        header_from = [addr for _, addr in getaddresses([headers.get("from", "")]) if addr]
+        headers, header_from = read_submitted(data)
         domain = None
         if len(header_from) == 1:
             domain = await self._domains.sending_domain(
                 principal.account_id, header_from[0].rpartition("@")[2]
             )
-        states = [
-            RecipientState(email=check_email(rcpt, f"rcpt.{i}"), index=i)
-            for i, rcpt in enumerate(rcpt_tos)
-        ]
+        states = envelope_recipients(rcpt_tos)
         message_id = new_id()
         stamped = stamp_submitted(
             data,
