@@ -8,10 +8,10 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 
@@ -25,7 +25,7 @@ from mta.events.repair import LogRepair
 from mta.events.webhooks import WebhookSender
 from mta.inbound.service import InboundService
 from mta.ingress.listeners import start_listeners
-from mta.ingress.tls import ensure_certificate, server_context
+from mta.ingress.tls import CertificateStore, ensure_certificate
 from mta.intake.pipeline import Intake, RelaySubmitter
 from mta.scheduler.control import QueueControl
 from mta.scheduler.scheduler import Scheduler
@@ -134,6 +134,8 @@ class Application:
         self._http: _EmbeddedUvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
         self.http_port = 0
+        self.certificates: CertificateStore | None = None
+        self._sighup_installed = False
 
     async def start(self) -> None:
         await create_schema(self.engine)
@@ -146,12 +148,13 @@ class Application:
         self._repair = asyncio.create_task(self._log_repair.run(), name="message-log-repair")
         self._smtp_servers = await start_listeners(
             self.settings.smtp,
-            self._tls_context(),
+            self._load_certificates().context,
             self.services.intake,
             self.services.api_keys,
             self.inbound,
             await self._relay(),
         )
+        self._install_sighup()  # before HTTP answers, so "ready" implies SIGHUP is safe
         await self._start_http()
         log.info("event=started recovered=%d http_port=%d", recovered, self.http_port)
 
@@ -177,13 +180,37 @@ class Application:
             if compacted:
                 log.info("event=spool_compacted segments=%s", compacted)
 
-    def _tls_context(self) -> Any:
+    def _load_certificates(self) -> CertificateStore:
         smtp = self.settings.smtp
         cert = Path(smtp.tls_cert) if smtp.tls_cert else self.data_dir / "tls" / "cert.pem"
         key = Path(smtp.tls_key) if smtp.tls_key else self.data_dir / "tls" / "key.pem"
         if not smtp.tls_cert:
             ensure_certificate(cert, key, smtp.hostname)
-        return server_context(cert, key)
+        self.certificates = CertificateStore(cert, key, reloadable=bool(smtp.tls_cert))
+        return self.certificates
+
+    def reload_certificates(self) -> None:
+        """SIGHUP: new TLS handshakes get `[smtp] tls_cert` as it is on disk now; sessions
+        already open keep theirs; a file that does not load keeps the old certificate."""
+        if self.certificates is None:
+            return
+        try:
+            self.certificates.reload()
+        except Exception:  # a signal must never take the server down
+            log.exception("event=tls_reload_failed")
+
+    def _install_sighup(self) -> None:
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload_certificates)
+        except (NotImplementedError, RuntimeError, ValueError) as exc:  # not the main thread
+            log.warning("event=sighup_unavailable error=%r", str(exc))
+            return
+        self._sighup_installed = True
+
+    def _remove_sighup(self) -> None:
+        if self._sighup_installed:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            self._sighup_installed = False
 
     async def _start_http(self) -> None:
         from control.app import create_app  # the HTTP adapter sits on top of mta
@@ -209,6 +236,7 @@ class Application:
         return [server.sockets[0].getsockname()[1] for server in self._smtp_servers]
 
     async def stop(self) -> None:
+        self._remove_sighup()
         for server in self._smtp_servers:
             server.close()
         if self._http is not None and self._http_task is not None:

@@ -1,11 +1,13 @@
 """TLS material for the SMTP listeners: a self-signed certificate when none is configured,
-and the server-side `ssl.SSLContext` every listener shares.
+and the server-side `ssl.SSLContext` every listener shares, whose certificate reloads live.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import ipaddress
+import logging
 import os
 import ssl
 from pathlib import Path
@@ -15,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+log = logging.getLogger(__name__)
 VALIDITY = datetime.timedelta(days=3650)
 
 
@@ -40,8 +43,72 @@ def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     """A server-side context (TLS 1.2 or newer) that does not ask clients for certificates."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(certfile=cert_path, keyfile=key_path)
+    # An encrypted key fails at once instead of prompting on a terminal (and blocking the loop).
+    context.load_cert_chain(certfile=cert_path, keyfile=key_path, password=_no_password)
     return context
+
+
+class CertificateStore:
+    """The context every listener keeps for its whole life, and the certificate behind it.
+
+    `reload()` loads the files into a brand-new context; the listeners' context has an SNI
+    callback, which OpenSSL calls on every handshake (with or without SNI), that moves each new
+    connection onto the newest good context. Sessions already established keep theirs. A failed
+    load leaves the previous certificate in service: nothing is loaded into a live context.
+    """
+
+    def __init__(self, cert_path: Path, key_path: Path, *, reloadable: bool = True) -> None:
+        self.cert_path, self.key_path = cert_path, key_path
+        self.reloadable = reloadable  # False for the self-signed default: nothing to reload
+        self.context = server_context(cert_path, key_path)
+        self.context.sni_callback = self._select
+        self._current = self.context
+
+    def _select(
+        self,
+        connection: ssl.SSLSocket | ssl.SSLObject,
+        server_name: str | None,
+        context: ssl.SSLContext,
+    ) -> None:
+        if context is not self._current:
+            connection.context = self._current
+
+    def reload(self) -> bool:
+        """Serve the files' current certificate to new connections; False (and an error
+        line) if they do not load, or if this is the self-signed default."""
+        if not self.reloadable:
+            log.info("event=tls_reload_skipped reason=no_tls_cert_configured")
+            return False
+        try:
+            fresh = server_context(self.cert_path, self.key_path)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            log.error(
+                "event=tls_reload_failed cert=%s key=%s error=%r kept=previous",
+                self.cert_path,
+                self.key_path,
+                str(exc),
+            )
+            return False
+        self._current = fresh
+        log.info("event=tls_reloaded cert=%s %s", self.cert_path, describe(self.cert_path))
+        return True
+
+
+def describe(cert_path: Path) -> str:
+    """`subject=… not_after=… sha256=…` of the first certificate in a PEM file, for logs."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError):
+        return "subject=unknown"
+    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    return (
+        f"subject={cert.subject.rfc4514_string()!r} "
+        f"not_after={cert.not_valid_after_utc.isoformat()} sha256={fingerprint}"
+    )
+
+
+def _no_password() -> bytes:
+    return b""
 
 
 def _self_signed(key: rsa.RSAPrivateKey, hostname: str) -> x509.Certificate:
