@@ -54,6 +54,38 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         _check_listen("listen", self.listen)
 
 
+ListenerName = Literal["submission", "smtps", "mx"]
+
+
+def _check_networks(key: str, networks: list[str]) -> None:
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"{key}: {network!r} is not a CIDR network") from None
+
+
+def _check_smtp_limits(smtp: SmtpSettings) -> None:
+    """The abuse limits and the PROXY protocol keys of [smtp]."""
+    for key in (
+        "max_connections",
+        "max_connections_per_client",
+        "max_messages_per_connection",
+        "auth_failure_limit",
+        "auth_failure_window_seconds",
+    ):
+        if getattr(smtp, key) < 1:
+            raise ValueError(f"{key}: must be at least 1")
+    if not 0 <= smtp.auth_failure_delay_seconds <= 60:
+        raise ValueError("auth_failure_delay_seconds: must be between 0 and 60")
+    if not 0 < smtp.proxy_protocol_timeout_seconds <= 300:
+        raise ValueError("proxy_protocol_timeout_seconds: must be above 0 and at most 300")
+    _check_networks("proxy_networks", smtp.proxy_networks)
+    if smtp.proxy_protocol and not smtp.proxy_networks:
+        # Trusting a PROXY header from anyone would let any client pick its own address.
+        raise ValueError("proxy_networks: must list the proxies when proxy_protocol is set")
+
+
 class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     hostname: str = "localhost"
     submission_listen: str = "127.0.0.1:2587"
@@ -63,8 +95,21 @@ class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     tls_key: str = ""
     inbound_domains: list[str] = msgspec.field(default_factory=list)
     max_message_bytes: int = 31_457_280
+    max_recipients: int = 1000
+    max_data_memory_bytes: int = 536_870_912
+    command_timeout_seconds: float = 300.0
+    session_timeout_seconds: float = 3600.0
     relay_networks: list[str] = msgspec.field(default_factory=list)
     relay_account: str = ""
+    max_connections: int = 1000
+    max_connections_per_client: int = 50
+    max_messages_per_connection: int = 1000
+    auth_failure_limit: int = 5
+    auth_failure_window_seconds: int = 300
+    auth_failure_delay_seconds: float = 0.5
+    proxy_protocol: list[ListenerName] = msgspec.field(default_factory=list)
+    proxy_protocol_timeout_seconds: float = 5.0
+    proxy_networks: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         for key in ("submission_listen", "smtps_listen", "mx_listen"):
@@ -72,15 +117,22 @@ class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 _check_listen(key, getattr(self, key))
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("tls_key: tls_cert and tls_key must be set together")
+        for key in (
+            "max_message_bytes",
+            "max_recipients",
+            "command_timeout_seconds",
+            "session_timeout_seconds",
+        ):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key}: must be at least 1")
+        if self.max_data_memory_bytes < self.max_message_bytes:
+            raise ValueError("max_data_memory_bytes: must be at least max_message_bytes")
         if not self.hostname or " " in self.hostname:
             raise ValueError(f"hostname: bad hostname {self.hostname!r}")
-        for network in self.relay_networks:
-            try:
-                ipaddress.ip_network(network, strict=False)
-            except ValueError:
-                raise ValueError(f"relay_networks: {network!r} is not a CIDR network") from None
+        _check_networks("relay_networks", self.relay_networks)
         if self.relay_networks and not self.relay_account:
             raise ValueError("relay_account: must name an account when relay_networks is set")
+        _check_smtp_limits(self)
 
 
 class StorageSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

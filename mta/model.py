@@ -113,3 +113,16 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     tls: bool = False
     tls_version: str = ""
     tls_cipher: str = ""
+
+
+class SessionTrace(msgspec.Struct, frozen=True, kw_only=True):
+    """How a message reached us over SMTP, as our Received header records it."""
+
+    helo: str
+    client_ip: str
+    hostname: str  # ours: the Received header's `by`
+    esmtp: bool = True
+    authenticated: bool = False
+    tls_version: str = ""
+    tls_cipher: str = ""
+    tls_bits: int = 0

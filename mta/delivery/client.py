@@ -70,6 +70,26 @@ def tls_info(client: aiosmtplib.SMTP) -> TlsInfo | None:
     return TlsInfo(ssl_object.version() or "", cipher[0] if cipher else "")
 
 
+def mail_options(
+    transaction: Transaction, content: bytes, extensions: dict[str, str]
+) -> list[str] | SmtpReply:
+    """MAIL FROM parameters for what the message needs of the next hop, or the permanent
+    failure when the hop lacks it: a UTF-8 address needs SMTPUTF8 (RFC 6531 forbids a silent
+    downgrade), 8-bit content is declared BODY=8BITMIME and needs 8BITMIME (RFC 6152)."""
+    options: list[str] = []
+    if not content.isascii():
+        if "8bitmime" not in extensions:
+            return SmtpReply(554, "5.6.3", "the next hop does not accept 8-bit content (8BITMIME)")
+        options.append("BODY=8BITMIME")
+    if not (transaction.mail_from.isascii() and transaction.recipient.isascii()):
+        if "smtputf8" not in extensions:
+            return SmtpReply(
+                553, "5.6.7", "the next hop does not accept UTF-8 addresses (SMTPUTF8)"
+            )
+        options.append("SMTPUTF8")
+    return options
+
+
 class AiosmtplibSession:
     """SmtpSession over aiosmtplib."""
 
@@ -92,12 +112,16 @@ class AiosmtplibSession:
         return replies
 
     async def _transaction(self, transaction: Transaction, content: bytes) -> SmtpReply:
+        options = mail_options(transaction, content, self._client.esmtp_extensions)
+        if isinstance(options, SmtpReply):
+            return options
         if self._dirty:
             await self._client.rset()
         self._dirty = True
         try:
-            await self._client.mail(transaction.mail_from)
-            await self._client.rcpt(transaction.recipient)
+            encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
+            await self._client.mail(transaction.mail_from, options=options, encoding=encoding)
+            await self._client.rcpt(transaction.recipient, encoding=encoding)
             response = await self._client.data(content)
         except (
             aiosmtplib.SMTPRecipientRefused,

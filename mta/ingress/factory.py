@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 import types
+from collections.abc import Mapping
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, _AuthMechAttr
 
-from mta.ingress.protocol import IngressSMTP
+from mta.ingress.protocol import READ_LIMIT, IngressSMTP
 
 
 def _stream_attributes(loop: asyncio.AbstractEventLoop) -> frozenset[str]:
@@ -25,10 +26,19 @@ def _stream_attributes(loop: asyncio.AbstractEventLoop) -> frozenset[str]:
 class ProtocolFactory:
     """A `protocol_factory` for loop.create_server, building `cls(handler, **options)`."""
 
-    def __init__(self, cls: type[IngressSMTP], handler: object, options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        cls: type[IngressSMTP],
+        handler: object,
+        options: dict[str, Any],
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`attributes`: set on every protocol besides aiosmtpd's options (the limits)."""
         self._cls = cls
         self._loop: asyncio.AbstractEventLoop = options["loop"]
         self._template = cls(handler, **options)
+        for name, value in (attributes or {}).items():
+            setattr(self._template, name, value)
         per_connection = _stream_attributes(self._loop) | {"session_id"}
         self._settings = {
             name: value for name, value in vars(self._template).items()
@@ -37,7 +47,7 @@ class ProtocolFactory:
 
     def __call__(self) -> IngressSMTP:
         protocol = self._cls.__new__(self._cls)
-        reader = asyncio.StreamReader(loop=self._loop, limit=self._cls.line_length_limit)
+        reader = asyncio.StreamReader(loop=self._loop, limit=READ_LIMIT)
         asyncio.StreamReaderProtocol.__init__(
             protocol, reader, client_connected_cb=protocol._cb_client_connected, loop=self._loop
         )

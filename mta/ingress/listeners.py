@@ -5,7 +5,6 @@ event loop with `loop.create_server`; an empty listen address disables a listene
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import ssl
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from typing import NamedTuple
 from aiosmtpd.smtp import SMTP
 
 from config.settings import SmtpSettings, parse_hostport
+from mta.ingress.limits import AuthFailures, ConnectionLimits, parse_networks
 from mta.ingress.mx import MxHandler, mx_factory
 from mta.ingress.ports import InboundSink, KeyAuthenticator, RelaySink, SubmissionSink
 from mta.ingress.submission import SubmissionHandler, submission_factory
@@ -58,24 +58,34 @@ def _plan(
     relay: RelaySink | None,
     loop: asyncio.AbstractEventLoop,
 ) -> list[Listener]:
-    """The three listeners with their protocol factories (disabled ones have listen == "")."""
-    handler = SubmissionHandler(submissions, keys)
-    networks = [ipaddress.ip_network(n, strict=False) for n in settings.relay_networks]
-    mx_handler = MxHandler(inbound, relay, networks)
+    """The three listeners with their protocol factories (disabled ones have listen == ""),
+    sharing one set of connection limits and AUTH failure counts."""
+    limits = ConnectionLimits.from_settings(settings)
+    handler = SubmissionHandler(submissions, keys, AuthFailures.from_settings(settings))
+    mx_handler = MxHandler(inbound, relay, parse_networks(settings.relay_networks))
+    # Behind a PROXY header the socket is plain TCP; the protocol starts TLS after the header.
+    smtps_tls = None if "smtps" in settings.proxy_protocol else tls
     return [
         Listener(
             "submission",
             settings.submission_listen,
-            submission_factory(settings, handler, tls, implicit_tls=False, loop=loop),
+            submission_factory(
+                settings, handler, tls, implicit_tls=False, loop=loop, limits=limits
+            ),
             None,
         ),
         Listener(
             "smtps",
             settings.smtps_listen,
-            submission_factory(settings, handler, tls, implicit_tls=True, loop=loop),
-            tls,
+            submission_factory(settings, handler, tls, implicit_tls=True, loop=loop, limits=limits),
+            smtps_tls,
         ),
-        Listener("mx", settings.mx_listen, mx_factory(settings, mx_handler, tls, loop=loop), None),
+        Listener(
+            "mx",
+            settings.mx_listen,
+            mx_factory(settings, mx_handler, tls, loop=loop, limits=limits),
+            None,
+        ),
     ]
 
 

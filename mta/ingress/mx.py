@@ -11,10 +11,13 @@ import re
 import ssl
 from collections.abc import Callable, Sequence
 
+from aiosmtpd.proxy_protocol import ProxyData
 from aiosmtpd.smtp import Envelope, Session
 
 from config.settings import SmtpSettings
+from mta.ingress.admission import admission_setup
 from mta.ingress.factory import ProtocolFactory
+from mta.ingress.limits import ConnectionLimits, in_networks
 from mta.ingress.ports import InboundSink, RelaySink
 from mta.ingress.protocol import (
     IngressSMTP,
@@ -24,6 +27,7 @@ from mta.ingress.protocol import (
     smtp_options,
     unexpected_exception_reply,
 )
+from mta.ingress.trace import session_trace
 
 log = logging.getLogger(__name__)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -94,15 +98,9 @@ class MxHandler:
         self._relay = relay
         self._relay_networks = tuple(relay_networks)
 
-    def _trusted(self, session: Session) -> bool:
-        """Whether the client's address is in `[smtp] relay_networks`."""
-        if self._relay is None or not self._relay_networks or not session.peer:
-            return False
-        try:
-            address = ipaddress.ip_address(str(session.peer[0]).split("%")[0])
-        except ValueError:
-            return False
-        return any(address in network for network in self._relay_networks)
+    def _trusted(self, server: MxSMTP) -> bool:
+        """Whether the client's address (a PROXY header's source) is in `[smtp] relay_networks`."""
+        return self._relay is not None and in_networks(server.client_ip, self._relay_networks)
 
     async def handle_EHLO(
         self,
@@ -123,6 +121,9 @@ class MxHandler:
         address: str,
         mail_options: list[str],
     ) -> str:
+        too_many = server.count_message()
+        if too_many is not None:
+            return too_many
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Ok"
@@ -141,11 +142,16 @@ class MxHandler:
         except Exception:
             log.exception("session %s: domain lookup failed", server.session_id)
             return internal_error(server.session_id)
-        if not accepted and domain is not None and self._trusted(session):
+        if not accepted and domain is not None and self._trusted(server):
             assert isinstance(envelope, MxEnvelope)
             envelope.relay_rcpts.append(address)
         elif not accepted:
-            log.info("session %s: relay denied for %r", server.session_id, address)
+            log.info(
+                "session %s: relay denied for %r from %s",
+                server.session_id,
+                address,
+                server.client_ip,
+            )
             return RELAY_DENIED
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
@@ -158,7 +164,8 @@ class MxHandler:
         sender = reverse_path(envelope.mail_from)
         try:
             if relayed and self._relay is not None:
-                queued = await self._relay.submit_relay(sender, list(relayed), data)
+                trace = session_trace(server, session)
+                queued = await self._relay.submit_relay(sender, list(relayed), data, trace)
                 if not ours:
                     return f"250 2.0.0 Ok: queued as {queued}"
             await self._inbound.receive(sender, ours, data)
@@ -170,6 +177,11 @@ class MxHandler:
             return internal_error(server.session_id)
         return "250 2.0.0 Ok"
 
+    async def handle_PROXY(
+        self, server: MxSMTP, session: Session, envelope: Envelope, proxy_data: ProxyData
+    ) -> bool:
+        return await server.admit_proxied()
+
     async def handle_exception(self, error: Exception) -> str:
         return unexpected_exception_reply(log, error)
 
@@ -180,13 +192,16 @@ def mx_factory(
     tls: ssl.SSLContext,
     *,
     loop: asyncio.AbstractEventLoop,
+    limits: ConnectionLimits | None = None,
 ) -> Callable[[], IngressSMTP]:
     """Protocol factory for `loop.create_server`: STARTTLS offered, not required; no AUTH."""
     options = smtp_options(settings, loop)
+    proxy, attributes = admission_setup(settings, "mx", limits)
+    options.update(proxy)
     options.update(
         tls_context=tls,
         require_starttls=False,
         auth_required=False,
         auth_exclude_mechanism=["LOGIN", "PLAIN"],
     )
-    return ProtocolFactory(MxSMTP, handler, options)
+    return ProtocolFactory(MxSMTP, handler, options, attributes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from mta.model import SessionTrace
 from mta.services.identity import Principal
 
 
@@ -14,9 +15,14 @@ class SubmissionSink(Protocol):
     """The intake pipeline, as SMTP submission sees it."""
 
     async def submit_smtp(
-        self, principal: Principal, mail_from: str, rcpt_tos: list[str], data: bytes
+        self,
+        principal: Principal,
+        mail_from: str,
+        rcpt_tos: list[str],
+        data: bytes,
+        trace: SessionTrace,
     ) -> str:
-        """Queue the message durably and return its id.
+        """Queue the message durably and return its id; `trace` is for its Received header.
 
         May raise ValidationError, PermissionDenied, PayloadTooLarge, StorageUnavailable.
         """
@@ -46,4 +52,6 @@ class InboundSink(Protocol):
 class RelaySink(Protocol):
     """The intake path for clients in `[smtp] relay_networks` (no AUTH, like mynetworks)."""
 
-    async def submit_relay(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> str: ...
+    async def submit_relay(
+        self, mail_from: str, rcpt_tos: list[str], data: bytes, trace: SessionTrace
+    ) -> str: ...

@@ -93,9 +93,13 @@ def _readable(raw: str) -> str:
         return text
 
 
-def stamp_submitted(data: bytes, *, message_id: str, domain: str, present: dict[str, str]) -> bytes:
-    """Prepend our tracking header, and Message-ID / Date when the client left them out."""
-    added = [f"{TRACKING_HEADER}: {message_id}"]
+def stamp_submitted(
+    data: bytes, *, message_id: str, domain: str, present: dict[str, str], received: str = ""
+) -> bytes:
+    """Prepend our Received header (trace fields go on top), our tracking header, and
+    Message-ID / Date when the client left them out."""
+    added = [received] if received else []
+    added.append(f"{TRACKING_HEADER}: {message_id}")
     if "message-id" not in present:
         added.append(f"Message-ID: <{message_id}@{domain}>")
     if "date" not in present:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from email.utils import getaddresses
 from typing import Protocol
 
@@ -19,10 +20,12 @@ from mta.events.bus import EventBus, MessageLogEntry
 from mta.events.model import Processed, about
 from mta.intake.compose import compose, recipients_of, render_parts, sign_for
 from mta.intake.mime import header_values, received_count, stamp_submitted
+from mta.intake.received import received_header
 from mta.intake.request import MailSend
 from mta.intake.signing import SignerCache
+from mta.intake.smtpapi import read_smtpapi
 from mta.intake.validate import check_email, check_request
-from mta.model import Envelope, QueueEntry, RecipientState, new_id
+from mta.model import Envelope, QueueEntry, RecipientState, SessionTrace, new_id
 from mta.services.domains import DomainService
 from mta.services.identity import Principal
 from mta.services.templates import TemplateService, VersionView
@@ -49,9 +52,38 @@ def read_submitted(data: bytes) -> tuple[dict[str, str], list[str]]:
     return headers, [addr for _, addr in getaddresses([headers.get("from", "")]) if addr]
 
 
+class Submitted(msgspec.Struct):
+    """A message taken over SMTP: its headers and From addresses as the client sent them, its
+    X-SMTPAPI categories and unique args, and its bytes without that header."""
+
+    headers: dict[str, str]
+    header_from: list[str]
+    categories: list[str]
+    custom_args: dict[str, str]
+    data: bytes
+
+
+def take_submitted(data: bytes) -> Submitted:
+    """Hop count and headers are read from the client's bytes, before we add our own."""
+    headers, header_from = read_submitted(data)
+    api, stripped = read_smtpapi(data, now=time.time())
+    return Submitted(headers, header_from, api.categories, api.unique_args, stripped)
+
+
+def stamp(submitted: Submitted, trace: SessionTrace, message_id: str, domain: str) -> bytes:
+    """The message with our Received, tracking, and any missing Message-ID / Date headers."""
+    return stamp_submitted(
+        submitted.data,
+        message_id=message_id,
+        domain=domain,
+        present=submitted.headers,
+        received=received_header(trace, message_id, datetime.now(UTC)),
+    )
+
+
 def envelope_recipients(rcpt_tos: list[str]) -> list[RecipientState]:
     return [
-        RecipientState(email=check_email(rcpt, f"rcpt.{i}"), index=i)
+        RecipientState(email=check_email(rcpt, f"rcpt.{i}", utf8=True), index=i)
         for i, rcpt in enumerate(rcpt_tos)
     ]
 
@@ -153,10 +185,16 @@ class Intake:
         return message_id
 
     async def submit_smtp(
-        self, principal: Principal, mail_from: str, rcpt_tos: list[str], data: bytes
+        self,
+        principal: Principal,
+        mail_from: str,
+        rcpt_tos: list[str],
+        data: bytes,
+        trace: SessionTrace,
     ) -> str:
         """Accept one SMTP transaction: the client's bytes, stamped and signed."""
-        headers, header_from = read_submitted(data)
+        submitted = take_submitted(data)
+        header_from = submitted.header_from
         if len(header_from) != 1:
             raise ValidationError("The message needs exactly one From: address", field="from")
         domain = await self.authorise_sender(principal, header_from[0], "from")
@@ -164,24 +202,29 @@ class Intake:
             await self.authorise_sender(principal, mail_from, "mail_from")
         states = envelope_recipients(rcpt_tos)
         message_id = new_id()
-        stamped = stamp_submitted(
-            data, message_id=message_id, domain=domain.domain, present=headers
-        )
-        origin = Origin(from_email=header_from[0])
+        stamped = stamp(submitted, trace, message_id, domain.domain)
+        origin = _smtp_origin(submitted, header_from[0])
         entry = QueueEntry(
             envelope=_envelope(principal, domain, message_id, message_id, origin),
             recipients=states,
         )
-        part = Part(entry, await self._sign(domain, stamped), headers.get("subject", ""))
-        await self._accept(principal, [part], origin)
+        content = await self._sign(domain, stamped)
+        subject = submitted.headers.get("subject", "")
+        await self._accept(principal, [Part(entry, content, subject)], origin)
         return message_id
 
     async def submit_relayed(
-        self, principal: Principal, mail_from: str, rcpt_tos: list[str], data: bytes
+        self,
+        principal: Principal,
+        mail_from: str,
+        rcpt_tos: list[str],
+        data: bytes,
+        trace: SessionTrace,
     ) -> str:
         """Accept mail from a trusted network: signed and VERP-addressed when the account
         owns the From domain, otherwise passed on with the client's own envelope sender."""
-        headers, header_from = read_submitted(data)
+        submitted = take_submitted(data)
+        header_from = submitted.header_from
         domain = None
         if len(header_from) == 1:
             domain = await self._domains.sending_domain(
@@ -189,18 +232,14 @@ class Intake:
             )
         states = envelope_recipients(rcpt_tos)
         message_id = new_id()
-        stamped = stamp_submitted(
-            data,
-            message_id=message_id,
-            domain=domain.domain if domain else "relay.invalid",
-            present=headers,
-        )
-        origin = Origin(from_email=header_from[0] if header_from else mail_from)
+        stamped = stamp(submitted, trace, message_id, domain.domain if domain else "relay.invalid")
+        origin = _smtp_origin(submitted, header_from[0] if header_from else mail_from)
         envelope = _envelope(principal, domain, message_id, message_id, origin)
         envelope.sender = mail_from
         entry = QueueEntry(envelope=envelope, recipients=states)
         content = await self._sign(domain, stamped) if domain else stamped
-        await self._accept(principal, [Part(entry, content, headers.get("subject", ""))], origin)
+        subject = submitted.headers.get("subject", "")
+        await self._accept(principal, [Part(entry, content, subject)], origin)
         return message_id
 
     async def _sign(self, domain: Domain, message: bytes) -> bytes:
@@ -255,6 +294,14 @@ class Intake:
         raise failure
 
 
+def _smtp_origin(submitted: Submitted, from_email: str) -> Origin:
+    return Origin(
+        from_email=from_email,
+        categories=submitted.categories,
+        custom_args=submitted.custom_args,
+    )
+
+
 def _envelope(
     principal: Principal, domain: Domain | None, message_id: str, queue_id: str, origin: Origin
 ) -> Envelope:
@@ -280,5 +327,7 @@ class RelaySubmitter:
         self._intake = intake
         self._principal = principal
 
-    async def submit_relay(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> str:
-        return await self._intake.submit_relayed(self._principal, mail_from, rcpt_tos, data)
+    async def submit_relay(
+        self, mail_from: str, rcpt_tos: list[str], data: bytes, trace: SessionTrace
+    ) -> str:
+        return await self._intake.submit_relayed(self._principal, mail_from, rcpt_tos, data, trace)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dkim
+import httpx
 import pytest
 
 from tests.support.api import dkim_dns, set_up_account
@@ -55,6 +56,9 @@ def test_trusted_clients_relay_and_the_account_domain_is_signed(
     assert signed.mail_from.startswith("bounces+")
     assert signed.mail_from.endswith("@bounces.mail.example.com")
     assert dkim.verify(signed.data, dnsfunc=dkim_dns(dns_server))
+    trace = signed.data.split(b"Received: ", 1)[1].split(b";")[0]
+    assert trace.startswith(b"from app.internal (unknown [127.0.0.1])")
+    assert b"(ScaiSend) with ESMTP id " in trace and b"using" not in trace
     passed_on = received["bob@example.com"]
     assert passed_on.mail_from == "app@other.example.org"
     assert b"DKIM-Signature" not in passed_on.data
@@ -91,3 +95,25 @@ def test_a_message_with_too_many_hops_is_refused_as_a_loop(
     assert refused.value.smtp_code == 554
     assert refused.value.smtp_error.startswith(b"5.4.6")
     assert sink.snapshot() == []
+
+
+def test_relayed_mail_honours_and_loses_its_x_smtpapi_header(
+    relay_server: ScaisendServer, sink: SmtpSink
+) -> None:
+    with smtplib.SMTP("127.0.0.1", relay_server.mx_port, timeout=30) as client:
+        client.ehlo("app.internal")
+        client.sendmail(
+            "app@other.example.org",
+            ["bob@example.com"],
+            b'From: app@other.example.org\r\nX-SMTPAPI: {"category": "relayed"}\r\n'
+            b"Subject: tagged\r\n\r\nHello\r\n",
+        )
+    data = sink.wait_for(1)[0].data
+    assert b"X-SMTPAPI" not in data and b"Subject: tagged" in data
+    message_id = data.split(b"X-ScaiSend-Message-Id: ")[1].split(b"\r\n")[0].decode()
+    logged = httpx.get(
+        f"{relay_server.base_url}/v3/messages/{message_id}",
+        headers={"Authorization": f"Bearer {relay_server.token('acme')}"},
+    )
+    assert logged.status_code == 200, logged.text
+    assert logged.json()["categories"] == ["relayed"]

@@ -4,23 +4,28 @@ TLS port, the same intake, signing, delivery to the MX sink and message log as H
 from __future__ import annotations
 
 import base64
+import json
 import smtplib
 import ssl
 from email.message import EmailMessage
+from pathlib import Path
 
 import dkim
 import httpx
 import pytest
 
+from tests.conftest import SINK_HOST
 from tests.support.api import (
+    account_with_key,
     admin,
     dkim_dns,
     set_up_account,
     wait_for_status,
 )
 from tests.support.dns_server import DnsServer
-from tests.support.server import ScaisendServer
+from tests.support.server import ScaisendServer, free_port
 from tests.support.sink import SmtpSink
+from tests.support.webhook_receiver import WebhookReceiver
 
 
 def client_tls() -> ssl.SSLContext:
@@ -109,9 +114,13 @@ def test_submission_refuses_bad_keys_and_foreign_senders(
     with smtplib.SMTP_SSL(
         "127.0.0.1", scaisend.smtps_port, timeout=30, context=client_tls()
     ) as client:
+        client.ehlo()
         for user, password in (("apikey", "SS.bad.key"), ("apikey", no_send), ("someone", key)):
+            client.user, client.password = user, password
             with pytest.raises(smtplib.SMTPAuthenticationError) as failure:
-                client.login(user, password)
+                # One AUTH each: login() tries every mechanism, and each failure counts
+                # towards [smtp] auth_failure_limit.
+                client.auth("PLAIN", client.auth_plain)
             assert failure.value.smtp_code == 535
             assert failure.value.smtp_error.startswith(b"5.7.8")
         client.login("apikey", key)
@@ -128,3 +137,130 @@ def test_submission_refuses_bad_keys_and_foreign_senders(
         headers={"Authorization": f"Bearer {token}"},
     ).json()
     assert listed == {"messages": []}
+
+
+def submit_587(server: ScaisendServer, key: str, raw: bytes, rcpt: str) -> None:
+    with smtplib.SMTP("127.0.0.1", server.submission_port, timeout=30) as client:
+        client.starttls(context=client_tls())
+        client.ehlo("client.test")
+        client.login("apikey", key)
+        client.sendmail("hello@mail.example.com", [rcpt], raw)
+
+
+def with_smtpapi(rcpt: str, smtpapi: bytes) -> bytes:
+    return (
+        b"From: Acme <hello@mail.example.com>\r\nTo: " + rcpt.encode() + b"\r\n"
+        b"X-SMTPAPI: " + smtpapi + b"\r\nSubject: tagged\r\n\r\nHello\r\n"
+    )
+
+
+def test_x_smtpapi_tags_the_message_and_is_removed_and_received_names_tls(
+    scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink, receiver: WebhookReceiver
+) -> None:
+    token = scaisend.token()
+    set_up_account(scaisend, dns_server, token)
+    key = make_key(scaisend, token)
+    hook = admin(
+        scaisend,
+        token,
+        "POST",
+        "/v3/user/webhooks",
+        {"url": receiver.url, "enabled_events": ["processed", "delivered"]},
+    )
+    assert hook.status_code == 201, hook.text
+    smtpapi = b'{"category": ["welcome", "caf\\u00e9"],\r\n "unique_args": {"order": "42"}}'
+    submit_587(scaisend, key, with_smtpapi("ada@example.com", smtpapi), "ada@example.com")
+
+    data = sink.wait_for(1)[0].data
+    assert b"x-smtpapi" not in data.lower()
+    assert b"unique_args" not in data
+    assert dkim.verify(data, dnsfunc=dkim_dns(dns_server))
+    received = data.split(b"\r\nDKIM-Signature:")[0].split(b"Received: ", 1)[1].split(b";")[0]
+    assert received.startswith(b"from client.test (unknown [127.0.0.1])")
+    assert b"(using TLSv1." in received and b" with cipher " in received
+    message_id = data.split(b"X-ScaiSend-Message-Id: ")[1].split(b"\r\n")[0].decode()
+    assert received.endswith(b" with ESMTPSA id " + message_id.encode())
+
+    logged = wait_for_status(scaisend, key, message_id, "delivered")
+    assert logged["categories"] == ["welcome", "caf\u00e9"]
+    assert all(e["data"]["categories"] == ["welcome", "caf\u00e9"] for e in logged["events"])
+    deliveries = receiver.wait_for(lambda d: d.headers.get("x-scaisend-event") == "delivered")
+    event = json.loads(deliveries[0].body)
+    assert (event["message_id"], event["order"]) == (message_id, "42")
+    assert event["categories"] == ["welcome", "caf\u00e9"]
+
+
+@pytest.mark.parametrize(
+    ("smtpapi", "reason"),
+    [
+        (b'{"category": "welcome"', b"not valid JSON"),
+        (b'{"unique_args": {"order": 42}}', b"Expected `str`, got `int`"),
+        (b'{"to": ["eve@example.com"]}', b"not supported"),
+    ],
+)
+def test_a_malformed_x_smtpapi_is_refused_and_nothing_is_queued(
+    scaisend: ScaisendServer,
+    dns_server: DnsServer,
+    sink: SmtpSink,
+    smtpapi: bytes,
+    reason: bytes,
+) -> None:
+    token = scaisend.token()
+    set_up_account(scaisend, dns_server, token)
+    key = make_key(scaisend, token)
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        submit_587(scaisend, key, with_smtpapi("ada@example.com", smtpapi), "ada@example.com")
+    assert refused.value.smtp_code == 550
+    assert refused.value.smtp_error.startswith(b"5.6.0 Invalid X-SMTPAPI header: ")
+    assert reason in refused.value.smtp_error
+    # A good message sent afterwards is the only one logged and delivered.
+    submit_587(scaisend, key, with_smtpapi("bob@example.com", b"{}"), "bob@example.com")
+    [delivered] = sink.wait_for(1)
+    message_id = delivered.data.split(b"X-ScaiSend-Message-Id: ")[1].split(b"\r\n")[0].decode()
+    wait_for_status(scaisend, key, message_id, "delivered")
+    listed = httpx.get(
+        f"{scaisend.base_url}/v3/messages",
+        params={"page_size": 10},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    assert [m["to_emails"] for m in listed["messages"]] == [["bob@example.com"]]
+    assert [m.rcpt_tos for m in sink.snapshot()] == [["bob@example.com"]]
+
+
+@pytest.mark.parametrize("sink_speaks_utf8", [True, False])
+def test_a_utf8_recipient_needs_smtputf8_at_the_next_hop(
+    tmp_path: Path, dns_server: DnsServer, sink_speaks_utf8: bool
+) -> None:
+    """RFC 6531: a UTF-8 envelope goes out with SMTPUTF8, and to a hop without it the
+    message bounces (5.6.7) rather than being downgraded."""
+    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path, smtputf8=sink_speaks_utf8)
+    host, port = dns_server.address
+    server = ScaisendServer(tmp_path, nameserver=f"{host}:{port}", smtp_port=sink.controller.port)
+    sink.start()
+    server.start()
+    try:
+        _, key = account_with_key(server, dns_server)
+        raw = "From: hello@mail.example.com\r\nTo: 用户@example.com\r\nSubject: utf8\r\n\r\nhi\r\n"
+        with smtplib.SMTP_SSL(
+            "127.0.0.1", server.smtps_port, timeout=30, context=client_tls()
+        ) as client:
+            client.login("apikey", key)
+            client.sendmail(
+                "hello@mail.example.com", ["用户@example.com"], raw.encode(), ["SMTPUTF8"]
+            )
+        messages = httpx.get(
+            f"{server.base_url}/v3/messages",
+            headers={"Authorization": f"Bearer {key}"},
+            params={"page_size": 1},
+        ).json()["messages"]
+        message_id = messages[0]["id"]
+        if sink_speaks_utf8:
+            wait_for_status(server, key, message_id, "delivered")
+            assert [m.rcpt_tos for m in sink.snapshot()] == [["用户@example.com"]]
+        else:
+            logged = wait_for_status(server, key, message_id, "bounced")
+            assert "5.6.7" in json.dumps(logged["events"])
+            assert sink.snapshot() == []
+    finally:
+        server.stop()
+        sink.stop()

@@ -60,6 +60,7 @@ class SmtpSink:
         starttls: bool = True,
         cert: tuple[Path, Path] | None = None,
         auth: tuple[str, str] | None = None,
+        smtputf8: bool = False,
     ) -> None:
         """Offers STARTTLS with `cert` (certificate, key) or a self-signed pair; with `auth`
         (user, password) it requires AUTH after TLS, as a smarthost does."""
@@ -85,6 +86,7 @@ class SmtpSink:
             tls_context=self.tls,
             require_starttls=False,
             decode_data=False,
+            enable_SMTPUTF8=smtputf8,
             ready_timeout=10,
             **options,
         )

@@ -17,6 +17,7 @@ from config.settings import SmtpSettings
 from mta.errors import AuthenticationError
 from mta.ingress.listeners import bound_port, close_listeners, start_listeners
 from mta.ingress.tls import ensure_certificate, server_context
+from mta.model import SessionTrace
 from mta.services.identity import Principal
 
 HOSTNAME = "mail.test.example"
@@ -48,13 +49,20 @@ class FakeKeys:
 @dataclass
 class FakeIntake:
     calls: list[tuple[Principal, str, list[str], bytes]] = field(default_factory=list)
+    traces: list[SessionTrace] = field(default_factory=list)
     error: Exception | None = None
     message_id: str = "msg-0001"
 
     async def submit_smtp(
-        self, principal: Principal, mail_from: str, rcpt_tos: list[str], data: bytes
+        self,
+        principal: Principal,
+        mail_from: str,
+        rcpt_tos: list[str],
+        data: bytes,
+        trace: SessionTrace,
     ) -> str:
         self.calls.append((principal, mail_from, rcpt_tos, data))
+        self.traces.append(trace)
         if self.error is not None:
             raise self.error
         return self.message_id

@@ -147,6 +147,26 @@ async def test_implicit_tls_auth_and_send(ingress: Ingress) -> None:
     assert ingress.intake.calls[0][3] == MESSAGE
 
 
+@pytest.mark.parametrize("implicit", [True, False])
+async def test_the_session_trace_names_client_tls_and_auth(
+    ingress: Ingress, implicit: bool
+) -> None:
+    port = ingress.smtps_port if implicit else ingress.submission_port
+    options = {"use_tls": True} if implicit else {"start_tls": True}
+    async with client(port, **options) as smtp:
+        await smtp.auth_plain("apikey", GOOD_KEY)
+        assert (await send(smtp)).code == 250
+    [trace] = ingress.intake.traces
+    assert (trace.helo, trace.client_ip, trace.hostname) == (
+        "client.test.example",
+        "127.0.0.1",
+        HOSTNAME,
+    )
+    assert trace.esmtp and trace.authenticated
+    assert trace.tls_version.startswith("TLSv1.")
+    assert trace.tls_cipher and trace.tls_bits >= 128
+
+
 async def test_implicit_tls_still_requires_auth(ingress: Ingress) -> None:
     async with client(ingress.smtps_port, use_tls=True) as smtp:
         response = await smtp.execute_command(b"MAIL", b"FROM:<app@sender.example>")

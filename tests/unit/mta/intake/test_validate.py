@@ -345,3 +345,24 @@ def test_check_request_refuses(overrides: dict[str, Any], field: str, message: s
     with pytest.raises(ValidationError, match=message) as failure:
         check_request(request)
     assert failure.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("email", "utf8", "accepted"),
+    [
+        ("用户@例子.中国", True, "用户@例子.中国"),
+        ("jöran@Bücher.Example", True, "jöran@bücher.example"),
+        ("用户@例子.中国", False, None),  # the HTTP API stays ASCII, as SendGrid's
+        ("a\u2028b@example.com", True, None),  # a Unicode line separator
+        ("a\u0085b@example.com", True, None),  # a C1 control (NEL)
+        ("a\u00a0b@example.com", True, None),  # a no-break space
+        ("a@exa\u00admple.com", True, None),  # a soft hyphen: IDNA maps it away, so no
+        ("a@" + "ü" * 70 + ".com", True, None),  # a label IDNA cannot encode (too long)
+    ],
+)
+def test_check_email_utf8_envelopes(email: str, utf8: bool, accepted: str | None) -> None:
+    if accepted is None:
+        with pytest.raises(ValidationError):
+            check_email(email, "rcpt.0", utf8=utf8)
+    else:
+        assert check_email(email, "rcpt.0", utf8=utf8) == accepted

@@ -1,0 +1,102 @@
+"""SendGrid's X-SMTPAPI header on SMTP submission: find it, decode it into a typed Struct and
+strip it from the message; a malformed header raises ValidationError (SMTP 550 5.6.0)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from mta.errors import ValidationError
+from mta.intake.mime import HEADER_END
+from mta.intake.request import field_path
+from mta.intake.validate import MAX_CATEGORIES
+
+MAX_BYTES = 10_000  # SendGrid: "up to 10,000 bytes"
+# The field with its folded continuation lines and line break, anchored at a line start.
+FIELD = re.compile(rb"^x-smtpapi[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)\n?", re.I | re.M)
+UNFOLD = re.compile(rb"\r?\n(?=[ \t])")
+# SendGrid features this MTA does not implement: refused, never silently dropped.
+UNSUPPORTED = (
+    ("to", "per-recipient copies from `to` are not supported; list recipients in RCPT TO"),
+    ("sub", "substitutions (`sub`) are not supported"),
+    ("section", "sections (`section`) are not supported"),
+    ("send_each_at", "`send_each_at` is not supported"),
+)
+CLOCK_SKEW = 60  # seconds a client's "now" may run ahead of ours
+
+
+class SmtpApi(msgspec.Struct, kw_only=True):
+    """The header's JSON object (SendGrid's names). Keys we do not know are ignored, as newer
+    SendGrid keys may be; `to`, `sub`, `section`, `send_each_at` decode only to be refused."""
+
+    category: str | list[str] = msgspec.field(default_factory=list)
+    unique_args: dict[str, str] = msgspec.field(default_factory=dict)
+    send_at: int | None = None
+    asm_group_id: int | None = None  # refused, as `asm` is over HTTP: no unsubscribe groups
+    ip_pool: str | None = None  # one pool of outbound addresses here: accepted, ignored
+    filters: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # ignored
+    to: Any = msgspec.UNSET
+    sub: Any = msgspec.UNSET
+    section: Any = msgspec.UNSET
+    send_each_at: Any = msgspec.UNSET
+
+    @property
+    def categories(self) -> list[str]:
+        return [self.category] if isinstance(self.category, str) else list(self.category)
+
+
+def read_smtpapi(data: bytes, *, now: float) -> tuple[SmtpApi, bytes]:
+    """The message's X-SMTPAPI instructions and the message without the header.
+
+    Without the header: an empty SmtpApi and `data` unchanged. `now` (Unix seconds) judges send_at.
+    """
+    end = HEADER_END.search(data)
+    fields = list(FIELD.finditer(data, 0, end.end() if end else len(data)))
+    if not fields:
+        return SmtpApi(), data
+    if len(fields) > 1:
+        raise _invalid("the header may appear only once")
+    api = decode_smtpapi(fields[0].group(1))
+    check_smtpapi(api, now=now)
+    return api, data[: fields[0].start()] + data[fields[0].end() :]
+
+
+def decode_smtpapi(raw: bytes) -> SmtpApi:
+    """The header's value (folded or not) decoded; ValidationError names what is wrong."""
+    value = UNFOLD.sub(b"", raw).strip()
+    if len(value) > MAX_BYTES:
+        raise _invalid(f"the header is larger than {MAX_BYTES} bytes")
+    try:
+        return msgspec.json.decode(value, type=SmtpApi)
+    except msgspec.ValidationError as exc:
+        text, path = field_path(str(exc))
+        raise _invalid(f"{text.rstrip('.')} (at {path})" if path else text) from None
+    except msgspec.DecodeError as exc:
+        raise _invalid(f"not valid JSON ({exc})") from None
+    except UnicodeDecodeError:
+        raise _invalid("not valid UTF-8") from None
+
+
+def check_smtpapi(api: SmtpApi, *, now: float) -> None:
+    """What the types cannot say: supported keys, category count and text, send_at."""
+    for key, reason in UNSUPPORTED:
+        if getattr(api, key) is not msgspec.UNSET:
+            raise _invalid(reason)
+    categories = api.categories
+    if len(categories) > MAX_CATEGORIES:
+        raise _invalid(f"too many categories (at most {MAX_CATEGORIES})")
+    if any(char in category for category in categories for char in "\r\n\0"):
+        raise _invalid("categories may not contain CR, LF or NUL")
+    if api.asm_group_id is not None:
+        raise _invalid("unsubscribe groups (`asm_group_id`) are not supported")
+    if api.send_at is not None and api.send_at > now + CLOCK_SKEW:
+        raise _invalid(
+            "scheduled sending (send_at in the future) is not supported; "
+            "submit the message when it should be sent"
+        )
+
+
+def _invalid(reason: str) -> ValidationError:
+    return ValidationError(f"Invalid X-SMTPAPI header: {reason}", field="X-SMTPAPI")
