@@ -11,6 +11,10 @@ from email.message import Message
 
 import msgspec
 
+from mta.errors import ValidationError
+
+MAX_MULTIPARTS = 100  # Postfix's mime_nesting_limit; the email parser recurses per level
+
 
 class DsnRecipient(msgspec.Struct, frozen=True):
     recipient: str
@@ -29,8 +33,16 @@ def _field_blocks(part: Message) -> list[Message]:
 
 
 def parse_dsn(data: bytes) -> list[DsnRecipient]:
-    """Per-recipient blocks of a multipart/report; report-type=delivery-status, else []."""
-    message = email.message_from_bytes(data, policy=email.policy.compat32)
+    """Per-recipient blocks of a multipart/report; report-type=delivery-status, else [].
+
+    A message with more multipart sections than any report has is refused before parsing:
+    deep nesting would exhaust the email parser's recursion."""
+    if data.lower().count(b"multipart/") > MAX_MULTIPARTS:
+        raise ValidationError(f"MIME structure too complex (over {MAX_MULTIPARTS} multiparts)")
+    try:
+        message = email.message_from_bytes(data, policy=email.policy.compat32)
+    except RecursionError:
+        raise ValidationError("MIME structure nested too deeply") from None
     if message.get_content_type() != "multipart/report":
         return []
     found = []

@@ -375,3 +375,40 @@ def test_messages_being_received_share_a_memory_budget(world: World) -> None:
         late.cmd("DATA")
         assert late.cmd(half + b".").code == 250  # the budget was given back
     assert len(world.sink.wait_for(already + 2)) == already + 2
+
+
+BOMBS = {  # hostile-input.md 2.4: header and MIME bombs, each within the size limit
+    "15k headers": b"X: y\r\n" * 15_000 + b"\r\nbody\r\n",
+    "one 90 KB folded header": b"X-Long: " + b"a\r\n " * 30_000 + b"b\r\n\r\nbody\r\n",
+    "1000 nested multiparts": b"Content-Type: multipart/mixed; boundary=b0\r\n\r\n"
+    + b"".join(
+        b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i, i + 1)
+        for i in range(1000)
+    )
+    + b"x\r\n",
+    "2000 parts": b"Content-Type: multipart/mixed; boundary=p\r\n\r\n"
+    + b"--p\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 2000
+    + b"--p--\r\n",
+}
+
+
+@pytest.mark.parametrize("bomb", list(BOMBS))
+def test_header_and_mime_bombs_are_answered_promptly(world: World, bomb: str) -> None:
+    head = b"From: <hello@mail.example.com>\r\nTo: <ada@example.com>\r\nSubject: bomb\r\n"
+    for port, sender, recipient in (
+        (world.server.submission_port, "hello@mail.example.com", "ada@example.com"),
+        (world.server.mx_port, "", f"postmaster@{INBOUND}"),
+    ):
+        client = world.submission() if port == world.server.submission_port else RawSmtp(port)
+        with client:
+            if port == world.server.mx_port:
+                client.cmd("EHLO c.test")
+            client.cmd(f"MAIL FROM:<{sender}>")
+            assert client.cmd(f"RCPT TO:<{recipient}>").code == 250
+            client.cmd("DATA")
+            started = time.monotonic()
+            client.send(head + BOMBS[bomb] + b".\r\n")
+            answer = client.reply()
+            assert answer.code in (250, 550, 552, 554), answer  # never 451: no internal error
+            assert time.monotonic() - started < 10, "a bomb must not stall the server"
+            assert client.cmd("NOOP").code == 250

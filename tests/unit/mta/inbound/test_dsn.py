@@ -11,6 +11,7 @@ from email.mime.text import MIMEText
 
 import pytest
 
+from mta.errors import ValidationError
 from mta.inbound.dsn import DsnRecipient, parse_dsn
 
 Fields = list[tuple[str, str]]
@@ -154,3 +155,21 @@ def _arf() -> bytes:
 )
 def test_non_dsn_messages_give_nothing(data: bytes) -> None:
     assert parse_dsn(data) == []
+
+
+@pytest.mark.parametrize("depth", [101, 1000])
+def test_deeply_nested_mime_is_refused_not_a_crash(depth: int) -> None:
+    nested = b"Content-Type: multipart/mixed; boundary=b0\r\n\r\n" + b"".join(
+        b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i, i + 1)
+        for i in range(depth)
+    )
+    with pytest.raises(ValidationError, match="MIME structure"):
+        parse_dsn(nested + b"x\r\n")
+
+
+def test_moderate_nesting_still_parses() -> None:
+    nested = b"Content-Type: multipart/mixed; boundary=b0\r\n\r\n" + b"".join(
+        b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i, i + 1)
+        for i in range(50)
+    )
+    assert parse_dsn(nested + b"x\r\n") == []
