@@ -264,3 +264,25 @@ def test_a_utf8_recipient_needs_smtputf8_at_the_next_hop(
     finally:
         server.stop()
         sink.stop()
+
+
+def test_a_test_key_over_smtp_runs_the_pipeline_but_sends_nothing(
+    scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
+) -> None:
+    """As on HTTP: the whole intake and its events, and nothing leaves the machine."""
+    token = scaisend.token()
+    set_up_account(scaisend, dns_server, token)
+    key = make_key(scaisend, token, environment="test")
+    with smtplib.SMTP_SSL(
+        "127.0.0.1", scaisend.smtps_port, timeout=30, context=client_tls()
+    ) as client:
+        client.login("apikey", key)
+        client.send_message(message("ada@example.com", "sandboxed"))
+    messages = httpx.get(
+        f"{scaisend.base_url}/v3/messages",
+        headers={"Authorization": f"Bearer {key}"},
+        params={"page_size": 1},
+    ).json()["messages"]
+    logged = wait_for_status(scaisend, key, messages[0]["id"], "delivered")
+    assert logged["subject"] == "sandboxed"
+    assert sink.snapshot() == []
