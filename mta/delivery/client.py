@@ -1,6 +1,6 @@
-"""The SMTP client side: an open session to one next hop (opportunistic STARTTLS), reused
-for several messages with RSET between transactions; one transaction per recipient, each
-with its own VERP return path."""
+"""The SMTP client side: opening a session to one next hop (aiosmtplib: connect, EHLO, the
+TLS policy, AUTH to a smarthost), then reused for several messages through
+mta/delivery/pipelining.py; one transaction per recipient, each with its own VERP path."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import ssl
 from typing import Literal, Protocol
 
 import aiosmtplib
-import msgspec
 
 from mta.delivery.classify import reply_from
+from mta.delivery.pipelining import PipelinedSession, ReplyChannel, TlsInfo, Transaction
 from mta.delivery.routing import NextHop
 from mta.errors import TransientFailure
 from mta.model import SmtpReply
@@ -20,18 +20,8 @@ class AuthRefused(TransientFailure):
     """A smarthost refused our credentials (TLS worked, so no plaintext retry)."""
 
 
-class Transaction(msgspec.Struct, frozen=True):
-    mail_from: str
-    recipient: str
-
-
 TlsMode = Literal["off", "try", "require", "verify"]
 POLICY_MODES: dict[str, TlsMode] = {"none": "off", "require": "require", "verify": "verify"}
-
-
-class TlsInfo(msgspec.Struct, frozen=True):
-    version: str
-    cipher: str
 
 
 class SmtpSession(Protocol):
@@ -70,77 +60,6 @@ def tls_info(client: aiosmtplib.SMTP) -> TlsInfo | None:
     return TlsInfo(ssl_object.version() or "", cipher[0] if cipher else "")
 
 
-def mail_options(
-    transaction: Transaction, content: bytes, extensions: dict[str, str]
-) -> list[str] | SmtpReply:
-    """MAIL FROM parameters for what the message needs of the next hop, or the permanent
-    failure when the hop lacks it: a UTF-8 address needs SMTPUTF8 (RFC 6531 forbids a silent
-    downgrade), 8-bit content is declared BODY=8BITMIME and needs 8BITMIME (RFC 6152)."""
-    options: list[str] = []
-    if not content.isascii():
-        if "8bitmime" not in extensions:
-            return SmtpReply(554, "5.6.3", "the next hop does not accept 8-bit content (8BITMIME)")
-        options.append("BODY=8BITMIME")
-    if not (transaction.mail_from.isascii() and transaction.recipient.isascii()):
-        if "smtputf8" not in extensions:
-            return SmtpReply(
-                553, "5.6.7", "the next hop does not accept UTF-8 addresses (SMTPUTF8)"
-            )
-        options.append("SMTPUTF8")
-    return options
-
-
-class AiosmtplibSession:
-    """SmtpSession over aiosmtplib."""
-
-    def __init__(self, client: aiosmtplib.SMTP, hop: NextHop) -> None:
-        self._client = client
-        self.host = hop.host
-        self.tls = tls_info(client)
-        self.broken = False
-        self._dirty = False  # a transaction was started since the last RSET
-
-    async def send(self, transactions: list[Transaction], content: bytes) -> list[SmtpReply]:
-        replies: list[SmtpReply] = []
-        try:
-            for transaction in transactions:
-                replies.append(await self._transaction(transaction, content))
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            self.broken = True
-            lost = SmtpReply(451, "4.4.2", f"connection to {self.host} lost: {exc}")
-            replies.extend([lost] * (len(transactions) - len(replies)))
-        return replies
-
-    async def _transaction(self, transaction: Transaction, content: bytes) -> SmtpReply:
-        options = mail_options(transaction, content, self._client.esmtp_extensions)
-        if isinstance(options, SmtpReply):
-            return options
-        if self._dirty:
-            await self._client.rset()
-        self._dirty = True
-        try:
-            encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
-            await self._client.mail(transaction.mail_from, options=options, encoding=encoding)
-            await self._client.rcpt(transaction.recipient, encoding=encoding)
-            response = await self._client.data(content)
-        except (
-            aiosmtplib.SMTPRecipientRefused,
-            aiosmtplib.SMTPSenderRefused,
-            aiosmtplib.SMTPDataError,
-        ) as exc:
-            if exc.code == 421:  # the server is closing the connection
-                self.broken = True
-            return reply_from(exc.code, exc.message)
-        self._dirty = False
-        return reply_from(response.code, response.message)
-
-    async def close(self) -> None:
-        try:
-            await self._client.quit()
-        except (aiosmtplib.SMTPException, OSError):
-            self._client.close()
-
-
 class AiosmtplibConnector:
     def __init__(
         self,
@@ -171,7 +90,7 @@ class AiosmtplibConnector:
         except TransientFailure:  # a broken STARTTLS: opportunistic falls back to plaintext
             return await self._open(hop, "off")
 
-    async def _open(self, hop: NextHop, mode: TlsMode) -> AiosmtplibSession:
+    async def _open(self, hop: NextHop, mode: TlsMode) -> PipelinedSession:
         client = aiosmtplib.SMTP(
             hostname=hop.address,
             port=hop.port,
@@ -195,7 +114,7 @@ class AiosmtplibConnector:
         except (aiosmtplib.SMTPException, OSError) as exc:
             client.close()
             raise TransientFailure(_failed(hop, mode, exc), "destination", hop.host) from None
-        return AiosmtplibSession(client, hop)
+        return _hand_over(client, hop, self._command_timeout)
 
     async def _negotiate(self, client: aiosmtplib.SMTP, hop: NextHop, mode: TlsMode) -> None:
         if mode == "off" or (mode == "try" and not client.supports_extension("starttls")):
@@ -221,6 +140,23 @@ class AiosmtplibConnector:
         except aiosmtplib.SMTPResponseException as exc:  # a configuration problem: defer
             reply = SmtpReply(454, "4.7.0", f"{hop.host} refused our credentials: {exc.message}")
             raise AuthRefused(reply, "destination", hop.host) from None
+
+
+def _hand_over(client: aiosmtplib.SMTP, hop: NextHop, timeout: float) -> PipelinedSession:
+    """The open connection, handed from aiosmtplib (greeting, EHLO, STARTTLS, AUTH) to our
+    own transaction code, which pipelines (aiosmtplib sends one command per round trip)."""
+    transport = client.transport
+    assert transport is not None
+    channel = ReplyChannel()
+    transport.set_protocol(channel)
+    channel.connection_made(transport)
+    return PipelinedSession(
+        channel,
+        host=hop.host,
+        tls=tls_info(client),
+        extensions=dict(client.esmtp_extensions),
+        timeout=timeout,
+    )
 
 
 def _failed(hop: NextHop, mode: TlsMode, exc: BaseException) -> SmtpReply:

@@ -7,7 +7,8 @@ import random
 from collections.abc import Sequence
 
 from config.settings import DeliverySettings
-from mta.delivery.client import SmtpConnector, SmtpSession, Transaction
+from mta.delivery.client import SmtpConnector, SmtpSession
+from mta.delivery.pipelining import Transaction
 from mta.delivery.routing import NextHop, route
 from mta.dns import Resolver
 from mta.errors import PermanentFailure, TransientFailure

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mta.delivery.client import Transaction, mail_options
+from mta.delivery.pipelining import Transaction, mail_options
 from mta.model import SmtpReply
 
 BOTH = {"8bitmime": "", "smtputf8": "", "size": "1000"}

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from config.settings import DeliverySettings
-from mta.delivery.client import Transaction
 from mta.delivery.deliverer import Deliverer
+from mta.delivery.pipelining import Transaction
 from mta.delivery.routing import NextHop
 from mta.errors import TransientFailure
 from mta.events.model import Event, event_type
