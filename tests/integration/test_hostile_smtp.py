@@ -412,3 +412,15 @@ def test_header_and_mime_bombs_are_answered_promptly(world: World, bomb: str) ->
             assert answer.code in (250, 550, 552, 554), answer  # never 451: no internal error
             assert time.monotonic() - started < 10, "a bomb must not stall the server"
             assert client.cmd("NOOP").code == 250
+
+
+def test_the_mail_line_limit_does_not_creep_with_many_ehlos(quiet: World) -> None:
+    """aiosmtpd grows a class-wide MAIL length limit at every EHLO; ours stays per session."""
+    for _ in range(30):
+        with RawSmtp(quiet.server.mx_port) as client:
+            client.cmd("EHLO a.test")
+            client.cmd("EHLO a.test")
+    with RawSmtp(quiet.server.mx_port) as client:
+        client.cmd("EHLO a.test")
+        reply = client.cmd("MAIL FROM:<" + "a" * 600 + "@example.org>")
+        assert reply.code == 500 and reply.text.startswith(b"5.5.2"), reply

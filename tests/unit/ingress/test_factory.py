@@ -62,7 +62,12 @@ async def test_factory_protocols_match_a_freshly_built_one() -> None:
         if mechanism.is_builtin:
             assert mechanism.method.__self__ is first
     fresh = factory._template  # built by aiosmtpd's own __init__ with the same options
-    assert set(vars(first)) == set(vars(fresh))
+    # each protocol's own MAIL/RCPT line limits (aiosmtpd keeps one table on the class and
+    # grows it at every EHLO)
+    assert set(vars(first)) == set(vars(fresh)) | {"command_size_limits"}
+    assert first.command_size_limits is not second.command_size_limits
+    first.command_size_limits["MAIL"] += 36
+    assert second.command_size_limits["MAIL"] == SMTP.command_size_limit
     for name, value in vars(fresh).items():
         if name in ("session_id", "_smtp_methods", "_auth_methods") or name.startswith(
             ("_stream", "_strong", "_client_connected", "_closed", "_drain")
