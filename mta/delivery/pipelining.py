@@ -226,8 +226,9 @@ class PipelinedSession:
         self._dirty = False  # the RSET, if one was due, goes out with this group
         answers = await self._exchange(commands)
         failure = next((a for a in answers if a.code >= 400 and a.code != 354), None)
-        if failure is None and answers[-1].code != 354:
-            failure = answers[-1]  # DATA answered 2xx: not an SMTP server we understand
+        if failure is None and answers[-1].code != 354:  # DATA "accepted" without a body
+            self.broken = True  # a server we no longer understand: nothing more goes to it
+            return SmtpReply(451, "4.5.0", f"{self.host} answered DATA with {answers[-1].code}")
         if failure is not None:
             return await self._failed(failure, answers[-1])
         await self._channel.write(body)

@@ -222,3 +222,17 @@ async def test_a_connection_dropped_mid_transaction_defers(open_session) -> None
     replies = await session.send(ONE * 2, b"x\r\n")
     assert [(r.code, r.enhanced) for r in replies] == [(451, "4.4.2")] * 2
     assert session.broken
+
+
+async def test_a_data_command_answered_250_defers_and_breaks_the_session(open_session) -> None:  # type: ignore[no-untyped-def]
+    server = ScriptedServer(script(DATA=b"250 2.0.0 thanks, no body needed"))
+    session, _ = await open_session(server)
+    replies = await session.send(ONE, b"secret body\r\n")
+    assert (replies[0].code, replies[0].enhanced) == (451, "4.5.0")  # not delivered: deferred
+    assert b"secret body" not in b"".join(server.chunks)  # never written into command mode
+    assert session.broken
+
+
+def test_a_multiline_reply_takes_the_code_of_its_last_line() -> None:
+    buffer = bytearray(b"250-first\r\n550-second\r\n451 last\r\n")
+    assert take_replies(buffer) == [(451, "first second last")]
