@@ -49,9 +49,17 @@ def _check_listen(key: str, value: str) -> None:
 class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     listen: str = "127.0.0.1:8080"
     max_body_bytes: int = 31_457_280
+    rate_limit_per_second: float = 600.0
+    rate_limit_burst: int = 1200
 
     def __post_init__(self) -> None:
         _check_listen("listen", self.listen)
+        if self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes: must be at least 1")
+        if not 0 < self.rate_limit_per_second <= 1_000_000:
+            raise ValueError("rate_limit_per_second: must be above 0 and at most 1000000")
+        if not 1 <= self.rate_limit_burst <= 10_000_000:
+            raise ValueError("rate_limit_burst: must be between 1 and 10000000")
 
 
 ListenerName = Literal["submission", "smtps", "mx"]

@@ -1,17 +1,23 @@
-"""create_app(services) → the Litestar application: routes, dependency injection, errors."""
+"""create_app(services) → the Litestar application: routes, dependency injection, errors,
+OpenAPI; create_asgi() puts the rate-limiting edge (control.edge) in front of it."""
 
 from __future__ import annotations
 
 from litestar import Litestar
 from litestar.di import Provide
 
+from config.settings import HttpSettings
 from control.auth import provide_principal
+from control.edge import ApiEdge
 from control.errors import EXCEPTION_HANDLERS
-from control.routes import api_keys, domains, mail, messages, queue, templates, webhooks
+from control.openapi import openapi_config, openapi_document
+from control.ratelimit import TokenBuckets
+from control.routes import api_keys, domains, mail, messages, queue, scopes, templates, webhooks
+from control.routes import batches as batch_routes
 from mta.services.container import Services
 
 
-def create_app(services: Services, *, max_body_bytes: int) -> Litestar:
+def create_app(services: Services, http: HttpSettings) -> Litestar:
     def provide_services() -> Services:
         return services
 
@@ -24,14 +30,23 @@ def create_app(services: Services, *, max_body_bytes: int) -> Litestar:
             *webhooks.ROUTES,
             *messages.ROUTES,
             *queue.ROUTES,
+            *batch_routes.ROUTES,
+            *scopes.ROUTES,
+            openapi_document,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "principal": Provide(provide_principal),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        request_max_body_size=max_body_bytes,
-        openapi_config=None,
+        request_max_body_size=http.max_body_bytes,
+        openapi_config=openapi_config(),
         logging_config=None,  # the process's logging belongs to mta.logs
         debug=False,
     )
+
+
+def create_asgi(services: Services, http: HttpSettings) -> ApiEdge:
+    """What uvicorn serves: the app behind per-caller token buckets."""
+    buckets = TokenBuckets(http.rate_limit_per_second, http.rate_limit_burst)
+    return ApiEdge(create_app(services, http), services, buckets)

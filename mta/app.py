@@ -31,6 +31,7 @@ from mta.scheduler.control import QueueControl
 from mta.scheduler.scheduler import Scheduler
 from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
+from mta.services.batches import BatchService
 from mta.services.container import Services
 from mta.services.domains import DomainService
 from mta.services.identity import Principal, TokenService
@@ -41,6 +42,7 @@ from queue_store import LogSpool
 
 log = logging.getLogger(__name__)
 COMPACTION_INTERVAL_SECONDS = 600.0
+BATCH_SYNC_SECONDS = 30.0  # how soon a pause or cancel made on another node takes effect
 
 
 def jwt_secret(settings: Settings) -> str:
@@ -113,6 +115,7 @@ class Application:
         )
         domains = DomainService(sessions, self.resolver, settings.smtp.hostname)
         templates = TemplateService(sessions)
+        batches = BatchService(sessions, self.scheduler)
         self.services = Services(
             accounts=AccountService(sessions),
             api_keys=ApiKeyService(sessions),
@@ -121,15 +124,17 @@ class Application:
             messages=MessageService(sessions),
             webhooks=WebhookService(sessions, settings.webhooks.allow_private_targets),
             tokens=TokenService(jwt_secret(settings)),
-            intake=Intake(self.spool, self.scheduler, self.bus, domains, templates),
+            intake=Intake(self.spool, self.scheduler, self.bus, domains, templates, batches),
             queue=QueueControl(
                 self.spool, self.scheduler, self.bus, self.data_dir / "queue-held.json"
             ),
+            batches=batches,
         )
         self.inbound = InboundService(sessions, domains, self.bus, settings.smtp.inbound_domains)
         self._smtp_servers: list[asyncio.Server] = []
         self._maintenance: asyncio.Task[None] | None = None
         self._repair: asyncio.Task[int] | None = None
+        self._batch_sync: asyncio.Task[None] | None = None
         self._log_repair = LogRepair(self.spool, sessions, self.bus)
         self._http: _EmbeddedUvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
@@ -143,7 +148,10 @@ class Application:
         self.webhook_sender.start()
         recovered = self.scheduler.recover()
         await self.spool.start()
+        await self.services.batches.start()  # paused and cancelled batches, before any send
         self.scheduler.start()
+        sync = self.services.batches.follow(BATCH_SYNC_SECONDS)
+        self._batch_sync = asyncio.create_task(sync, name="batch-sync")
         self._maintenance = asyncio.create_task(self._compact_spool(), name="spool-compaction")
         self._repair = asyncio.create_task(self._log_repair.run(), name="message-log-repair")
         self._smtp_servers = await start_listeners(
@@ -213,11 +221,11 @@ class Application:
             self._sighup_installed = False
 
     async def _start_http(self) -> None:
-        from control.app import create_app  # the HTTP adapter sits on top of mta
+        from control.app import create_asgi  # the HTTP adapter sits on top of mta
 
         sock = _listen_socket(self.settings.http.listen)
         self.http_port = sock.getsockname()[1]
-        app = create_app(self.services, max_body_bytes=self.settings.http.max_body_bytes)
+        app = create_asgi(self.services, self.settings.http)
         config = uvicorn.Config(
             app,
             log_config=None,
@@ -242,7 +250,7 @@ class Application:
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task
-        for task in (self._maintenance, self._repair):
+        for task in (self._maintenance, self._repair, self._batch_sync):
             if task is not None:
                 task.cancel()
         await self.scheduler.stop()

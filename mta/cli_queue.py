@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 import httpx
@@ -93,10 +94,24 @@ def run_queue_command(args: argparse.Namespace, settings: Settings, token: str) 
     return 0
 
 
+def message_line(message: dict[str, Any], now: float) -> str:
+    """Queue id, state and sender; when it is due if not yet (a scheduled send or a retry)
+    and its batch, marked when a pause of the batch holds it."""
+    line = f"{message['queue_id']}  {message['state']:<8}  {message['sender']}"
+    due = message.get("due_at")
+    if due and due > now:
+        line += "  due=" + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(due))
+    if message.get("batch_id"):
+        line += f"  batch={message['batch_id']}"
+        line += " (paused)" if message.get("held_by_batch") else ""
+    return line
+
+
 def print_table(messages: list[dict[str, Any]]) -> None:
     """mailq-style: one line per message, then its pending recipients with their last reply."""
+    now = time.time()
     for message in messages:
-        print(f"{message['queue_id']}  {message['state']:<8}  {message['sender']}")
+        print(message_line(message, now))
         for rcpt in message["recipients"]:
             if rcpt["status"] == "pending":
                 reply = f"  ({rcpt['last_reply']})" if rcpt["last_reply"] else ""

@@ -11,7 +11,7 @@ from typing import Literal
 
 import msgspec
 
-RecipientStatus = Literal["pending", "delivered", "bounced", "expired"]
+RecipientStatus = Literal["pending", "delivered", "bounced", "expired", "dropped"]
 Environment = Literal["live", "test"]
 
 
@@ -68,6 +68,13 @@ class Envelope(msgspec.Struct, kw_only=True):
     categories: list[str] = msgspec.field(default_factory=list)
     custom_args: dict[str, str] = msgspec.field(default_factory=dict)
     api_key_id: str | None = None
+    send_at: int | None = None  # a scheduled send: not delivered before this Unix time
+    batch_id: str | None = None  # its batch, which the account may pause or cancel
+
+    @property
+    def lifetime_start(self) -> float:
+        """When the queue lifetime starts counting: acceptance, or the scheduled time."""
+        return max(self.created_at, float(self.send_at or 0))
 
 
 def id_time(identifier: str) -> float:

@@ -1,13 +1,15 @@
-"""`/v3/api_keys`: create (secret shown once), list without secrets, revoke."""
+"""`/v3/api_keys`: create (secret shown once), list and read without secrets, rename or
+re-scope (never beyond the caller's own scopes), revoke."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, delete, get, post
+from litestar import Request, delete, get, patch, post, put
 
 from control.routes.common import read_body
-from control.schemas.bodies import ApiKeyCreate
+from control.schemas.bodies import ApiKeyCreate, ApiKeyRename, ApiKeyUpdate
+from mta.services.api_keys import ApiKeyView, check_scopes
 from mta.services.container import Services
 from mta.services.identity import Principal
 
@@ -18,6 +20,7 @@ async def create_key(
 ) -> dict[str, Any]:
     principal.require("api_keys.create")
     body = await read_body(request, ApiKeyCreate)
+    principal.require_grantable(check_scopes(body.scopes), body.environment)
     created = await services.api_keys.create(
         principal.account_id, body.name, body.environment, body.scopes
     )
@@ -31,21 +34,49 @@ async def create_key(
     }
 
 
+def _public(key: ApiKeyView) -> dict[str, Any]:
+    return {
+        "api_key_id": key.api_key_id,
+        "name": key.name,
+        "environment": key.environment,
+        "scopes": key.scopes,
+    }
+
+
 @get("/v3/api_keys")
 async def list_keys(services: Services, principal: Principal) -> dict[str, Any]:
     principal.require("api_keys.read")
     keys = await services.api_keys.list(principal.account_id)
-    return {
-        "result": [
-            {
-                "api_key_id": k.api_key_id,
-                "name": k.name,
-                "environment": k.environment,
-                "scopes": k.scopes,
-            }
-            for k in keys
-        ]
-    }
+    return {"result": [_public(k) for k in keys]}
+
+
+@get("/v3/api_keys/{key_id:str}")
+async def get_key(key_id: str, services: Services, principal: Principal) -> dict[str, Any]:
+    principal.require("api_keys.read")
+    return {"result": [_public(await services.api_keys.get(principal.account_id, key_id))]}
+
+
+@put("/v3/api_keys/{key_id:str}")
+async def replace_key(
+    key_id: str, request: Request[Any, Any, Any], services: Services, principal: Principal
+) -> dict[str, Any]:
+    principal.require("api_keys.update")
+    body = await read_body(request, ApiKeyUpdate)
+    if body.scopes is not None:
+        target = await services.api_keys.get(principal.account_id, key_id)
+        principal.require_grantable(check_scopes(body.scopes), target.environment)
+    key = await services.api_keys.update(principal.account_id, key_id, body.name, body.scopes)
+    return _public(key)
+
+
+@patch("/v3/api_keys/{key_id:str}")
+async def rename_key(
+    key_id: str, request: Request[Any, Any, Any], services: Services, principal: Principal
+) -> dict[str, Any]:
+    principal.require("api_keys.update")
+    body = await read_body(request, ApiKeyRename)
+    key = await services.api_keys.update(principal.account_id, key_id, body.name, None)
+    return {"api_key_id": key.api_key_id, "name": key.name}
 
 
 @delete("/v3/api_keys/{key_id:str}", status_code=204)
@@ -54,4 +85,4 @@ async def revoke_key(key_id: str, services: Services, principal: Principal) -> N
     await services.api_keys.revoke(principal.account_id, key_id)
 
 
-ROUTES = [create_key, list_keys, revoke_key]
+ROUTES = [create_key, list_keys, get_key, replace_key, rename_key, revoke_key]

@@ -1,10 +1,11 @@
-"""`POST /v3/mail/send`: 202 with `{"message_id"}` and `X-Message-Id` once spooled."""
+"""`POST /v3/mail/send`: 202 with `{"message_id"}` and `X-Message-Id` once spooled; in
+sandbox mode (mail_settings.sandbox_mode.enable) 200 with an empty body, nothing queued."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, post
+from litestar import MediaType, Request, Response, post
 
 from control.routes.common import read_body
 from mta.intake.request import MailSend
@@ -15,10 +16,12 @@ from mta.services.identity import Principal
 @post("/v3/mail/send", status_code=202)
 async def mail_send(
     request: Request[Any, Any, Any], services: Services, principal: Principal
-) -> Response[dict[str, str]]:
+) -> Response[dict[str, str] | bytes]:
     principal.require("mail.send")
     body = await read_body(request, MailSend)
     message_id = await services.intake.send(principal, body)
+    if message_id is None:
+        return Response(b"", status_code=200, media_type=MediaType.TEXT)
     return Response(
         {"message_id": message_id}, status_code=202, headers={"X-Message-Id": message_id}
     )

@@ -1,21 +1,33 @@
-"""`/v3/templates`: create and read templates, add versions."""
+"""`/v3/templates`: transactional templates and their versions, as SendGrid's API, each route
+behind SendGrid's scope (templates.*, templates.versions.*, templates.versions.activate.*)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, delete, get, patch, post
 
 from control.routes.common import read_body
-from control.schemas.bodies import TemplateCreate, VersionCreate
+from control.schemas.bodies import TemplateCreate, TemplateDuplicate, TemplateRename, VersionBody
+from control.schemas.templates import TemplateList, template_list, version_fields
 from mta.services.container import Services
 from mta.services.identity import Principal
-from mta.services.templates import TemplateView, VersionView
+from mta.services.template_views import (
+    TemplateView,
+    VersionView,
+    page_offset,
+    parse_generations,
+    parse_page_size,
+)
+
+AnyRequest = Request[Any, Any, Any]
+TEMPLATE = "/v3/templates/{template_id:str}"
+VERSION = TEMPLATE + "/versions/{version_id:str}"
 
 
 @post("/v3/templates", status_code=201)
 async def create_template(
-    request: Request[Any, Any, Any], services: Services, principal: Principal
+    request: AnyRequest, services: Services, principal: Principal
 ) -> TemplateView:
     principal.require("templates.create")
     body = await read_body(request, TemplateCreate)
@@ -24,27 +36,108 @@ async def create_template(
     )
 
 
-@get("/v3/templates/{template_id:str}")
+@get("/v3/templates")
+async def list_templates(
+    request: AnyRequest, services: Services, principal: Principal
+) -> TemplateList:
+    principal.require("templates.read")
+    query = request.query_params
+    generations = parse_generations(query.get("generations"))
+    size = parse_page_size(query.get("page_size"))
+    page = await services.templates.list_page(
+        principal.account_id, generations, size, page_offset(query.get("page_token"))
+    )
+    return template_list(page, str(request.base_url).rstrip("/"), generations, size)
+
+
+@get(TEMPLATE)
 async def get_template(template_id: str, services: Services, principal: Principal) -> TemplateView:
     principal.require("templates.read")
     return await services.templates.get(principal.account_id, template_id)
 
 
-@post("/v3/templates/{template_id:str}/versions", status_code=201)
+@patch(TEMPLATE)
+async def rename_template(
+    template_id: str, request: AnyRequest, services: Services, principal: Principal
+) -> TemplateView:
+    principal.require("templates.update")
+    body = await read_body(request, TemplateRename)
+    return await services.templates.rename(principal.account_id, template_id, body.name)
+
+
+@delete(TEMPLATE, status_code=204)
+async def delete_template(template_id: str, services: Services, principal: Principal) -> None:
+    principal.require("templates.delete")
+    await services.templates.delete(principal.account_id, template_id)
+
+
+@post(TEMPLATE, status_code=201)
+async def duplicate_template(
+    template_id: str, request: AnyRequest, services: Services, principal: Principal
+) -> TemplateView:
+    principal.require("templates.create")
+    body = await read_body(request, TemplateDuplicate)
+    return await services.templates.duplicate(principal.account_id, template_id, body.name)
+
+
+@post(TEMPLATE + "/versions", status_code=201)
 async def create_version(
-    template_id: str, request: Request[Any, Any, Any], services: Services, principal: Principal
+    template_id: str, request: AnyRequest, services: Services, principal: Principal
 ) -> VersionView:
     principal.require("templates.versions.create")
-    body = await read_body(request, VersionCreate)
-    return await services.templates.add_version(
-        principal.account_id,
-        template_id,
-        name=body.name,
-        subject=body.subject,
-        html_content=body.html_content,
-        plain_content=body.plain_content,
-        active=None if body.active is None else bool(body.active),
+    fields = version_fields(await read_body(request, VersionBody), creating=True)
+    return await services.templates.add_version(principal.account_id, template_id, fields)
+
+
+@get(VERSION)
+async def get_version(
+    template_id: str, version_id: str, services: Services, principal: Principal
+) -> VersionView:
+    principal.require("templates.versions.read")
+    return await services.templates.get_version(principal.account_id, template_id, version_id)
+
+
+@patch(VERSION)
+async def update_version(
+    template_id: str,
+    version_id: str,
+    request: AnyRequest,
+    services: Services,
+    principal: Principal,
+) -> VersionView:
+    principal.require("templates.versions.update")
+    fields = version_fields(await read_body(request, VersionBody), creating=False)
+    return await services.templates.update_version(
+        principal.account_id, template_id, version_id, fields
     )
 
 
-ROUTES = [create_template, get_template, create_version]
+@delete(VERSION, status_code=204)
+async def delete_version(
+    template_id: str, version_id: str, services: Services, principal: Principal
+) -> None:
+    principal.require("templates.versions.delete")
+    await services.templates.delete_version(principal.account_id, template_id, version_id)
+
+
+@post(VERSION + "/activate", status_code=200)
+async def activate_version(
+    template_id: str, version_id: str, services: Services, principal: Principal
+) -> VersionView:
+    principal.require("templates.versions.activate.create")
+    return await services.templates.activate(principal.account_id, template_id, version_id)
+
+
+ROUTES = [
+    create_template,
+    list_templates,
+    get_template,
+    rename_template,
+    delete_template,
+    duplicate_template,
+    create_version,
+    get_version,
+    update_version,
+    delete_version,
+    activate_version,
+]

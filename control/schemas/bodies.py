@@ -19,18 +19,55 @@ class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     scopes: list[str] = msgspec.field(default_factory=lambda: ["mail.send"])
 
 
-class TemplateCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ApiKeyUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`PUT /v3/api_keys/{id}`: a new name, and new scopes when given."""
+
     name: str
-    generation: Literal["legacy", "dynamic"] = "dynamic"
+    scopes: list[str] | None = None
+
+
+class ApiKeyRename(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`PATCH /v3/api_keys/{id}`: a new name only."""
+
+    name: str
+
+
+class TemplateCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`POST /v3/templates`; `generation` defaults to legacy as SendGrid's does; `id` is
+    ours: a caller-chosen id, unique in the account."""
+
+    name: str
+    generation: Literal["legacy", "dynamic"] = "legacy"
     id: str | None = None
 
 
-class VersionCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class TemplateRename(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: str
-    subject: str = ""
-    html_content: str = ""
-    plain_content: str = ""
+
+
+class TemplateDuplicate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str | None = None
+
+
+class VersionBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A version's fields as SendGrid takes them (`active` 0 or 1, `test_data` a JSON string).
+    The read-only fields of SendGrid's version output are accepted and ignored, so a version
+    read back can be sent again."""
+
+    name: str | None = None
+    subject: str | None = None
+    html_content: str | None = None
+    plain_content: str | None = None
+    generate_plain_content: bool | None = None
     active: int | bool | None = None
+    editor: Literal["code", "design"] | None = None
+    test_data: str | None = None
+    id: str | None = None
+    template_id: str | None = None
+    user_id: int | str | None = None
+    updated_at: str | None = None
+    thumbnail_url: str | None = None
+    warnings: list[dict[str, str]] | None = None
 
 
 class WebhookCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

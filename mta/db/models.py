@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -52,9 +63,11 @@ class ApiKey(Base):
 
 
 class Template(Base):
+    """A template id is unique within its account (ids may be chosen by the caller)."""
+
     __tablename__ = "templates"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     generation: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[float] = mapped_column(Float)
@@ -62,16 +75,36 @@ class Template(Base):
 
 
 class TemplateVersion(Base):
+    """At most one version of a template is active (the partial unique index)."""
+
     __tablename__ = "template_versions"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    template_id: Mapped[str] = mapped_column(ForeignKey("templates.id"), index=True)
+    account_id: Mapped[str] = mapped_column(String(32))
+    template_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(Text)
     html_content: Mapped[str] = mapped_column(Text)
     plain_content: Mapped[str] = mapped_column(Text)
+    generate_plain_content: Mapped[bool] = mapped_column(Boolean, default=True)
+    editor: Mapped[str] = mapped_column(String(8), default="code")
+    test_data: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account_id", "template_id"], ["templates.account_id", "templates.id"]
+        ),
+        Index("ix_template_versions_template", "account_id", "template_id"),
+        Index(
+            "ux_template_versions_active",
+            "account_id",
+            "template_id",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
 
 
 class Message(Base):
@@ -137,3 +170,14 @@ class WebhookDelivery(Base):
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),)
+
+
+class MailBatch(Base):
+    """A batch id from `POST /v3/mail/batch`; `status` is its pause or cancel, if any."""
+
+    __tablename__ = "mail_batches"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    status: Mapped[str | None] = mapped_column(String(8), index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)

@@ -1,52 +1,114 @@
-"""Turn one personalization of a send request into signed message bytes (pure: no I/O).
-
-Rendering picks the template version's parts or the request's content; the message is
-built with the `email` package and DKIM-signed last.
+"""Turn one personalization of a send request into message bytes (pure: no I/O): template
+parts or the request's content, legacy substitutions, the footer, then MIME; signed last.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import msgspec
 
 from mta.db.models import Domain
 from mta.errors import ValidationError
-from mta.intake.mime import build_message
+from mta.intake.attachments import MAX_TOTAL_BYTES
+from mta.intake.fields import check_text
+from mta.intake.mime import MimeAttachment, build_message
 from mta.intake.render import render
-from mta.intake.request import MailSend, Personalization
+from mta.intake.request import Address, Content, Footer, MailSend, Personalization
 from mta.intake.signing import SignerCache
+from mta.intake.substitutions import substitute, substitution_table
+from mta.intake.validate import CONTENT_RANK, HTML, PLAIN, SUBJECT_REQUIRED
 from mta.services.templates import VersionView
 
 
 class Rendered(msgspec.Struct):
     subject: str
-    text: str | None
-    html: str | None
+    contents: list[Content]
+
+
+def is_dynamic(template_id: str | None) -> bool:
+    """SendGrid's rule: dynamic (Handlebars) template ids start with `d-`; the others are
+    legacy templates, which take `substitutions`, `sections` and the `<%body%>` tags."""
+    return template_id is not None and template_id.startswith("d-")
 
 
 def render_parts(
-    request: MailSend, personalization: Personalization, version: VersionView | None
+    request: MailSend,
+    personalization: Personalization,
+    version: VersionView | None,
+    index: int = 0,
 ) -> Rendered:
-    """Subject, text and html for one personalization (template parts win when present)."""
+    """Subject and contents for one personalization (template parts win when present)."""
     subject = personalization.subject or request.subject or ""
-    if version is None:
-        by_type = {item.type.lower(): item.value for item in request.content}
-        return Rendered(subject, by_type.get("text/plain"), by_type.get("text/html"))
+    contents = list(request.content)
+    if version is not None:
+        subject, contents = _template_parts(request, personalization, version, subject)
+    table = substitution_table(personalization.substitutions, request.sections)
+    if table and not is_dynamic(request.template_id):
+        field = f"personalizations.{index}.substitutions"
+        subject = substitute(subject, table, limit=MAX_TOTAL_BYTES, field=field)
+        contents = [
+            Content(c.type, substitute(c.value, table, limit=MAX_TOTAL_BYTES, field=field))
+            for c in contents
+        ]
+    return Rendered(subject, with_footer(contents, request.mail_settings.footer))
+
+
+def _template_parts(
+    request: MailSend, personalization: Personalization, version: VersionView, subject: str
+) -> tuple[str, list[Content]]:
+    """The template's subject, text and html (rendered with the personalization's
+    dynamic_template_data); the request's content for what it lacks, in SendGrid's order.
+    A legacy template's `<%subject%>` and `<%body%>` take the request's subject and body."""
     data, tid = personalization.dynamic_template_data, version.template_id
+    merged = {c.type.lower(): c.value for c in request.content}
 
-    def part(source: str, name: str) -> str | None:
-        return render(source, data, template_id=tid, part=name) if source else None
+    def part(source: str, name: str, tag: str, fill: str) -> str | None:
+        if not source:
+            return None
+        rendered = render(source, data, template_id=tid, part=name)
+        return rendered if is_dynamic(tid) else rendered.replace(tag, fill)
 
-    return Rendered(
-        part(version.subject, "subject") or subject,
-        part(version.plain_content, "plain_content"),
-        part(version.html_content, "html_content"),
-    )
+    own_subject = part(version.subject, "subject", "<%subject%>", subject)
+    for kind, source, name in (
+        (PLAIN, version.plain_content, "plain_content"),
+        (HTML, version.html_content, "html_content"),
+    ):
+        value = part(source, name, "<%body%>", merged.get(kind, ""))
+        if value:
+            merged[kind] = value
+    ordered = sorted(merged.items(), key=lambda item: CONTENT_RANK.get(item[0], 2))
+    return own_subject or subject, [Content(kind, value) for kind, value in ordered]
+
+
+def with_footer(contents: list[Content], footer: Footer | None) -> list[Content]:
+    """mail_settings.footer: its text after the text/plain body, its html before the html
+    body's closing </body> (or after it)."""
+    if footer is None or not footer.enable:
+        return contents
+    out = []
+    for item in contents:
+        kind, value = item.type.lower(), item.value
+        if kind == PLAIN and footer.text:
+            value = f"{value}\n\n{footer.text}"
+        elif kind == HTML and footer.html:
+            end = value.lower().rfind("</body>")
+            value = value + footer.html if end < 0 else value[:end] + footer.html + value[end:]
+        out.append(Content(item.type, value))
+    return out
 
 
 def sign_for(signers: SignerCache, domain: Domain, message: bytes) -> bytes:
     """The message signed with the domain's key (the parsed key is kept in `signers`)."""
     signer = signers.get(domain.domain, domain.dkim_selector, domain.dkim_private_key)
     return signer.sign(message)
+
+
+def merged_headers(request: MailSend, personalization: Personalization) -> dict[str, str]:
+    """The request's headers with the personalization's over them (names case-insensitive)."""
+    own = {name.lower() for name in personalization.headers}
+    kept = {k: v for k, v in request.headers.items() if k.lower() not in own}
+    return {**kept, **personalization.headers}
 
 
 def compose(
@@ -57,23 +119,34 @@ def compose(
     domain: Domain,
     message_id: str,
     queue_id: str,
+    index: int = 0,
+    attachments: Sequence[MimeAttachment] = (),
 ) -> bytes:
-    """The message for one personalization, not yet signed."""
+    """The message for one personalization, not yet signed. Its subject is checked again:
+    substitutions and template data may have put a line break in it."""
     if not rendered.subject:
-        raise ValidationError("The subject is required.", field="subject")
+        raise ValidationError(SUBJECT_REQUIRED, field="subject")
+    source = "dynamic_template_data" if request.template_id else "substitutions"
+    check_text(rendered.subject, f"personalizations.{index}.{source}", "The subject")
+    reply_to = [request.reply_to] if request.reply_to else request.reply_to_list
     return build_message(
-        sender=request.from_,
+        sender=sender_of(request, personalization),
         to=personalization.to,
         cc=personalization.cc,
-        reply_to=request.reply_to,
+        reply_to=reply_to,
         subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        headers={**request.headers, **personalization.headers},
+        contents=rendered.contents,
+        attachments=attachments,
+        headers=merged_headers(request, personalization),
         message_id=message_id,
         queue_id=queue_id,
         domain=domain.domain,
     )
+
+
+def sender_of(request: MailSend, personalization: Personalization) -> Address:
+    """A personalization's own `from` wins over the request's."""
+    return personalization.from_ or request.from_
 
 
 def recipients_of(personalization: Personalization) -> list[str]:

@@ -18,10 +18,12 @@ from mta.db.models import Domain
 from mta.errors import MailLoop, PermissionDenied, ValidationError
 from mta.events.bus import EventBus, MessageLogEntry
 from mta.events.model import Processed, about
-from mta.intake.compose import compose, recipients_of, render_parts, sign_for
-from mta.intake.mime import header_values, received_count, stamp_submitted
+from mta.intake.attachments import check_total_size, prepare_attachments
+from mta.intake.compose import compose, recipients_of, render_parts, sender_of, sign_for
+from mta.intake.mime import MimeAttachment, header_values, received_count, stamp_submitted
 from mta.intake.received import received_header
-from mta.intake.request import MailSend
+from mta.intake.request import MailSend, is_sandbox
+from mta.intake.schedule import BatchCheck, check_schedule, require_batch, schedule, send_time
 from mta.intake.signing import SignerCache
 from mta.intake.smtpapi import read_smtpapi
 from mta.intake.validate import check_email, check_request
@@ -61,13 +63,14 @@ class Submitted(msgspec.Struct):
     categories: list[str]
     custom_args: dict[str, str]
     data: bytes
+    send_at: int | None = None
 
 
 def take_submitted(data: bytes) -> Submitted:
     """Hop count and headers are read from the client's bytes, before we add our own."""
     headers, header_from = read_submitted(data)
     api, stripped = read_smtpapi(data, now=time.time())
-    return Submitted(headers, header_from, api.categories, api.unique_args, stripped)
+    return Submitted(headers, header_from, api.categories, api.unique_args, stripped, api.send_at)
 
 
 def stamp(submitted: Submitted, trace: SessionTrace, message_id: str, domain: str) -> bytes:
@@ -109,6 +112,20 @@ class Origin(msgspec.Struct, kw_only=True):
     custom_args: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+class Job(msgspec.Struct, frozen=True):
+    """What every personalization of one `/v3/mail/send` request shares."""
+
+    principal: Principal
+    request: MailSend
+    version: VersionView | None
+    attachments: list[MimeAttachment]
+    message_id: str
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
 class Intake:
     def __init__(
         self,
@@ -117,7 +134,9 @@ class Intake:
         bus: EventBus,
         domains: DomainService,
         templates: TemplateService,
+        batches: BatchCheck | None = None,
     ) -> None:
+        self._batches = batches
         self._store = store
         self._scheduler = scheduler
         self._bus = bus
@@ -128,7 +147,7 @@ class Intake:
     async def authorise_sender(self, principal: Principal, address: str, field: str) -> Domain:
         """The account's domain for `address`; live keys need it verified."""
         principal.require("mail.send")
-        domain = address.rpartition("@")[2].lower()
+        domain = domain_of(address)
         row = await self._domains.sending_domain(principal.account_id, domain)
         if row is None:
             raise PermissionDenied(UNVERIFIED_SENDER, field=field)
@@ -140,41 +159,28 @@ class Intake:
             )
         return row
 
-    async def send(self, principal: Principal, request: MailSend) -> str:
-        """Accept a `/v3/mail/send` request: one spool entry per personalization."""
+    async def send(self, principal: Principal, request: MailSend) -> str | None:
+        """Accept a `/v3/mail/send` request: one spool entry per personalization. In sandbox
+        mode everything is checked and built but nothing is queued, and the answer is None."""
         check_request(request)
-        domain = await self.authorise_sender(principal, request.from_.email, "from")
+        attachments = prepare_attachments(request.attachments)
+        check_total_size(request, attachments)
+        now = time.time()
+        check_schedule(request, now)
+        domains = await self._sending_domains(principal, request)
+        await require_batch(self._batches, principal.account_id, request.batch_id)
         version = await self._version(principal, request)
-        message_id = new_id()
+        job = Job(principal, request, version, attachments, new_id())
         parts: list[Part] = []
+        first = 0  # recipients are numbered across the whole request
         for p_index, personalization in enumerate(request.personalizations):
-            rendered = render_parts(request, personalization, version)
-            queue_id = f"{message_id}-{p_index}"
-            message = compose(
-                request,
-                personalization,
-                rendered,
-                domain=domain,
-                message_id=message_id,
-                queue_id=queue_id,
-            )
-            content = await self._sign(domain, message)
-            first = sum(len(part.entry.recipients) for part in parts)
-            states = [
-                RecipientState(email=email, index=first + i)
-                for i, email in enumerate(recipients_of(personalization))
-            ]
-            custom_args = {**request.custom_args, **personalization.custom_args}
-            origin = Origin(
-                from_email=request.from_.email,
-                categories=request.categories,
-                custom_args=custom_args,
-            )
-            entry = QueueEntry(
-                envelope=_envelope(principal, domain, message_id, queue_id, origin),
-                recipients=states,
-            )
-            parts.append(Part(entry, content, rendered.subject))
+            domain = domains[domain_of(sender_of(request, personalization).email)]
+            part = await self._personalization(job, p_index, domain, first)
+            schedule(part.entry, send_time(request, personalization), request.batch_id, now)
+            parts.append(part)
+            first += len(part.entry.recipients)
+        if is_sandbox(request):
+            return None
         origin = Origin(
             from_email=request.from_.email,
             template_id=request.template_id,
@@ -182,7 +188,51 @@ class Intake:
             custom_args=request.custom_args,
         )
         await self._accept(principal, parts, origin)
-        return message_id
+        return job.message_id
+
+    async def _personalization(self, job: Job, index: int, domain: Domain, first: int) -> Part:
+        """One personalization's message (signed unless in sandbox mode) and spool entry;
+        its recipients are numbered on from `first`."""
+        request, personalization = job.request, job.request.personalizations[index]
+        rendered = render_parts(request, personalization, job.version, index)
+        queue_id = f"{job.message_id}-{index}"
+        message = compose(
+            request,
+            personalization,
+            rendered,
+            domain=domain,
+            message_id=job.message_id,
+            queue_id=queue_id,
+            index=index,
+            attachments=job.attachments,
+        )
+        content = message if is_sandbox(request) else await self._sign(domain, message)
+        states = [
+            RecipientState(email=email, index=first + i)
+            for i, email in enumerate(recipients_of(personalization))
+        ]
+        origin = Origin(
+            from_email=sender_of(request, personalization).email,
+            categories=request.categories,
+            custom_args={**request.custom_args, **personalization.custom_args},
+        )
+        envelope = _envelope(job.principal, domain, job.message_id, queue_id, origin)
+        return Part(QueueEntry(envelope=envelope, recipients=states), content, rendered.subject)
+
+    async def _sending_domains(self, principal: Principal, request: MailSend) -> dict[str, Domain]:
+        """The account's domain for the request's `from` and for every personalization's own
+        `from`, by domain name; each must be authorised like the first."""
+        senders = [("from", request.from_)] + [
+            (f"personalizations.{i}.from", p.from_)
+            for i, p in enumerate(request.personalizations)
+            if p.from_ is not None
+        ]
+        found: dict[str, Domain] = {}
+        for field, address in senders:
+            name = domain_of(address.email)
+            if name not in found:
+                found[name] = await self.authorise_sender(principal, address.email, field)
+        return found
 
     async def submit_smtp(
         self,
@@ -208,6 +258,7 @@ class Intake:
             envelope=_envelope(principal, domain, message_id, message_id, origin),
             recipients=states,
         )
+        schedule(entry, submitted.send_at, None, time.time())
         content = await self._sign(domain, stamped)
         subject = submitted.headers.get("subject", "")
         await self._accept(principal, [Part(entry, content, subject)], origin)
@@ -237,6 +288,7 @@ class Intake:
         envelope = _envelope(principal, domain, message_id, message_id, origin)
         envelope.sender = mail_from
         entry = QueueEntry(envelope=envelope, recipients=states)
+        schedule(entry, submitted.send_at, None, time.time())
         content = await self._sign(domain, stamped) if domain else stamped
         subject = submitted.headers.get("subject", "")
         await self._accept(principal, [Part(entry, content, subject)], origin)

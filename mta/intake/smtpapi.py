@@ -11,6 +11,7 @@ import msgspec
 from mta.errors import ValidationError
 from mta.intake.mime import HEADER_END
 from mta.intake.request import field_path
+from mta.intake.schedule import MAX_AHEAD_SECONDS, TOO_FAR_AHEAD
 from mta.intake.validate import MAX_CATEGORIES
 
 MAX_BYTES = 10_000  # SendGrid: "up to 10,000 bytes"
@@ -24,7 +25,6 @@ UNSUPPORTED = (
     ("section", "sections (`section`) are not supported"),
     ("send_each_at", "`send_each_at` is not supported"),
 )
-CLOCK_SKEW = 60  # seconds a client's "now" may run ahead of ours
 
 
 class SmtpApi(msgspec.Struct, kw_only=True):
@@ -91,11 +91,8 @@ def check_smtpapi(api: SmtpApi, *, now: float) -> None:
         raise _invalid("categories may not contain CR, LF or NUL")
     if api.asm_group_id is not None:
         raise _invalid("unsubscribe groups (`asm_group_id`) are not supported")
-    if api.send_at is not None and api.send_at > now + CLOCK_SKEW:
-        raise _invalid(
-            "scheduled sending (send_at in the future) is not supported; "
-            "submit the message when it should be sent"
-        )
+    if api.send_at is not None and api.send_at > now + MAX_AHEAD_SECONDS:
+        raise _invalid(TOO_FAR_AHEAD)
 
 
 def _invalid(reason: str) -> ValidationError:

@@ -1,169 +1,162 @@
-"""Pure checks on a send request: addresses, header values, content order, limits.
+"""Pure checks on a send request: addresses, header-bound text, content order, recipient limits.
 
-Each failure raises ValidationError with the SendGrid field path.
+Each failure raises ValidationError with the SendGrid field path and, where it has one, its words.
 """
 
 from __future__ import annotations
 
-import re
-
 from mta.errors import ValidationError
-from mta.intake.request import MailSend
+from mta.intake.fields import (
+    BREAKING_RE,
+    MIME_TYPE_RE,
+    RESERVED_HEADERS,
+    check_address,
+    check_email,
+    check_headers,
+    check_text,
+)
+from mta.intake.options import MAX_CATEGORIES, check_options
+from mta.intake.request import MailSend, Personalization
 
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})$")
-# RFC 6531 addresses (SMTP envelopes with SMTPUTF8): UTF-8 beyond ASCII, minus the C1
-# controls and the Unicode line and paragraph separators.
-_UTF8 = "\u00a1-\u2027\u202a-\U0010ffff"
-UTF8_EMAIL_RE = re.compile(
-    rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~{_UTF8}-]+@[A-Za-z0-9{_UTF8}](?:[A-Za-z0-9.{_UTF8}-]{{0,251}})$"
-)
-HEADER_NAME_RE = re.compile(r"^[!-9;-~]+$")
-RESERVED_HEADERS = frozenset(
-    {
-        "x-sg-id",
-        "x-sg-eid",
-        "received",
-        "dkim-signature",
-        "content-type",
-        "content-transfer-encoding",
-        "to",
-        "from",
-        "subject",
-        "reply-to",
-        "cc",
-        "bcc",
-    }
-)
+__all__ = [
+    "MAX_CATEGORIES",
+    "RESERVED_HEADERS",
+    "check_content",
+    "check_email",
+    "check_headers",
+    "check_request",
+    "check_text",
+]
+
 MAX_RECIPIENTS = 1000
 MAX_PERSONALIZATIONS = 1000
-MAX_CATEGORIES = 10
-
-
-def check_email(email: str, field: str, *, utf8: bool = False) -> str:
-    """A plain `local@domain` address with a sane domain; returned with the domain lower-cased.
-    With `utf8` (an SMTPUTF8 envelope) the address may hold UTF-8 and an IDN domain."""
-    local, _, domain = email.rpartition("@")
-    if (
-        not (UTF8_EMAIL_RE if utf8 else EMAIL_RE).fullmatch(email)
-        or ".." in domain
-        or domain.startswith(".")
-        or domain.endswith(".")
-        or "." not in domain
-        or not _encodable(domain)
-    ):
-        raise ValidationError("Does not contain a valid address.", field=field)
-    return f"{local}@{domain.lower()}"
-
-
-def _encodable(domain: str) -> bool:
-    """An ASCII domain, or an IDN in the form IDNA gives back (nothing it maps away, such
-    as a soft hyphen, which would make two spellings of one domain)."""
-    if domain.isascii():
-        return True
-    try:
-        return domain.encode("idna").decode("idna").lower() == domain.lower()
-    except UnicodeError:
-        return False
-
-
-def check_text(value: str, field: str) -> None:
-    """No CR, LF or NUL in anything that becomes a header."""
-    if any(char in value for char in "\r\n\0"):
-        raise ValidationError("Header values may not contain CR, LF or NUL.", field=field)
-
-
-def check_headers(headers: dict[str, str], field: str) -> None:
-    for name, value in headers.items():
-        if not HEADER_NAME_RE.fullmatch(name):
-            raise ValidationError(f"Invalid header name {name!r}.", field=f"{field}.{name}")
-        if name.lower() in RESERVED_HEADERS:
-            raise ValidationError(
-                f"The header {name} is reserved and may not be set.", field=f"{field}.{name}"
-            )
-        check_text(value, f"{field}.{name}")
+PLAIN, AMP, HTML = "text/plain", "text/x-amp-html", "text/html"
+# SendGrid's order: text/plain, then text/html (AMP, as Google asks, just before it), then
+# any other type.
+CONTENT_RANK = {PLAIN: 0, AMP: 1, HTML: 1}
+ORDER = (
+    "Following RFC 1341, section 7.2, if either text/html or text/plain are to be sent in "
+    "your email: text/plain needs to be first, followed by text/html, followed by any other "
+    "content."
+)
+SUBJECT_REQUIRED = (
+    "The subject is required. You can get around this requirement if you use a template "
+    "with a subject defined or if every personalization has a subject defined."
+)
+EMPTY_SUBJECT = "The subject of your email must be a string at least one character in length."
 
 
 def check_content(request: MailSend) -> None:
-    types = [item.type.lower() for item in request.content]
-    for index, item in enumerate(request.content):
-        if not item.value:
-            raise ValidationError(
-                "The content value must be at least one character.", field=f"content.{index}.value"
-            )
-    for kind in ("text/plain", "text/html"):
-        if types.count(kind) > 1:
-            raise ValidationError(f"The content type {kind} may only appear once.", field="content")
-    if (
-        "text/plain" in types
-        and "text/html" in types
-        and types.index("text/plain") > types.index("text/html")
-    ):
-        raise ValidationError(
-            "If present, text/plain content must be first, followed by text/html.", field="content"
-        )
+    """Each content has a MIME type and a value; every type at most once, in SendGrid's order."""
     if not request.content and not request.template_id:
         raise ValidationError(
-            "Unless a valid template_id is provided, the content parameter is required.",
+            "The content param is required unless you are using a transactional template "
+            "and have defined a template_ID.",
             field="content",
         )
+    seen: list[str] = []
+    for index, item in enumerate(request.content):
+        kind = _content_type(item.type, f"content.{index}.type")
+        if not item.value:
+            raise ValidationError(
+                "The content value must be a string at least one character in length.",
+                field=f"content.{index}.value",
+            )
+        if kind in seen:
+            raise ValidationError(
+                "If present, text/plain and text/html may only be provided once."
+                if kind in (PLAIN, HTML)
+                else f"The content type {kind} may only be provided once.",
+                field=f"content.{index}.type",
+            )
+        if seen and CONTENT_RANK.get(seen[-1], 2) > CONTENT_RANK.get(kind, 2):
+            raise ValidationError(ORDER, field="content")
+        seen.append(kind)
+
+
+def _content_type(value: str, field: str) -> str:
+    if not value:
+        raise ValidationError(
+            "Your content type must be a string with length of at least one character.",
+            field=field,
+        )
+    if ";" in value or BREAKING_RE.search(value):
+        raise ValidationError("Cannot contain ';', or CRLF characters.", field=field)
+    if not MIME_TYPE_RE.fullmatch(value):
+        raise ValidationError(
+            "The content type must be a MIME type such as text/plain or text/html.", field=field
+        )
+    return value.lower()
 
 
 def check_request(request: MailSend) -> None:
-    """Every structural rule that needs no database."""
-    if not request.personalizations:
+    """Every structural rule that needs no database (attachments: see attachments.py)."""
+    count = len(request.personalizations)
+    if not count:
         raise ValidationError(
-            "The personalizations field must contain at least one item.", field="personalizations"
+            "You must have at least one personalization.", field="personalizations"
         )
-    if len(request.personalizations) > MAX_PERSONALIZATIONS:
+    if count > MAX_PERSONALIZATIONS:
         raise ValidationError(
-            "The personalizations field may contain at most 1000 items.", field="personalizations"
+            f"The personalization block is limited to 1000 personalizations per API request. "
+            f"You have provided {count} personalizations. Please consider splitting this into "
+            f"multiple requests and resending your request.",
+            field="personalizations",
         )
-    request.from_.email = check_email(request.from_.email, "from.email")
-    check_text(request.from_.name or "", "from.name")
+    check_address(request.from_, "from", "From")
     if request.reply_to is not None:
-        request.reply_to.email = check_email(request.reply_to.email, "reply_to.email")
-        check_text(request.reply_to.name or "", "reply_to.name")
-    check_text(request.subject or "", "subject")
+        check_address(request.reply_to, "reply_to", "Reply-To")
+    _check_subject(request.subject, "subject")
     check_headers(request.headers, "headers")
-    if len(request.categories) > MAX_CATEGORIES:
-        raise ValidationError("Too many categories (at most 10).", field="categories")
-    for index, category in enumerate(request.categories):
-        check_text(category, f"categories.{index}")
     check_content(request)
+    check_options(request)
     _check_recipients(request)
-    if (
-        request.subject is None
-        and not request.template_id
-        and any(p.subject is None for p in request.personalizations)
-    ):
-        raise ValidationError("The subject is required.", field="subject")
+    without = (p.subject is None for p in request.personalizations)
+    if request.subject is None and not request.template_id and any(without):
+        raise ValidationError(SUBJECT_REQUIRED, field="subject")
+
+
+def _check_subject(subject: str | None, field: str) -> None:
+    if subject is None:
+        return
+    if not subject:
+        raise ValidationError(EMPTY_SUBJECT, field=field)
+    check_text(subject, field, "The subject")
+
+
+def _check_personalization(personalization: Personalization, path: str) -> None:
+    if not personalization.to:
+        raise ValidationError(
+            "The to array is required for all personalization objects, "
+            "and must have at least one email object with a valid email "
+            "address.",
+            field=f"{path}.to",
+        )
+    if personalization.from_ is not None:
+        check_address(personalization.from_, f"{path}.from", "From")
+    _check_subject(personalization.subject, f"{path}.subject")
+    check_headers(personalization.headers, f"{path}.headers")
 
 
 def _check_recipients(request: MailSend) -> None:
     seen: set[str] = set()
     for p_index, personalization in enumerate(request.personalizations):
         path = f"personalizations.{p_index}"
-        if not personalization.to:
-            raise ValidationError(
-                "The to array is required for all personalization objects, "
-                "and must have at least one email object with a valid email "
-                "address.",
-                field=f"{path}.to",
-            )
-        check_text(personalization.subject or "", f"{path}.subject")
-        check_headers(personalization.headers, f"{path}.headers")
-        for kind in ("to", "cc", "bcc"):
+        _check_personalization(personalization, path)
+        for kind, label in (("to", "To"), ("cc", "CC"), ("bcc", "BCC")):
             for index, address in enumerate(getattr(personalization, kind)):
-                field = f"{path}.{kind}.{index}.email"
-                address.email = check_email(address.email, field)
-                check_text(address.name or "", f"{path}.{kind}.{index}.name")
-                if address.email.lower() in seen:
+                check_address(address, f"{path}.{kind}.{index}", label)
+                key = address.email.lower()
+                if key in seen:
                     raise ValidationError(
-                        "Each email address in the personalization block should be unique.",
-                        field=field,
+                        "Each email address in the personalization block should be unique "
+                        "between to, cc, and bcc. We found the first duplicate instance of "
+                        f"[{address.email}] in the {path}.{kind} field.",
+                        field=f"{path}.{kind}.{index}.email",
                     )
-                seen.add(address.email.lower())
-    if len(seen) > MAX_RECIPIENTS:
-        raise ValidationError(
-            "The total number of recipients must be no more than 1000.", field="personalizations"
-        )
+                seen.add(key)
+                if len(seen) > MAX_RECIPIENTS:
+                    raise ValidationError(
+                        "There is a limit of 1000 total recipients (to + cc + bcc) per request.",
+                        field="personalizations",
+                    )

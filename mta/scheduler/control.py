@@ -1,6 +1,6 @@
 """Operator control of the queue, as postqueue / postsuper: list, show, retry, hold, release
 and delete, over the spool and the running scheduler. Holds survive restarts (a small JSON
-file beside the spool)."""
+file beside the spool). A scheduled send waits as deferred; one a paused batch parks is held."""
 
 from __future__ import annotations
 
@@ -40,6 +40,16 @@ class QueuedMessage(msgspec.Struct, kw_only=True):
     state: QueueState
     created_at: float
     recipients: list[QueuedRecipient]
+    due_at: float | None = None  # earliest next attempt of a pending recipient
+    send_at: int | None = None  # a scheduled send's time
+    batch_id: str | None = None
+    held_by_batch: bool = False  # held because its batch is paused, not by an operator
+
+
+def scheduled_ahead(entry: QueueEntry, now: float) -> bool:
+    """A scheduled send not yet due and never tried: `retry --all` leaves it to its time."""
+    send_at = entry.envelope.send_at
+    return send_at is not None and send_at > now and all(s.attempts == 0 for s in entry.pending)
 
 
 class QueueControl:
@@ -54,13 +64,17 @@ class QueueControl:
             scheduler.held.update(json.loads(held_file.read_text()))
 
     def state_of(self, queue_id: str) -> QueueState:
-        if queue_id in self._scheduler.held:
+        if queue_id in self._scheduler.held or self._scheduler.batches.parked_by(queue_id):
             return "held"
         return "active" if self._scheduler.is_active(queue_id) else "deferred"
 
     def view(self, entry: QueueEntry) -> QueuedMessage:
         env = entry.envelope
         return QueuedMessage(
+            due_at=min((s.next_attempt_at for s in entry.pending), default=None),
+            send_at=env.send_at,
+            batch_id=env.batch_id,
+            held_by_batch=self._scheduler.batches.parked_by(env.queue_id) is not None,
             queue_id=env.queue_id,
             message_id=env.message_id,
             account_id=env.account_id,
@@ -106,16 +120,17 @@ class QueueControl:
         return self.view(entry)
 
     async def retry(self, queue_id: str | None) -> int:
-        """Make one message (or, with None, every deferred one) due now; returns how many."""
+        """Make one message (or, with None, every deferred one but scheduled sends not yet
+        due) due now; returns how many. Messages of a paused batch stay parked."""
         ids = [queue_id] if queue_id else list(self._store.pending_index())
-        count = 0
+        count, now = 0, time.time()
         for qid in ids:
             entry = await self._load(qid)
             if entry is None:
                 if queue_id:
                     raise NotFound(f"no message {queue_id} in the queue")
                 continue
-            if qid in self._scheduler.held or self._scheduler.is_active(qid):
+            if self.state_of(qid) != "deferred" or (not queue_id and scheduled_ahead(entry, now)):
                 continue
             self._scheduler.retry_now(entry)
             count += 1
@@ -129,12 +144,22 @@ class QueueControl:
         return shown
 
     async def release(self, queue_id: str) -> QueuedMessage:
+        """Lift an operator's hold; a scheduled send not yet due goes back to waiting."""
         entry = await self._load(queue_id)
         if entry is None or queue_id not in self._scheduler.held:
+            batch_id = self._scheduler.batches.parked_by(queue_id)
+            if entry is not None and batch_id:
+                raise Conflict(
+                    f"message {queue_id} is held by its paused batch {batch_id}: resume the "
+                    f"batch (DELETE /v3/user/scheduled_sends/{batch_id})"
+                )
             raise NotFound(f"no held message {queue_id} in the queue")
         self._scheduler.held.discard(queue_id)
         await self._save_holds()
-        self._scheduler.retry_now(entry)
+        if scheduled_ahead(entry, time.time()):
+            self._scheduler.enqueue(entry)
+        else:
+            self._scheduler.retry_now(entry)
         return self.view(entry)
 
     async def delete(self, queue_id: str) -> None:

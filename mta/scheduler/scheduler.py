@@ -1,7 +1,7 @@
 """The scheduler: per-destination ready queues with connection limits and reuse, a retry
-heap, and results turned into events and spool updates. At start it rebuilds itself from
-the spool. A slow or dead destination holds only its own connections. Only messages being
-delivered are held in memory; a deferred one is a (due time, queue id) pair until due."""
+heap, results turned into events and spool updates; rebuilt from the spool at start. A slow
+or dead destination holds only its own connections. Only messages being delivered are held
+in memory; a deferred or scheduled one is a (due time, queue id) pair until due."""
 
 from __future__ import annotations
 
@@ -15,58 +15,20 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from config.settings import DeliverySettings
-from mta.delivery.classify import classify_bounce
 from mta.delivery.client import SmtpSession
 from mta.delivery.deliverer import SANDBOX_REPLY, Deliverer, domain_of, transactions
 from mta.errors import PermanentFailure, StorageUnavailable, TransientFailure
 from mta.events.bus import EventBus
-from mta.events.model import Bounce, Deferred, Delivered, Event, about, event_type
+from mta.events.model import Bounce, Delivered, event_type
 from mta.model import Outcome, QueueEntry, RecipientState, SmtpReply
 from mta.scheduler.backoff import expired, retry_delay
+from mta.scheduler.batches import BatchGate, BatchKey, BatchStatus, batch_verdict, drop_due
 from mta.scheduler.destinations import Destination, Job
+from mta.scheduler.outcomes import outcome_event
 from queue_store import QueueStore
 
 log = logging.getLogger(__name__)
 RETRY_BATCH = 200  # due messages loaded from the spool at once
-
-
-def outcome_event(
-    entry: QueueEntry, state: RecipientState, outcome: Outcome, is_expired: bool
-) -> Event:
-    common = about(entry.envelope, state)
-    reply = outcome.reply
-    if reply.code < 400:
-        return Delivered(
-            **common,
-            response=reply.line(),
-            mx=outcome.mx,
-            tls=outcome.tls,
-            tls_version=outcome.tls_version,
-            tls_cipher=outcome.tls_cipher,
-            attempt=state.attempts,
-        )
-    if reply.transient and not is_expired:
-        return Deferred(
-            **common,
-            response=reply.line(),
-            status=reply.enhanced,
-            attempt=state.attempts,
-            mx=outcome.mx,
-        )
-    if reply.transient:
-        reply = SmtpReply(
-            reply.code, "4.4.7", f"message expired in queue; last error: {reply.line()}"
-        )
-    classification, kind = classify_bounce(reply)
-    return Bounce(
-        **common,
-        reason=reply.line(),
-        status=reply.enhanced,
-        type=kind,
-        bounce_classification=classification,
-        attempt=state.attempts,
-        mx=outcome.mx,
-    )
 
 
 class Scheduler:
@@ -95,11 +57,13 @@ class Scheduler:
         self._connections = 0
         self._running = False
         self.held: set[str] = set()  # queue ids an operator put on hold
+        self.batches = BatchGate()
 
     # -- intake side -------------------------------------------------------------------
 
     def enqueue(self, entry: QueueEntry, content: bytes | None = None) -> None:
-        """Queue the due, not yet in-flight recipients of `entry` on their destinations.
+        """Queue the due, not yet in-flight recipients of `entry` on their destinations; a
+        message with nothing due (a scheduled send) waits on the retry heap.
 
         Intake passes the content it has just spooled, which saves reading it back for the
         first attempt; it is dropped when the message has no job under way any more."""
@@ -107,12 +71,18 @@ class Scheduler:
         if queue_id in self.held:
             return
         entry = self._live.get(queue_id, entry)  # one object per message while in flight
+        soon = now if entry.envelope.send_at else now + 0.5  # a scheduled send never goes early
         due = [
             s
             for s in entry.pending
-            if (queue_id, s.index) not in self._inflight and s.next_attempt_at <= now + 0.5
+            if (queue_id, s.index) not in self._inflight and s.next_attempt_at <= soon
         ]
         if not due:
+            waiting = min((s.next_attempt_at for s in entry.pending), default=None)
+            if waiting is not None and queue_id not in self._live:  # else its jobs plan retries
+                self._schedule(queue_id, waiting)
+            return
+        if entry.envelope.batch_id and not self._batch_allows(entry, due, now):
             return
         if content is not None:
             self._content[queue_id] = content
@@ -292,7 +262,7 @@ class Scheduler:
         """Record each recipient's outcome as an event, then persist the entry's state."""
         entry, now = job.entry, time.time()
         is_expired = expired(
-            entry.envelope.created_at, now, self._settings.max_queue_lifetime_seconds
+            entry.envelope.lifetime_start, now, self._settings.max_queue_lifetime_seconds
         )
         for state, outcome in zip(job.states, outcomes, strict=True):
             state.attempts += 1 if counts_attempt else 0
@@ -332,15 +302,7 @@ class Scheduler:
         queue_id = entry.envelope.queue_id
         async with self._locks[queue_id]:
             self._inflight.difference_update((queue_id, s.index) for s in job.states)
-            try:
-                if entry.pending:
-                    await self._store.update(entry)
-                else:
-                    await self._store.remove(queue_id)
-            except StorageUnavailable:
-                # The outcome is already sent and in the events; after a restart the spool's
-                # older state may deliver it again (a duplicate, never a loss).
-                log.error("event=spool_state_not_recorded queue_id=%s", queue_id)
+            await self._store_state(entry)
         self._live_jobs[queue_id] -= 1
         if self._live_jobs[queue_id] <= 0:  # no job left: the spool holds it from here on
             del self._live_jobs[queue_id]
@@ -350,6 +312,42 @@ class Scheduler:
         deferred = [s for s in job.states if s.status == "pending"]
         if deferred:
             self._schedule(queue_id, min(s.next_attempt_at for s in deferred))
+
+    async def _store_state(self, entry: QueueEntry) -> None:
+        queue_id = entry.envelope.queue_id
+        try:
+            if entry.pending:
+                await self._store.update(entry)
+            else:
+                await self._store.remove(queue_id)
+        except StorageUnavailable:
+            # The outcome is already sent and in the events; after a restart the spool's
+            # older state may deliver it again (a duplicate, never a loss).
+            log.error("event=spool_state_not_recorded queue_id=%s", queue_id)
+
+    # -- batches -------------------------------------------------------------------------
+
+    def batch_changed(self, key: BatchKey, status: BatchStatus | None) -> None:
+        """A batch was paused, cancelled or resumed: the messages a lifted pause parked are
+        looked at again (delivered now, or dropped if the batch is cancelled)."""
+        released = self.batches.set(key, status)
+        if released:
+            self._spawn(self._reload(released))
+
+    def _batch_allows(self, entry: QueueEntry, due: list[RecipientState], now: float) -> bool:
+        """Whether the message's batch lets its due recipients go now. A pause parks the
+        message (and looks again when its queue lifetime ends); a cancel drops them."""
+        envelope, lifetime = entry.envelope, self._settings.max_queue_lifetime_seconds
+        status = self.batches.status_of(envelope)
+        verdict = batch_verdict(status, envelope.lifetime_start, now, lifetime)
+        if verdict == "park":
+            self.batches.park(envelope)
+            self._schedule(envelope.queue_id, envelope.lifetime_start + lifetime)
+        elif verdict != "send":
+            drop_due(entry, due, verdict, self._bus)
+            if envelope.queue_id not in self._live:  # else its running jobs store it
+                self._spawn(self._store_state(entry))
+        return verdict == "send"
 
     # -- operator control ----------------------------------------------------------------
 
@@ -382,9 +380,12 @@ class Scheduler:
             batch: list[str] = []
             while self._due and self._due[0][0] <= time.time() and len(batch) < RETRY_BATCH:
                 batch.append(heapq.heappop(self._due)[1])
-            for entry in await asyncio.gather(*(self._load(qid) for qid in batch)):
-                if entry is not None:
-                    self.enqueue(entry)
+            await self._reload(batch)
+
+    async def _reload(self, queue_ids: list[str]) -> None:
+        for entry in await asyncio.gather(*(self._load(qid) for qid in queue_ids)):
+            if entry is not None:
+                self.enqueue(entry)
 
     async def _load(self, queue_id: str) -> QueueEntry | None:
         live = self._live.get(queue_id)

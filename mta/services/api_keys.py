@@ -98,6 +98,31 @@ class ApiKeyService:
             await session.commit()
         return CreatedKey(view=_view(row), api_key=f"{KEY_PREFIX}.{key_id}.{secret}")
 
+    async def get(self, account_id: str, key_id: str) -> ApiKeyView:
+        async with self._sessions() as session:
+            row = await session.get(ApiKey, key_id)
+        if row is None or row.account_id != account_id or row.revoked_at is not None:
+            raise NotFound("api key not found")
+        return _view(row)
+
+    async def update(
+        self, account_id: str, key_id: str, name: str, scopes: list[str] | None
+    ) -> ApiKeyView:
+        """Rename a key and, when `scopes` is given, replace its scopes."""
+        if not name.strip():
+            raise ValidationError("name is required", field="name")
+        async with self._sessions() as session:
+            row = await session.get(ApiKey, key_id)
+            if row is None or row.account_id != account_id or row.revoked_at is not None:
+                raise NotFound("api key not found")
+            row.name = name
+            if scopes is not None:
+                row.scopes = check_scopes(scopes)
+            await session.commit()
+            view = _view(row)
+        self._known.forget(key_id)  # the new scopes hold from the next request
+        return view
+
     async def list(self, account_id: str) -> list[ApiKeyView]:
         async with self._sessions() as session:
             rows = await session.scalars(

@@ -8,6 +8,7 @@ from mta.intake.pipeline import Intake
 from mta.scheduler.control import QueueControl
 from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
+from mta.services.batches import BatchService
 from mta.services.domains import DomainService
 from mta.services.identity import TokenService
 from mta.services.messages import MessageService
@@ -26,3 +27,4 @@ class Services:
     tokens: TokenService
     intake: Intake
     queue: QueueControl
+    batches: BatchService

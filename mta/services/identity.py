@@ -13,36 +13,11 @@ import msgspec
 
 from mta.errors import AuthenticationError, PermissionDenied
 from mta.model import Environment
+from mta.services.scopes import ALL_SCOPES, KNOWN_SCOPES, missing_scopes
+
+__all__ = ["KNOWN_SCOPES", "Principal", "Role", "TokenService"]
 
 Role = Literal["admin", "user"]
-
-# The scopes an API key may hold (SendGrid's names for what we implement).
-KNOWN_SCOPES: frozenset[str] = frozenset(
-    {
-        "mail.send",
-        "messages.read",
-        "email_activity.read",
-        "api_keys.create",
-        "api_keys.read",
-        "api_keys.update",
-        "api_keys.delete",
-        "templates.create",
-        "templates.read",
-        "templates.update",
-        "templates.delete",
-        "templates.versions.create",
-        "templates.versions.read",
-        "templates.versions.update",
-        "templates.versions.delete",
-        "templates.versions.activate.create",
-        "user.webhooks.event.settings.create",
-        "user.webhooks.event.settings.read",
-        "user.webhooks.event.settings.update",
-        "user.webhooks.event.settings.delete",
-        "stats.read",
-        "suppression.read",
-    }
-)
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +41,25 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     def require(self, scope: str) -> None:
         if not self.has_scope(scope):
             raise PermissionDenied(f"access forbidden: this key lacks the scope {scope}")
+
+    def scope_list(self) -> list[str]:
+        """The scopes this caller holds, sorted (a JWT holds every scope)."""
+        return list(ALL_SCOPES) if self.is_jwt else sorted(self.scopes)
+
+    def require_grantable(self, scopes: list[str], environment: Environment) -> None:
+        """A key may hand on only scopes it holds, and a test key cannot mint a live one."""
+        if self.is_jwt:
+            return
+        missing = missing_scopes(self.scopes, scopes)
+        if missing:
+            raise PermissionDenied(
+                f"access forbidden: cannot grant the scope {missing[0]}, which this key lacks",
+                field="scopes",
+            )
+        if self.environment == "test" and environment == "live":
+            raise PermissionDenied(
+                "access forbidden: a test key cannot create a live key", field="environment"
+            )
 
 
 class TokenService:

@@ -7,6 +7,7 @@ import base64
 import json
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -286,3 +287,19 @@ def test_a_test_key_over_smtp_runs_the_pipeline_but_sends_nothing(
     logged = wait_for_status(scaisend, key, messages[0]["id"], "delivered")
     assert logged["subject"] == "sandboxed"
     assert sink.snapshot() == []
+
+
+def test_x_smtpapi_send_at_schedules_the_message(
+    scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
+) -> None:
+    token = scaisend.token()
+    set_up_account(scaisend, dns_server, token)
+    key = make_key(scaisend, token)
+    due = int(time.time()) + 4
+    smtpapi = json.dumps({"send_at": due}).encode()
+    submit_587(scaisend, key, with_smtpapi("ada@example.com", smtpapi), "ada@example.com")
+    time.sleep(1.5)
+    assert sink.snapshot() == []  # spooled and acknowledged, not yet sent
+    data = sink.wait_for(1)[0].data
+    assert time.time() >= due
+    assert b"X-SMTPAPI" not in data

@@ -94,6 +94,12 @@ def _refusal(kind: type[Any], data: dict[str, Any]) -> str:
     [
         (HttpSettings, {"listen": "localhost"}, "listen: bad address"),
         (HttpSettings, {"listen": ""}, "listen: bad address"),
+        (HttpSettings, {"max_body_bytes": 0}, "max_body_bytes: must be at least 1"),
+        (HttpSettings, {"rate_limit_per_second": 0}, "rate_limit_per_second: must be above 0"),
+        (HttpSettings, {"rate_limit_per_second": -1.5}, "rate_limit_per_second: must be above"),
+        (HttpSettings, {"rate_limit_per_second": 2e6}, "rate_limit_per_second: must be above"),
+        (HttpSettings, {"rate_limit_burst": 0}, "rate_limit_burst: must be between 1"),
+        (HttpSettings, {"rate_limit_burst": 10**8}, "rate_limit_burst: must be between 1"),
         (SmtpSettings, {"submission_listen": "x:0"}, "submission_listen: bad port"),
         (SmtpSettings, {"smtps_listen": "nohost"}, "smtps_listen: bad address"),
         (SmtpSettings, {"mx_listen": "[::1"}, "mx_listen: bad address"),
@@ -132,6 +138,8 @@ def test_section_checks_name_the_key(
 @pytest.mark.parametrize(
     ("kind", "data"),
     [
+        (HttpSettings, {"rate_limit_per_second": 0.2, "rate_limit_burst": 1}),
+        (HttpSettings, {"rate_limit_per_second": 1_000_000.0, "rate_limit_burst": 10_000_000}),
         (SmtpSettings, {"submission_listen": "", "smtps_listen": "", "mx_listen": ""}),
         (SmtpSettings, {"tls_cert": "/c.pem", "tls_key": "/k.pem"}),
         (SmtpSettings, {"proxy_protocol": ["smtps", "mx"], "proxy_networks": ["10.0.0.0/8"]}),

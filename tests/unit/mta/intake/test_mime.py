@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.header
 import email.policy
@@ -11,14 +12,17 @@ from typing import Any
 
 import pytest
 
+from mta.errors import ValidationError
 from mta.intake.mime import (
     TRACKING_HEADER,
+    MimeAttachment,
     build_message,
     format_address,
     header_values,
     stamp_submitted,
 )
-from mta.intake.request import Address
+from mta.intake.mime_headers import fold_lines
+from mta.intake.request import Address, Content
 
 
 def _build(**overrides: Any) -> bytes:
@@ -245,3 +249,269 @@ def test_stamp_submitted(extra: bytes, adds_message_id: bool, adds_date: bool) -
     assert message[TRACKING_HEADER] == "msg789"
     if adds_date:
         assert email.utils.parsedate_to_datetime(message["Date"]).tzinfo is not None
+
+
+def _attachment(name: str, data: bytes, **fields: Any) -> MimeAttachment:
+    values: dict[str, Any] = dict(
+        content_type="application/pdf",
+        filename=name,
+        inline=False,
+        content_id=None,
+        body=base64.encodebytes(data).decode("ascii"),
+        size=len(data),
+    )
+    values.update(fields)
+    return MimeAttachment(**values)
+
+
+PDF = b"%PDF-1.4 " + bytes(range(256)) * 20
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+LOGO = _attachment("logo.png", PNG, content_type="image/png", inline=True, content_id="logo@x")
+REPORT = _attachment("report.pdf", PDF)
+
+
+def _tree(part: EmailMessage) -> Any:
+    if part.is_multipart():
+        return [part.get_content_type(), *(_tree(p) for p in part.iter_parts())]  # type: ignore[arg-type]
+    return part.get_content_type()
+
+
+ALT = ["multipart/alternative", "text/plain", "text/html"]
+
+
+@pytest.mark.parametrize(
+    ("text", "attachments", "tree"),
+    [
+        ("t", [], ALT),
+        ("t", [REPORT], ["multipart/mixed", ALT, "application/pdf"]),
+        ("t", [LOGO], ["multipart/related", ALT, "image/png"]),
+        (
+            "t",
+            [LOGO, REPORT],
+            ["multipart/mixed", ["multipart/related", ALT, "image/png"], "application/pdf"],
+        ),
+        (
+            "t",
+            [REPORT, LOGO, REPORT],
+            [
+                "multipart/mixed",
+                ["multipart/related", ALT, "image/png"],
+                "application/pdf",
+                "application/pdf",
+            ],
+        ),
+        (None, [LOGO], ["multipart/related", "text/html", "image/png"]),
+        (None, [REPORT], ["multipart/mixed", "text/html", "application/pdf"]),
+        # inline without a content id cannot be referenced: it goes with the attachments
+        (
+            "t",
+            [_attachment("i.png", PNG, inline=True)],
+            ["multipart/mixed", ALT, "application/pdf"],
+        ),
+    ],
+)
+def test_structure(text: str | None, attachments: list[MimeAttachment], tree: Any) -> None:
+    data = _build(text=text, html="<p><img src='cid:logo@x'></p>", attachments=attachments)
+    _assert_smtp_safe(data)
+    message = _parse(data)
+    assert _tree(message) == tree
+    assert message["MIME-Version"] == "1.0"
+    assert message["Subject"] == "Hello"
+
+
+def test_related_names_its_root_type() -> None:
+    for text, root in (("t", "multipart/alternative"), (None, "text/html")):
+        message = _parse(_build(text=text, attachments=[LOGO]))
+        assert message.get_content_type() == "multipart/related"
+        assert message.get_param("type") == root
+
+
+def test_attachments_round_trip() -> None:
+    message = _parse(_build(attachments=[LOGO, REPORT]))
+    parts = {p.get_content_type(): p for p in message.walk()}
+    logo, report = parts["image/png"], parts["application/pdf"]
+    assert logo.get_content() == PNG and report.get_content() == PDF
+    assert logo["Content-Transfer-Encoding"] == report["Content-Transfer-Encoding"] == "base64"
+    assert logo["Content-ID"] == "<logo@x>"
+    assert logo.get_content_disposition() == "inline"
+    assert report.get_content_disposition() == "attachment"
+    assert (logo.get_filename(), report.get_filename()) == ("logo.png", "report.pdf")
+    assert report.get_param("name") == "report.pdf"
+    assert report["Content-ID"] is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "plain.txt",
+        'quote"and\\backslash.txt',
+        "semi;colon, comma.txt",
+        "r\u00e9sum\u00e9.pdf",
+        "\u65e5\u672c\u8a9e\u306e\u30d5\u30a1\u30a4\u30eb.docx",
+        "\U0001f600.png",
+        "long " * 40 + ".pdf",
+        "\u00e4" * 255,
+        "../../etc/passwd",
+    ],
+)
+def test_filenames_round_trip(name: str) -> None:
+    data = _build(attachments=[_attachment(name, PDF)])
+    _assert_smtp_safe(data)
+    assert max(len(line) for line in data.split(b"\r\n")[:-1] if not line.startswith(b"JVBE")) < 100
+    part = next(p for p in _parse(data).walk() if p.get_content_type() == "application/pdf")
+    assert part.get_filename() == name
+    assert part.get_param("name") == name
+    if not name.isascii():  # RFC 2231, not RFC 2047 encoded words, in parameters
+        raw = data.decode("ascii")
+        assert (
+            "filename*0*=utf-8''" in raw and "=?utf-8?" not in raw.split("Content-Disposition")[1]
+        )
+
+
+def test_other_content_types() -> None:
+    contents = [
+        Content("text/plain", "plain"),
+        Content("text/x-amp-html", "<html \u26a14email>amp</html>"),
+        Content("text/html", "<p>html</p>"),
+        Content("text/calendar", "BEGIN:VCALENDAR\nEND:VCALENDAR"),
+        Content("application/json", '{"k": "\u00e9"}'),
+    ]
+    data = _build(contents=contents)
+    _assert_smtp_safe(data)
+    message = _parse(data)
+    parts = list(message.iter_parts())
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in parts] == [c.type for c in contents]
+    assert [p["Content-Transfer-Encoding"] for p in parts] == ["quoted-printable"] * 4 + ["base64"]
+    assert _body_text(parts[1]).rstrip("\n") == contents[1].value  # type: ignore[arg-type]
+    assert parts[4].get_content() == contents[4].value.encode()
+    assert parts[3].get_content_charset() == "utf-8"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ".\nline after a lone dot\n.",
+        "From the start of a line\n>From quoted",
+        "trailing spaces   \ntrailing tab\t\n",
+        "--=_not-a-boundary\n--=_",
+        "=3D is not decoded twice, = stays",
+        "CR\rand CRLF\r\nand LF\n",
+        "\u00e9" * 5000,
+        "\U0001f600" * 3000,
+        "x" * 5000 + "\n" + "\u00e9" * 3 + " " * 2000,
+    ],
+)
+def test_bodies_round_trip_exactly(text: str) -> None:
+    data = _build(text=text, html=None, attachments=[REPORT])
+    _assert_smtp_safe(data)
+    part = next(p for p in _parse(data).walk() if p.get_content_type() == "text/plain")
+    expected = text.replace("\r\n", "\n").replace("\r", "\n")
+    assert _body_text(part) == (expected if expected.endswith("\n") else expected + "\n")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("subject", "Hi\r\nBcc: victim@example.org"),
+        ("subject", "Hi\nBcc: victim@example.org"),
+        ("subject", "Hi\u2028Bcc: victim@example.org"),
+        ("subject", "Hi\x85Bcc: victim@example.org"),
+        ("headers", {"X-A": "b\r\nBcc: victim@example.org"}),
+        ("headers", {"X-A": "b\u2029c"}),
+        ("to", [Address("a@example.net", "A\r\nBcc: victim@example.org")]),
+        ("sender", Address("from@example.com", "F\nX: y")),
+        ("attachments", [_attachment("a\r\nContent-Type: text/html", PDF)]),
+        ("attachments", [_attachment("x.png", PNG, inline=True, content_id="a\r\nb")]),
+    ],
+)
+def test_builder_never_writes_a_broken_header(field: str, value: Any) -> None:
+    """The last guard, behind validation: a line break anywhere in a header is a 400."""
+    with pytest.raises(ValidationError) as failure:
+        _build(**{field: value})
+    assert "may not contain line breaks" in failure.value.message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u00e4" * 300,
+        "Z\u00fcrich " * 60,
+        "a" * 600,
+        "very long ascii name " * 40,
+        "\u65e5\u672c" * 200,
+    ],
+)
+def test_long_display_names_fold(name: str) -> None:
+    data = _build(to=[Address("a@example.net", name), Address("b@example.net", "B")])
+    _assert_smtp_safe(data)
+    raw = email.message_from_bytes(data, policy=email.policy.compat32)["To"]
+    assert isinstance(raw, str)
+    decoded = str(email.header.make_header(email.header.decode_header(raw)))
+    assert name.replace("  ", " ").strip() in decoded.replace("  ", " ")
+    assert "<a@example.net>" in decoded and "B <b@example.net>" in decoded
+
+
+def test_a_thousand_recipients_fold() -> None:
+    to = [Address(f"user{i}@example.net", f"User {i}") for i in range(1000)]
+    data = _build(to=to)
+    _assert_smtp_safe(data)
+    assert max(len(line) for line in data.split(b"\r\n")) <= 78
+    assert [a.addr_spec for a in _parse(data)["To"].addresses] == [a.email for a in to]
+
+
+def test_reply_to_list() -> None:
+    replies = [Address("r1@example.com"), Address("r2@example.com", "R\u00e9ponse")]
+    message = _parse(_build(reply_to=replies))
+    assert [(a.display_name, a.addr_spec) for a in message["Reply-To"].addresses] == [
+        ("", "r1@example.com"),
+        ("R\u00e9ponse", "r2@example.com"),
+    ]
+
+
+def test_boundaries_are_unique_and_absent_from_the_parts() -> None:
+    data = _build(attachments=[LOGO, REPORT])
+    message = _parse(data)
+    boundaries = [p.get_boundary() for p in message.walk() if p.is_multipart()]
+    assert len(boundaries) == len(set(boundaries)) == 3
+    for boundary in boundaries:
+        assert boundary is not None and boundary.startswith("=_")
+        assert data.count(f"--{boundary}--".encode()) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a" * 50 + ";" + "b" * 50 + "," + "c" * 60,  # no spaces: one line, never split at ;/,
+        "<https://example.com/unsub?id=" + "x" * 120 + ">, <mailto:u@example.com?subject=u>",
+        "word " * 40,
+        "two  spaces   and    more " * 10,
+        " leading space and a long tail " + "t" * 100,
+        "x" * 900,
+        "y" * 100 + " " + "z" * 890,
+    ],
+)
+def test_long_header_values_unfold_exactly(value: str) -> None:
+    data = _build(headers={"X-Long": value})
+    _assert_smtp_safe(data)
+    head = data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    raw = head.split("X-Long: ", 1)[1].split("\r\nMIME-Version")[0]
+    assert raw.replace("\r\n", "") == value  # RFC 5322 unfolding removes CRLF only
+    assert all(line.strip() for line in raw.split("\r\n"))  # no whitespace-only lines
+    assert max(len(line) for line in head.split("\r\n")) <= 998
+
+
+@pytest.mark.parametrize(
+    ("text", "used", "lines"),
+    [
+        ("short", 8, ["short"]),
+        ("aaa bbb ccc", 0, ["aaa bbb ccc"]),
+        ("aaa bbb ccc", 70, ["aaa bbb", "ccc"]),
+        ("a" * 100, 8, ["a" * 100]),
+        ("a  b", 77, ["a ", "b"]),  # breaks only before a word, never into blank lines
+        ("x " * 50, 0, ["x " * 38 + "x", "x " * 11]),
+    ],
+)
+def test_fold_lines(text: str, used: int, lines: list[str]) -> None:
+    assert fold_lines(text, used) == lines
+    assert " ".join(lines) == text

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mta.errors import ValidationError
-from mta.intake.render import render
+from mta.intake.render import check, render
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,95 @@ def test_broken_template_names_the_template(source: str, part: str, template_id:
         render(source, {"items": []}, template_id=template_id, part=part)
     assert failure.value.message.startswith(f"template {template_id} {part} failed to render: ")
     assert failure.value.field == "template_id"
+
+
+# Templates are written by account users: nothing in one reaches beyond the data given.
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{constructor}}",
+        "{{__proto__}}",
+        "{{constructor.constructor}}",
+        "{{name.__class__}}",
+        "{{name.__class__.__mro__}}",
+        "{{name.upper}}",
+        "{{items.__len__}}",
+        "{{items.append}}",
+        "{{this.__dict__}}",
+        "{{[__class__]}}",
+        "{{name.[__class__]}}",
+        "{{lookup name '__class__'}}",
+        "{{lookup this '__globals__'}}",
+        "{{lookup (lookup this 'name') 'upper'}}",
+        "{{@root.__class__}}",
+        "{{../../../etc/passwd}}",
+        "{{#with name}}{{upper}}{{/with}}",
+        "{{#each name}}{{this}}{{/each}}",
+        "{{#with items}}{{pop}}{{/with}}",
+    ],
+)
+def test_templates_reach_only_the_data(source: str) -> None:
+    data = {"name": "ann", "items": [1, 2]}
+    assert render(source, data, template_id="d-1", part="html") == ""
+    assert data == {"name": "ann", "items": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("source", "data", "expected"),
+    [
+        ("{{a.[0]}}{{a.[1].b}}", {"a": ["x", {"b": "y"}]}, "xy"),
+        ("{{lookup a 1}}", {"a": ["x", "y"]}, "y"),
+        ("{{[weird key]}}", {"weird key": "ok"}, "ok"),
+        ("{{__proto__}}", {"__proto__": "own key"}, "own key"),  # a key of the data is data
+    ],
+)
+def test_paths_into_the_data(source: str, data: dict[str, Any], expected: str) -> None:
+    assert render(source, data, template_id="d-1", part="html") == expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '{{#*inline "loop"}}{{> loop}}{{/inline}}{{> loop}}',
+        '{{~ #*inline "x"}}y{{/inline}}',
+        "{{> header}}",
+        "{{log name}}",  # would print recipients' data to the server log
+        "{{#if a}}" * 60 + "x" + "{{/if}}" * 60,
+        "{{unknownHelper name}}",
+    ],
+)
+def test_refused_constructs_are_render_errors(source: str) -> None:
+    with pytest.raises(ValidationError) as failure:
+        render(source, {"name": "n", "a": True}, template_id="d-9", part="html")
+    assert failure.value.field == "template_id"
+    assert failure.value.message.startswith("template d-9 html failed to render: ")
+
+
+def test_nesting_within_the_limit_renders() -> None:
+    source = "{{#if a}}" * 30 + "deep" + "{{/if}}" * 30
+    assert render(source, {"a": True}, template_id="d-1", part="html") == "deep"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("'", "&#x27;"),
+        ("`", "&#x60;"),
+        ("=", "&#x3D;"),
+        ('<a href="x">', "&lt;a href&#x3D;&quot;x&quot;&gt;"),
+        (True, "true"),
+        (1.5, "1.5"),
+        (2.0, "2"),
+        (None, ""),
+    ],
+)
+def test_escaping_and_scalar_text(value: Any, expected: str) -> None:
+    assert render("{{v}}", {"v": value}, template_id="d-1", part="html") == expected
+
+
+def test_check_accepts_valid_and_names_the_field_of_invalid() -> None:
+    check("Hi {{#if a}}{{name}}{{/if}}", part="subject")
+    with pytest.raises(ValidationError) as failure:
+        check("Hi {{#if a}}", part="html_content")
+    assert failure.value.field == "html_content"
+    assert failure.value.message.startswith("html_content is not a valid template: ")

@@ -1,0 +1,75 @@
+"""`/v3/mail/batch` (create and validate batch ids) and `/v3/user/scheduled_sends` (pause or
+cancel a batch's scheduled sends, list, change, lift), as SendGrid's Cancel Scheduled Sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, delete, get, patch, post
+
+from control.routes.common import read_body
+from control.schemas.batches import ScheduledSendCreate, ScheduledSendUpdate
+from mta.services.batches import ScheduledSend
+from mta.services.container import Services
+from mta.services.identity import Principal
+
+
+@post("/v3/mail/batch", status_code=201)
+async def create_batch(services: Services, principal: Principal) -> dict[str, str]:
+    principal.require("mail.batch.create")
+    return {"batch_id": await services.batches.create(principal.account_id)}
+
+
+@get("/v3/mail/batch/{batch_id:str}")
+async def validate_batch(batch_id: str, services: Services, principal: Principal) -> dict[str, str]:
+    principal.require("mail.batch.read")
+    return {"batch_id": await services.batches.validate(principal.account_id, batch_id)}
+
+
+@post("/v3/user/scheduled_sends", status_code=201)
+async def pause_or_cancel(
+    request: Request[Any, Any, Any], services: Services, principal: Principal
+) -> ScheduledSend:
+    principal.require("user.scheduled_sends.create")
+    body = await read_body(request, ScheduledSendCreate)
+    return await services.batches.pause_or_cancel(principal.account_id, body.batch_id, body.status)
+
+
+@get("/v3/user/scheduled_sends")
+async def list_scheduled(services: Services, principal: Principal) -> list[ScheduledSend]:
+    principal.require("user.scheduled_sends.read")
+    return await services.batches.list_scheduled(principal.account_id)
+
+
+@get("/v3/user/scheduled_sends/{batch_id:str}")
+async def get_scheduled(
+    batch_id: str, services: Services, principal: Principal
+) -> list[ScheduledSend]:
+    principal.require("user.scheduled_sends.read")
+    return await services.batches.get(principal.account_id, batch_id)
+
+
+@patch("/v3/user/scheduled_sends/{batch_id:str}", status_code=204)
+async def update_scheduled(
+    batch_id: str, request: Request[Any, Any, Any], services: Services, principal: Principal
+) -> None:
+    principal.require("user.scheduled_sends.update")
+    body = await read_body(request, ScheduledSendUpdate)
+    await services.batches.update(principal.account_id, batch_id, body.status)
+
+
+@delete("/v3/user/scheduled_sends/{batch_id:str}", status_code=204)
+async def delete_scheduled(batch_id: str, services: Services, principal: Principal) -> None:
+    principal.require("user.scheduled_sends.delete")
+    await services.batches.delete(principal.account_id, batch_id)
+
+
+ROUTES = [
+    create_batch,
+    validate_batch,
+    pause_or_cancel,
+    list_scheduled,
+    get_scheduled,
+    update_scheduled,
+    delete_scheduled,
+]

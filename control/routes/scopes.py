@@ -1,0 +1,20 @@
+"""`GET /v3/scopes`: the scopes the caller holds (a JWT holds them all), as SendGrid lists them."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import get
+
+from mta.services.identity import Principal
+
+
+class ScopeList(msgspec.Struct, kw_only=True):
+    scopes: list[str]
+
+
+@get("/v3/scopes")
+async def list_scopes(principal: Principal) -> ScopeList:
+    return ScopeList(scopes=principal.scope_list())
+
+
+ROUTES = [list_scopes]

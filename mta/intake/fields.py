@@ -1,0 +1,128 @@
+"""Field-level checks every part of a send request shares: addresses, text bound for a
+header, header maps. Each failure raises ValidationError naming the field."""
+
+from __future__ import annotations
+
+import re
+from email.header import decode_header
+
+from mta.errors import ValidationError
+from mta.intake.request import Address
+
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})$")
+# RFC 6531 addresses (SMTP envelopes with SMTPUTF8): UTF-8 beyond ASCII, minus the C1
+# controls and the Unicode line and paragraph separators.
+_UTF8 = "\u00a1-\u2027\u202a-\U0010ffff"
+UTF8_EMAIL_RE = re.compile(
+    rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~{_UTF8}-]+@[A-Za-z0-9{_UTF8}](?:[A-Za-z0-9.{_UTF8}-]{{0,251}})$"
+)
+HEADER_NAME_RE = re.compile(r"^[!-9;-~]+$")
+# What may never reach a header: C0 controls but TAB (CR, LF, NUL among them), and the
+# characters Python's str.splitlines() also breaks lines at (NEL, LINE/PARAGRAPH SEPARATOR).
+BREAKING_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+MIME_TYPE_RE = re.compile(r"^[A-Za-z0-9][\w!#$&^.+-]{0,126}/[A-Za-z0-9][\w!#$&^.+-]{0,126}$", re.A)
+RESERVED_HEADERS = frozenset(
+    {
+        "x-sg-id",
+        "x-sg-eid",
+        "received",
+        "dkim-signature",
+        "content-type",
+        "content-transfer-encoding",
+        "to",
+        "from",
+        "subject",
+        "reply-to",
+        "cc",
+        "bcc",
+        # ours: the message has exactly one of each, and we write them
+        "date",
+        "message-id",
+        "mime-version",
+        "x-scaisend-message-id",
+    }
+)
+MAX_EMAIL_LENGTH = 320
+BREAKING = "may not contain CR, LF, NUL, other control characters or Unicode line separators."
+
+
+def check_email(email: str, field: str, *, utf8: bool = False, kind: str = "") -> str:
+    """A plain `local@domain` address with a sane domain; returned with the domain lower-cased.
+    With `utf8` (an SMTPUTF8 envelope) the address may hold UTF-8 and an IDN domain."""
+    if kind and len(email) > MAX_EMAIL_LENGTH:
+        raise ValidationError(
+            f"The {kind} email exceeds the maximum total length of 320 characters", field=field
+        )
+    local, _, domain = email.rpartition("@")
+    if (
+        not (UTF8_EMAIL_RE if utf8 else EMAIL_RE).fullmatch(email)
+        or ".." in domain
+        or domain.startswith(".")
+        or domain.endswith(".")
+        or "." not in domain
+        or not _encodable(domain)
+    ):
+        raise ValidationError("Does not contain a valid address.", field=field)
+    return f"{local}@{domain.lower()}"
+
+
+def _encodable(domain: str) -> bool:
+    """An ASCII domain, or an IDN in the form IDNA gives back (nothing it maps away, such
+    as a soft hyphen, which would make two spellings of one domain)."""
+    if domain.isascii():
+        return True
+    try:
+        return domain.encode("idna").decode("idna").lower() == domain.lower()
+    except UnicodeError:
+        return False
+
+
+def check_text(value: str, field: str, what: str = "Header values") -> None:
+    """Nothing in text that becomes a header may break its line, not even once an RFC 2047
+    encoded word in it is decoded (`=?utf-8?q?a=0D=0ABcc:…?=`)."""
+    if BREAKING_RE.search(value) or ("=?" in value and BREAKING_RE.search(_decoded(value))):
+        raise ValidationError(f"{what} {BREAKING}", field=field)
+
+
+def _decoded(value: str) -> str:
+    """The text of the encoded words in `value` as a reader would see it (bytes its charset
+    cannot decode replaced; an unknown charset read as latin-1)."""
+    try:
+        parts = decode_header(value)
+    except (ValueError, LookupError, UnicodeError):
+        return ""
+    return "".join(_text(part, charset) for part, charset in parts)
+
+
+def _text(part: str | bytes, charset: str | None) -> str:
+    if isinstance(part, str):
+        return part
+    try:
+        return part.decode(charset or "latin-1", "replace")
+    except LookupError:
+        return part.decode("latin-1")
+
+
+def check_headers(headers: dict[str, str], field: str) -> None:
+    seen: set[str] = set()
+    for name, value in headers.items():
+        path = f"{field}.{name}"
+        if not HEADER_NAME_RE.fullmatch(name):
+            raise ValidationError(
+                "Header keys cannot contain non-ASCII characters or empty spaces.", field=path
+            )
+        if name.lower() in RESERVED_HEADERS:
+            raise ValidationError(
+                f"The header {name} is reserved: header cannot be one of the reserved keys.",
+                field=path,
+            )
+        if name.lower() in seen:
+            raise ValidationError("The headers cannot contain duplicate keys.", field=path)
+        seen.add(name.lower())
+        check_text(value, path)
+
+
+def check_address(address: Address, field: str, kind: str) -> None:
+    """The address's email (domain lower-cased in place) and a name fit for a header."""
+    address.email = check_email(address.email, f"{field}.email", kind=kind)
+    check_text(address.name or "", f"{field}.name", "Names")

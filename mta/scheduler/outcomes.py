@@ -1,0 +1,47 @@
+"""What one delivery outcome means for one recipient: a Delivered, Deferred or Bounce event
+(a transient failure past the queue lifetime bounces with 4.4.7)."""
+
+from __future__ import annotations
+
+from mta.delivery.classify import classify_bounce
+from mta.events.model import Bounce, Deferred, Delivered, Event, about
+from mta.model import Outcome, QueueEntry, RecipientState, SmtpReply
+
+
+def outcome_event(
+    entry: QueueEntry, state: RecipientState, outcome: Outcome, is_expired: bool
+) -> Event:
+    common = about(entry.envelope, state)
+    reply = outcome.reply
+    if reply.code < 400:
+        return Delivered(
+            **common,
+            response=reply.line(),
+            mx=outcome.mx,
+            tls=outcome.tls,
+            tls_version=outcome.tls_version,
+            tls_cipher=outcome.tls_cipher,
+            attempt=state.attempts,
+        )
+    if reply.transient and not is_expired:
+        return Deferred(
+            **common,
+            response=reply.line(),
+            status=reply.enhanced,
+            attempt=state.attempts,
+            mx=outcome.mx,
+        )
+    if reply.transient:
+        reply = SmtpReply(
+            reply.code, "4.4.7", f"message expired in queue; last error: {reply.line()}"
+        )
+    classification, kind = classify_bounce(reply)
+    return Bounce(
+        **common,
+        reason=reply.line(),
+        status=reply.enhanced,
+        type=kind,
+        bounce_classification=classification,
+        attempt=state.attempts,
+        mx=outcome.mx,
+    )

@@ -1,0 +1,100 @@
+"""The OpenAPI document: every body a handler reads is described (from msgspec, so it says
+what the decoder accepts), every body Struct forbids unknown fields, errors are SendGrid's."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import msgspec
+import pytest
+
+from config.settings import HttpSettings
+from control.app import create_app
+from control.openapi import body_type, complete, request_bodies
+from control.routes.common import read_body
+from mta.services.container import Services
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Litestar 3 notices
+
+
+class Payload(msgspec.Struct, forbid_unknown_fields=True):
+    value: int
+
+
+async def reads_a_payload(request: Any) -> Payload:
+    return await read_body(request, Payload)
+
+
+async def reads_nothing(request: Any) -> None:
+    return None
+
+
+def app_and_schema() -> tuple[Any, dict[str, Any]]:
+    app = create_app(cast(Services, None), HttpSettings())
+    return app, complete(app.openapi_schema.to_schema(), app.routes)
+
+
+def test_body_type_reads_the_handler_source() -> None:
+    assert body_type(reads_a_payload) is Payload
+    assert body_type(reads_nothing) is None
+    assert body_type(len) is None  # no Python source
+
+
+def test_the_send_and_key_bodies_are_documented() -> None:
+    app, schema = app_and_schema()
+    bodies = request_bodies(app.routes)
+    assert bodies[("/v3/mail/send", "post")].__name__ == "MailSend"
+    assert bodies[("/v3/api_keys", "post")].__name__ == "ApiKeyCreate"
+    send = schema["paths"]["/v3/mail/send"]["post"]
+    ref = send["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    mail_send = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert "from" in mail_send["properties"] and mail_send["additionalProperties"] is False
+
+
+def struct_types(kind: type) -> list[type]:
+    """`kind` and every Struct reachable from its fields."""
+    found: dict[type, None] = {}
+
+    def walk(info: msgspec.inspect.Type) -> None:
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.cls in found:
+                return
+            found[info.cls] = None
+            for field in info.fields:
+                walk(field.type)
+        for attr in ("item_type", "key_type", "value_type"):
+            if hasattr(info, attr):
+                walk(getattr(info, attr))
+        for attr in ("types", "item_types"):
+            for inner in getattr(info, attr, ()):
+                walk(inner)
+
+    walk(msgspec.inspect.type_info(kind))
+    return list(found)
+
+
+def test_every_body_struct_forbids_unknown_fields() -> None:
+    app, _ = app_and_schema()
+    kinds = {kind for kind in request_bodies(app.routes).values()}
+    assert len(kinds) >= 5
+    structs = [struct for kind in kinds for struct in struct_types(kind)]
+    lax = [s.__name__ for s in structs if not s.__struct_config__.forbid_unknown_fields]
+    assert lax == []
+
+
+def test_every_operation_documents_sendgrid_errors_security_and_v3_headers() -> None:
+    _, schema = app_and_schema()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert schema["security"] == [{"bearer": []}]
+    error = schema["components"]["schemas"]["ErrorBody"]
+    assert error["required"] == ["errors"]
+    for path, item in schema["paths"].items():
+        for operation in item.values():
+            responses = operation["responses"]
+            for status in ("400", "401", "403", "404", "413", "500"):
+                body = responses[status]["content"]["application/json"]["schema"]
+                assert body == {"$ref": "#/components/schemas/ErrorBody"}, (path, status)
+            v3 = path.startswith("/v3/")
+            assert ("429" in responses) == v3
+            headers = responses["200" if "200" in responses else "400"].get("headers", {})
+            assert ("X-RateLimit-Reset" in headers) == v3, path

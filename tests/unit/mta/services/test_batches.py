@@ -1,0 +1,139 @@
+"""The batch service on a real SQLite database: batch ids per account, pause / cancel / lift
+as SendGrid's scheduled sends, the scheduler told of each change, and changes made by
+another node picked up by a sync."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from mta.db.engine import create_schema, make_engine, make_sessionmaker
+from mta.db.models import Account, MailBatch
+from mta.errors import NotFound, ValidationError
+from mta.scheduler.batches import BatchKey, BatchStatus
+from mta.services.batches import BatchService, ScheduledSend, status_changes
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.told: list[tuple[BatchKey, BatchStatus | None]] = []
+
+    def batch_changed(self, key: BatchKey, status: BatchStatus | None) -> None:
+        self.told.append((key, status))
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path) -> AsyncIterator[Any]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await create_schema(engine)
+    made = make_sessionmaker(engine)
+    async with made() as session:
+        session.add_all([Account(id=a, name=a, created_at=time.time()) for a in ("acme", "other")])
+        await session.commit()
+    yield made
+    await engine.dispose()
+
+
+@pytest.fixture
+def listener() -> Listener:
+    return Listener()
+
+
+@pytest.fixture
+def service(sessions: Any, listener: Listener) -> BatchService:
+    return BatchService(sessions, listener)
+
+
+def test_status_changes_between_snapshots() -> None:
+    a, b, c = ("acme", "b1"), ("acme", "b2"), ("other", "b1")
+    old: dict[BatchKey, BatchStatus] = {a: "pause", b: "cancel"}
+    new: dict[BatchKey, BatchStatus] = {a: "cancel", c: "pause"}
+    assert status_changes(old, new) == [(a, "cancel"), (b, None), (c, "pause")]
+    assert status_changes(new, new) == []
+
+
+async def test_batch_ids_are_valid_only_for_their_account(service: BatchService) -> None:
+    batch_id = await service.create("acme")
+    assert batch_id != await service.create("acme")
+    assert await service.validate("acme", batch_id) == batch_id
+    await service.require("acme", batch_id)
+    for account, candidate in (("other", batch_id), ("acme", "nope")):
+        with pytest.raises(ValidationError) as raised:
+            await service.validate(account, candidate)
+        assert (raised.value.message, raised.value.field) == ("invalid batch id", None)
+        with pytest.raises(ValidationError) as refused:
+            await service.require(account, candidate)
+        assert refused.value.field == "batch_id"
+
+
+async def test_pause_cancel_and_lift(service: BatchService, listener: Listener) -> None:
+    b1, b2 = await service.create("acme"), await service.create("acme")
+    mine = await service.create("other")
+    assert await service.pause_or_cancel("acme", b1, "pause") == ScheduledSend(b1, "pause")
+    await service.pause_or_cancel("acme", b2, "cancel")
+    await service.pause_or_cancel("other", mine, "cancel")
+    with pytest.raises(ValidationError):  # already paused: PATCH changes it
+        await service.pause_or_cancel("acme", b1, "cancel")
+    assert await service.list_scheduled("acme") == sorted(
+        [ScheduledSend(b1, "pause"), ScheduledSend(b2, "cancel")], key=lambda s: s.batch_id
+    )
+    assert await service.get("acme", b1) == [ScheduledSend(b1, "pause")]
+    await service.update("acme", b1, "cancel")
+    await service.delete("acme", b2)
+    assert await service.list_scheduled("acme") == [ScheduledSend(b1, "cancel")]
+    with pytest.raises(NotFound):  # neither paused nor cancelled now
+        await service.get("acme", b2)
+    with pytest.raises(NotFound):
+        await service.update("acme", b2, "pause")
+    with pytest.raises(NotFound):
+        await service.delete("acme", b2)
+    assert listener.told == [
+        (("acme", b1), "pause"),
+        (("acme", b2), "cancel"),
+        (("other", mine), "cancel"),
+        (("acme", b1), "cancel"),
+        (("acme", b2), None),
+    ]
+
+
+async def test_another_accounts_batch_cannot_be_touched(
+    service: BatchService, listener: Listener
+) -> None:
+    theirs = await service.create("other")
+    await service.pause_or_cancel("other", theirs, "pause")
+    with pytest.raises(ValidationError):
+        await service.pause_or_cancel("acme", theirs, "cancel")
+    for attempt in (
+        service.get("acme", theirs),
+        service.update("acme", theirs, "cancel"),
+        service.delete("acme", theirs),
+    ):
+        with pytest.raises(ValidationError) as raised:
+            await attempt
+        assert raised.value.message == "invalid batch id"
+    assert await service.list_scheduled("acme") == []
+    assert await service.get("other", theirs) == [ScheduledSend(theirs, "pause")]
+    assert listener.told == [(("other", theirs), "pause")]
+
+
+async def test_start_and_sync_hand_over_what_the_database_holds(
+    sessions: Any, service: BatchService, listener: Listener
+) -> None:
+    b1, b2 = await service.create("acme"), await service.create("acme")
+    await service.pause_or_cancel("acme", b1, "pause")
+    restarted = Listener()
+    fresh = BatchService(sessions, restarted)
+    await fresh.start()
+    assert restarted.told == [(("acme", b1), "pause")]
+    async with sessions() as session, session.begin():  # another node's changes
+        await session.execute(update(MailBatch).where(MailBatch.id == b1).values(status=None))
+        await session.execute(update(MailBatch).where(MailBatch.id == b2).values(status="cancel"))
+    await fresh._sync()
+    assert sorted(restarted.told[1:]) == sorted([(("acme", b1), None), (("acme", b2), "cancel")])
+    await fresh._sync()
+    assert len(restarted.told) == 3  # nothing changed since
