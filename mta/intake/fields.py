@@ -123,6 +123,19 @@ def check_headers(headers: dict[str, str], field: str) -> None:
 
 
 def check_address(address: Address, field: str, kind: str) -> None:
-    """The address's email (domain lower-cased in place) and a name fit for a header."""
-    address.email = check_email(address.email, f"{field}.email", kind=kind)
+    """The address's email (domain lower-cased, an IDN domain in its ASCII form, in place)
+    and a name fit for a header."""
+    email = check_email(address.email, f"{field}.email", utf8=True, kind=kind)
+    local, _, domain = email.rpartition("@")
+    if not local.isascii():  # RFC 6532 headers: not built here yet
+        raise ValidationError(
+            "UTF-8 local parts are accepted over SMTP submission (SMTPUTF8), not over this API.",
+            field=f"{field}.email",
+        )
+    address.email = f"{local}@{ascii_domain(domain)}"
     check_text(address.name or "", f"{field}.name", "Names")
+
+
+def ascii_domain(domain: str) -> str:
+    """An IDN domain as IDNA's A-labels (xn--…): deliverable and writable in any header."""
+    return domain if domain.isascii() else domain.encode("idna").decode("ascii")

@@ -34,7 +34,7 @@ class SmtpApi(msgspec.Struct, kw_only=True):
     category: str | list[str] = msgspec.field(default_factory=list)
     unique_args: dict[str, str] = msgspec.field(default_factory=dict)
     send_at: int | None = None
-    asm_group_id: int | None = None  # refused, as `asm` is over HTTP: no unsubscribe groups
+    asm_group_id: int | None = None  # accepted and not yet used, as `asm` is over HTTP
     ip_pool: str | None = None  # one pool of outbound addresses here: accepted, ignored
     filters: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # ignored
     to: Any = msgspec.UNSET
@@ -89,8 +89,6 @@ def check_smtpapi(api: SmtpApi, *, now: float) -> None:
         raise _invalid(f"too many categories (at most {MAX_CATEGORIES})")
     if any(char in category for category in categories for char in "\r\n\0"):
         raise _invalid("categories may not contain CR, LF or NUL")
-    if api.asm_group_id is not None:
-        raise _invalid("unsubscribe groups (`asm_group_id`) are not supported")
     if api.send_at is not None and api.send_at > now + MAX_AHEAD_SECONDS:
         raise _invalid(TOO_FAR_AHEAD)
 

@@ -101,7 +101,6 @@ def test_keeps_send_at_and_ip_pool() -> None:
         (b'X-SMTPAPI: {"sub": {"-name-": ["Ada"]}}\r\n', "substitutions"),
         (b'X-SMTPAPI: {"section": {"a": "b"}}\r\n', "sections"),
         (b'X-SMTPAPI: {"send_each_at": [1]}\r\n', "send_each_at"),
-        (b'X-SMTPAPI: {"asm_group_id": 3}\r\n', "unsubscribe groups"),
         (b'X-SMTPAPI: {"send_at": 1700259300}\r\n', "more than 72 hours"),
         (b'X-SMTPAPI: {"category": "a\\r\\nBcc: x"}\r\n', "CR, LF or NUL"),
         (field_of({"category": [str(n) for n in range(11)]}), "too many categories"),

@@ -8,7 +8,8 @@ import msgspec
 import pytest
 
 from mta.errors import ValidationError
-from mta.intake.request import MailSend
+from mta.intake.fields import check_address
+from mta.intake.request import Address, MailSend
 from mta.intake.validate import (
     check_content,
     check_email,
@@ -476,3 +477,22 @@ def test_check_email_utf8_envelopes(email: str, utf8: bool, accepted: str | None
 def test_check_text_reads_encoded_words_as_a_reader_would(value: str) -> None:
     with pytest.raises(ValidationError, match="CR, LF"):
         check_text(value, "subject")
+
+
+@pytest.mark.parametrize(
+    ("email", "stored"),
+    [
+        ("jöran@Bücher.Example", None),  # a UTF-8 local part: SMTP only
+        ("joran@Bücher.Example", "joran@xn--bcher-kva.example"),
+        ("ada@例子.中国", "ada@xn--fsqu00a.xn--fiqs8s"),
+        ("ada@example.com", "ada@example.com"),
+    ],
+)
+def test_api_addresses_with_idn_domains_are_stored_in_ascii(email: str, stored: str | None) -> None:
+    address = Address(email=email)
+    if stored is None:
+        with pytest.raises(ValidationError, match="SMTPUTF8"):
+            check_address(address, "personalizations.0.to.0", "To")
+    else:
+        check_address(address, "personalizations.0.to.0", "To")
+        assert address.email == stored
