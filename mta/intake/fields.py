@@ -124,15 +124,11 @@ def check_headers(headers: dict[str, str], field: str) -> None:
 
 def check_address(address: Address, field: str, kind: str) -> None:
     """The address's email (domain lower-cased, an IDN domain in its ASCII form, in place)
-    and a name fit for a header."""
+    and a name fit for a header. A UTF-8 local part is kept: such a message goes out only
+    to hops that speak SMTPUTF8, and bounces (5.6.7) elsewhere."""
     email = check_email(address.email, f"{field}.email", utf8=True, kind=kind)
     local, _, domain = email.rpartition("@")
-    if not local.isascii():  # RFC 6532 headers: not built here yet
-        raise ValidationError(
-            "UTF-8 local parts are accepted over SMTP submission (SMTPUTF8), not over this API.",
-            field=f"{field}.email",
-        )
-    address.email = f"{local}@{ascii_domain(domain)}"
+    address.email = f"{local}@{ascii_domain(domain)}"  # a UTF-8 local part needs SMTPUTF8
     check_text(address.name or "", f"{field}.name", "Names")
 
 

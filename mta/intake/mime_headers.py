@@ -30,7 +30,7 @@ class FoldingPolicy(Compat32):
     fits one line is written without its costly Header machinery."""
 
     def fold(self, name: str, value: Any) -> str:
-        if isinstance(value, str) and value.isascii():
+        if isinstance(value, str) and (value.isascii() or is_raw_utf8(value)):
             lines = fold_lines(value, len(name) + 2)
             return f"{name}: " + (self.linesep + " ").join(lines) + self.linesep
         return super().fold(name, value)
@@ -80,6 +80,8 @@ def addresses(name: str, items: Sequence[Address]) -> str | Header:
     for item in items:
         guard(name, item.email)
         guard(name, item.name or "")
+    if not all(item.email.isascii() for item in items):
+        return ", ".join(utf8_address(item) for item in items)
     if all(_plain(item) for item in items):
         return ", ".join(format_address(item) for item in items)
     header = Header(header_name=name)
@@ -91,6 +93,22 @@ def addresses(name: str, items: Sequence[Address]) -> str | Header:
             header.append(item.name or "", "utf-8")
             header.append(f"<{item.email}>{tail}")
     return header
+
+
+def utf8_address(item: Address) -> str:
+    """An address as RFC 6532 writes it: the address in raw UTF-8 (carried here as surrogate
+    escapes, which `fold_binary` turns back into bytes), the name an encoded word. Only a
+    hop that speaks SMTPUTF8 gets such a message (see mta/delivery/pipelining.py)."""
+    raw = item.email.encode("utf-8").decode("ascii", "surrogateescape")
+    if not item.name:
+        return raw
+    display = item.name if _plain(item) else Header(item.name, "utf-8").encode()
+    return formataddr((display, "x@x")).rpartition(" <")[0] + f" <{raw}>"
+
+
+def is_raw_utf8(value: str) -> bool:
+    """ASCII apart from surrogate escapes of raw bytes (see `utf8_address`)."""
+    return all(ord(char) < 128 or 0xDC80 <= ord(char) <= 0xDCFF for char in value)
 
 
 def _plain(item: Address) -> bool:

@@ -515,3 +515,13 @@ def test_long_header_values_unfold_exactly(value: str) -> None:
 def test_fold_lines(text: str, used: int, lines: list[str]) -> None:
     assert fold_lines(text, used) == lines
     assert " ".join(lines) == text
+
+
+def test_utf8_addresses_are_written_raw_as_rfc_6532_asks() -> None:
+    built = _build(to=[Address("用户@example.net", "Jörg"), Address("b@example.net", "Bob")])
+    to = next(line for line in built.split(b"\r\n") if line.startswith(b"To:"))
+    assert "<用户@example.net>".encode() in to  # the address itself: UTF-8, never encoded
+    assert b"=?utf-8?" in to  # the display name: an encoded word
+    assert b"Bob <b@example.net>" in to
+    parsed = email.message_from_string(built.decode("utf-8"), policy=email.policy.default)
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["用户@example.net", "b@example.net"]

@@ -482,7 +482,8 @@ def test_check_text_reads_encoded_words_as_a_reader_would(value: str) -> None:
 @pytest.mark.parametrize(
     ("email", "stored"),
     [
-        ("jöran@Bücher.Example", None),  # a UTF-8 local part: SMTP only
+        ("jöran@Bücher.Example", "jöran@xn--bcher-kva.example"),  # sent with SMTPUTF8
+        ("jöran\u2028@example.com", None),
         ("joran@Bücher.Example", "joran@xn--bcher-kva.example"),
         ("ada@例子.中国", "ada@xn--fsqu00a.xn--fiqs8s"),
         ("ada@example.com", "ada@example.com"),
@@ -491,7 +492,7 @@ def test_check_text_reads_encoded_words_as_a_reader_would(value: str) -> None:
 def test_api_addresses_with_idn_domains_are_stored_in_ascii(email: str, stored: str | None) -> None:
     address = Address(email=email)
     if stored is None:
-        with pytest.raises(ValidationError, match="SMTPUTF8"):
+        with pytest.raises(ValidationError):
             check_address(address, "personalizations.0.to.0", "To")
     else:
         check_address(address, "personalizations.0.to.0", "To")
