@@ -15,26 +15,13 @@ import pytest
 from tests.conftest import SINK_HOST
 from tests.support.api import account_with_key
 from tests.support.dns_server import DnsServer
-from tests.support.raw_smtp import RawSmtp
+from tests.support.raw_smtp import SMUGGLING, RawSmtp
 from tests.support.server import ScaisendServer, free_port
 from tests.support.sink import SmtpSink
 
 LIMIT = 100_000  # [smtp] max_message_bytes of the server under test
 INBOUND = "inbound.scaisend.test"
 RELAY_CLIENT = "127.0.0.3"  # the one trusted relay client
-SMUGGLING = [  # hostile-input.md 2.1: SEC Consult's and Hanno Böck's end-of-data sequences
-    b"\n.\n",
-    b"\n.\r",
-    b"\r.\n",
-    b"\r.\r",
-    b"\n.\r\n",
-    b"\r.\r\n",
-    b"\r\n.\n",
-    b"\r\n.\r",
-    b"\r\n\x00.\r\n",
-    b"\r\n.\r\r\n",
-    b"\r\r\n.\r\r\n",
-]
 SMUGGLED = b"MAIL FROM:<ceo@mail.example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\n"
 
 

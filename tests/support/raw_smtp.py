@@ -8,6 +8,21 @@ import re
 import socket
 import ssl
 
+# SEC Consult's and Hanno Böck's end-of-data sequences (hostile-input.md 2.1); all but the
+# NUL one carry a bare CR or LF.
+SMUGGLING = [
+    b"\n.\n",
+    b"\n.\r",
+    b"\r.\n",
+    b"\r.\r",
+    b"\n.\r\n",
+    b"\r.\r\n",
+    b"\r\n.\n",
+    b"\r\n.\r",
+    b"\r\n\x00.\r\n",
+    b"\r\n.\r\r\n",
+    b"\r\r\n.\r\r\n",
+]
 ENHANCED_REPLY = re.compile(rb"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}( |\r\n)")
 
 

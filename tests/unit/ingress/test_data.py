@@ -7,19 +7,7 @@ import asyncio
 import pytest
 
 from mta.ingress.data import DataBudget, DataFault, fault_in, read_data, unstuff
-
-SMUGGLING = [  # SEC Consult's and Hanno Böck's end-of-data sequences (hostile-input.md 2.1)
-    b"\n.\n",
-    b"\n.\r",
-    b"\r.\n",
-    b"\r.\r",
-    b"\n.\r\n",
-    b"\r.\r\n",
-    b"\r\n.\n",
-    b"\r\n.\r",
-    b"\r\n.\r\r\n",
-    b"\r\r\n.\r\r\n",
-]
+from tests.support.raw_smtp import SMUGGLING
 
 
 async def read(
@@ -59,7 +47,7 @@ async def test_ends_at_crlf_dot_crlf_only_and_leaves_the_next_command(
     assert rest == b"QUIT\r\n"
 
 
-@pytest.mark.parametrize("sequence", SMUGGLING)
+@pytest.mark.parametrize("sequence", [seq for seq in SMUGGLING if b"\x00" not in seq])
 async def test_smuggled_end_of_data_is_one_message_and_refused(sequence: bytes) -> None:
     smuggled = b"MAIL FROM:<evil@example.com>\r\nRCPT TO:<v@example.net>\r\nDATA\r\nx\r\n"
     stream = b"Subject: a\r\n\r\nhi" + sequence + smuggled + b".\r\n"
