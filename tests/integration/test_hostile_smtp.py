@@ -5,6 +5,7 @@ nothing was queued or relayed."""
 from __future__ import annotations
 
 import base64
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -411,3 +412,14 @@ def test_the_mail_line_limit_does_not_creep_with_many_ehlos(quiet: World) -> Non
         client.cmd("EHLO a.test")
         reply = client.cmd("MAIL FROM:<" + "a" * 600 + "@example.org>")
         assert reply.code == 500 and reply.text.startswith(b"5.5.2"), reply
+
+
+def test_an_early_talker_is_answered_in_order(quiet: World) -> None:
+    """hostile-input.md 2.7: commands sent before the greeting are served after it, in order."""
+    with socket.create_connection(("127.0.0.1", quiet.server.mx_port), timeout=10) as raw:
+        raw.sendall(b"EHLO early.test\r\nNOOP\r\nQUIT\r\n")
+        received = b""
+        while chunk := raw.recv(65536):
+            received += chunk
+    codes = [line[:4] for line in received.split(b"\r\n") if line[3:4] == b" "]
+    assert codes == [b"220 ", b"250 ", b"250 ", b"221 "]
