@@ -13,7 +13,7 @@ from mta.errors import ValidationError
 from mta.intake.attachments import MAX_TOTAL_BYTES
 from mta.intake.fields import check_text
 from mta.intake.mime import MimeAttachment, build_message
-from mta.intake.render import render
+from mta.intake.render import CompiledTemplates, render
 from mta.intake.request import Address, Content, Footer, MailSend, Personalization
 from mta.intake.signing import SignerCache
 from mta.intake.substitutions import substitute, substitution_table
@@ -37,12 +37,13 @@ def render_parts(
     personalization: Personalization,
     version: VersionView | None,
     index: int = 0,
+    compiled: CompiledTemplates | None = None,
 ) -> Rendered:
     """Subject and contents for one personalization (template parts win when present)."""
     subject = personalization.subject or request.subject or ""
     contents = list(request.content)
     if version is not None:
-        subject, contents = _template_parts(request, personalization, version, subject)
+        subject, contents = _template_parts(request, personalization, version, subject, compiled)
     table = substitution_table(personalization.substitutions, request.sections)
     if table and not is_dynamic(request.template_id):
         field = f"personalizations.{index}.substitutions"
@@ -55,7 +56,11 @@ def render_parts(
 
 
 def _template_parts(
-    request: MailSend, personalization: Personalization, version: VersionView, subject: str
+    request: MailSend,
+    personalization: Personalization,
+    version: VersionView,
+    subject: str,
+    compiled: CompiledTemplates | None,
 ) -> tuple[str, list[Content]]:
     """The template's subject, text and html (rendered with the personalization's
     dynamic_template_data); the request's content for what it lacks, in SendGrid's order.
@@ -66,7 +71,7 @@ def _template_parts(
     def part(source: str, name: str, tag: str, fill: str) -> str | None:
         if not source:
             return None
-        rendered = render(source, data, template_id=tid, part=name)
+        rendered = render(source, data, template_id=tid, part=name, compiled=compiled)
         return rendered if is_dynamic(tid) else rendered.replace(tag, fill)
 
     own_subject = part(version.subject, "subject", "<%subject%>", subject)

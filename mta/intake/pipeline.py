@@ -22,6 +22,7 @@ from mta.intake.attachments import check_total_size, prepare_attachments
 from mta.intake.compose import compose, recipients_of, render_parts, sender_of, sign_for
 from mta.intake.mime import MimeAttachment, header_values, received_count, stamp_submitted
 from mta.intake.received import received_header
+from mta.intake.render import CompiledTemplates
 from mta.intake.request import MailSend, is_sandbox
 from mta.intake.schedule import BatchCheck, check_schedule, require_batch, schedule, send_time
 from mta.intake.signing import SignerCache
@@ -143,6 +144,7 @@ class Intake:
         self._domains = domains
         self._templates = templates
         self._signers = SignerCache()
+        self._compiled = CompiledTemplates()
 
     async def authorise_sender(self, principal: Principal, address: str, field: str) -> Domain:
         """The account's domain for `address`; live keys need it verified."""
@@ -194,7 +196,7 @@ class Intake:
         """One personalization's message (signed unless in sandbox mode) and spool entry;
         its recipients are numbered on from `first`."""
         request, personalization = job.request, job.request.personalizations[index]
-        rendered = render_parts(request, personalization, job.version, index)
+        rendered = render_parts(request, personalization, job.version, index, self._compiled)
         queue_id = f"{job.message_id}-{index}"
         message = compose(
             request,

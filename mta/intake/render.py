@@ -4,6 +4,8 @@ templates run no code, read no files, and reach only the keys of the data they a
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from dotpromptz_handlebars import Handlebars
@@ -34,20 +36,50 @@ def _problem(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _run(source: str, data: dict[str, Any] | None, escape_html: bool) -> str:
-    """Compile `source` and, given data, render it; no data only checks that it parses."""
+Compiled = Callable[[dict[str, Any]], str]
+
+
+def _compile(source: str, escape_html: bool) -> Compiled:
     if INLINE_PARTIAL_RE.search(source):
         raise ValueError("inline partials are not supported")
-    compiled = engine(escape_html=escape_html).compile(source)
-    return "" if data is None else compiled(data)
+    compiled: Compiled = engine(escape_html=escape_html).compile(source)
+    return compiled
+
+
+class CompiledTemplates:
+    """Compiled templates by source, so a template sent to many recipients is parsed once
+    (parsing is about 40 % of a render); the least recently used go first."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._compiled: OrderedDict[tuple[str, bool], Compiled] = OrderedDict()
+
+    def get(self, source: str, escape_html: bool) -> Compiled:
+        key = (source, escape_html)
+        compiled = self._compiled.get(key)
+        if compiled is not None:
+            self._compiled.move_to_end(key)
+            return compiled
+        compiled = self._compiled[key] = _compile(source, escape_html)
+        if len(self._compiled) > self._size:
+            self._compiled.popitem(last=False)
+        return compiled
 
 
 def render(
-    source: str, data: dict[str, Any], *, template_id: str, part: str, escape_html: bool = True
+    source: str,
+    data: dict[str, Any],
+    *,
+    template_id: str,
+    part: str,
+    escape_html: bool = True,
+    compiled: CompiledTemplates | None = None,
 ) -> str:
     """Render one part (subject, html, plain) of a template; errors name the template."""
     try:
-        return _run(source, data, escape_html)
+        if compiled is None:
+            return _compile(source, escape_html)(data)
+        return compiled.get(source, escape_html)(data)
     except Exception as exc:  # any failure of a user's template is the user's 400
         raise ValidationError(
             f"template {template_id} {part} failed to render: {_problem(exc)}",
@@ -58,7 +90,7 @@ def render(
 def check(source: str, *, part: str) -> None:
     """Raise ValidationError on the field `part` when `source` is not a valid template."""
     try:
-        _run(source, None, escape_html=True)
+        _compile(source, escape_html=True)
     except Exception as exc:
         raise ValidationError(
             f"{part} is not a valid template: {_problem(exc)}", field=part

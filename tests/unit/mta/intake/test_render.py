@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mta.errors import ValidationError
-from mta.intake.render import check, render
+from mta.intake.render import CompiledTemplates, check, render
 
 
 @pytest.mark.parametrize(
@@ -157,3 +157,24 @@ def test_check_accepts_valid_and_names_the_field_of_invalid() -> None:
         check("Hi {{#if a}}", part="html_content")
     assert failure.value.field == "html_content"
     assert failure.value.message.startswith("html_content is not a valid template: ")
+
+
+def test_compiled_templates_are_parsed_once_and_render_each_data_alone() -> None:
+    cache = CompiledTemplates(size=2)
+    source = "{{#each items}}{{this}};{{/each}}{{name}}"
+    first = render(
+        source, {"items": [1, 2], "name": "a"}, template_id="d-1", part="html", compiled=cache
+    )
+    second = render(source, {"name": "b"}, template_id="d-1", part="html", compiled=cache)
+    assert (first, second) == ("1;2;a", "b")  # nothing of the first data leaks into the second
+    assert cache.get(source, True) is cache.get(source, True)
+    cache.get("{{x}}", True)
+    cache.get("{{y}}", True)  # the least recently used (`source`) goes
+    assert cache.get(source, True) is not cache.get("{{x}}", True)
+    assert len(cache._compiled) == 2
+
+
+def test_a_cached_template_that_fails_still_names_the_template() -> None:
+    cache = CompiledTemplates()
+    with pytest.raises(ValidationError, match="template d-9 html failed to render"):
+        render("{{#if}}", {}, template_id="d-9", part="html", compiled=cache)
