@@ -54,8 +54,7 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     def __post_init__(self) -> None:
         _check_listen("listen", self.listen)
-        if self.max_body_bytes < 1:
-            raise ValueError("max_body_bytes: must be at least 1")
+        _at_least_one(self, "max_body_bytes")
         if not 0 < self.rate_limit_per_second <= 1_000_000:
             raise ValueError("rate_limit_per_second: must be above 0 and at most 1000000")
         if not 1 <= self.rate_limit_burst <= 10_000_000:
@@ -63,6 +62,14 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 ListenerName = Literal["submission", "smtps", "mx"]
+
+
+def _at_least_one(settings: object, *keys: str) -> None:
+    """Each of `keys` of `settings` is at least 1 (or None, where None means "not set")."""
+    for key in keys:
+        value = getattr(settings, key)
+        if value is not None and value < 1:
+            raise ValueError(f"{key}: must be at least 1")
 
 
 def _check_networks(key: str, networks: list[str]) -> None:
@@ -75,15 +82,14 @@ def _check_networks(key: str, networks: list[str]) -> None:
 
 def _check_smtp_limits(smtp: SmtpSettings) -> None:
     """The abuse limits and the PROXY protocol keys of [smtp]."""
-    for key in (
+    _at_least_one(
+        smtp,
         "max_connections",
         "max_connections_per_client",
         "max_messages_per_connection",
         "auth_failure_limit",
         "auth_failure_window_seconds",
-    ):
-        if getattr(smtp, key) < 1:
-            raise ValueError(f"{key}: must be at least 1")
+    )
     if not 0 <= smtp.auth_failure_delay_seconds <= 60:
         raise ValueError("auth_failure_delay_seconds: must be between 0 and 60")
     if not 0 < smtp.proxy_protocol_timeout_seconds <= 300:
@@ -125,14 +131,13 @@ class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 _check_listen(key, getattr(self, key))
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("tls_key: tls_cert and tls_key must be set together")
-        for key in (
+        _at_least_one(
+            self,
             "max_message_bytes",
             "max_recipients",
             "command_timeout_seconds",
             "session_timeout_seconds",
-        ):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key}: must be at least 1")
+        )
         if self.max_data_memory_bytes < self.max_message_bytes:
             raise ValueError("max_data_memory_bytes: must be at least max_message_bytes")
         if not self.hostname or " " in self.hostname:
@@ -179,10 +184,7 @@ class DestinationPolicy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     tls_policy: TlsPolicy | None = None
 
     def __post_init__(self) -> None:
-        for key in ("concurrency", "messages_per_connection"):
-            value = getattr(self, key)
-            if value is not None and value < 1:
-                raise ValueError(f"{key}: must be at least 1")
+        _at_least_one(self, "concurrency", "messages_per_connection")
 
 
 class RouteAuth(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -221,15 +223,14 @@ class DeliverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
                 parse_hostport(hop, default_port=self.smtp_port)
             except ValueError as exc:
                 raise ValueError(f"routes: route for {domain!r}: {exc}") from None
-        for key in (
+        _at_least_one(
+            self,
             "concurrency",
             "destination_concurrency",
             "messages_per_connection",
             "destination_failure_limit",
             "destination_backoff_seconds",
-        ):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key}: must be at least 1")
+        )
         self.destinations = {
             domain.lower().rstrip("."): policy for domain, policy in self.destinations.items()
         }
