@@ -4,16 +4,12 @@ another node picked up by a sync."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 
-from mta.db.engine import create_schema, make_engine, make_sessionmaker
-from mta.db.models import Account, MailBatch
+from mta.db.models import MailBatch
 from mta.errors import NotFound, ValidationError
 from mta.scheduler.batches import BatchKey, BatchStatus
 from mta.services.batches import BatchService, ScheduledSend, status_changes
@@ -25,18 +21,6 @@ class Listener:
 
     def batch_changed(self, key: BatchKey, status: BatchStatus | None) -> None:
         self.told.append((key, status))
-
-
-@pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[Any]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await create_schema(engine)
-    made = make_sessionmaker(engine)
-    async with made() as session:
-        session.add_all([Account(id=a, name=a, created_at=time.time()) for a in ("acme", "other")])
-        await session.commit()
-    yield made
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -4,35 +4,19 @@ derived from HTML, duplication, paging, per-account isolation, and what a send r
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from mta.db.engine import create_schema, make_engine, make_sessionmaker
-from mta.db.models import Account, TemplateVersion
+from mta.db.models import TemplateVersion
 from mta.errors import Conflict, NotFound, ValidationError
 from mta.services.template_views import VersionFields, page_offset, page_token
 from mta.services.templates import TemplateService
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-
-
-@pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[Any]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await create_schema(engine)
-    made = make_sessionmaker(engine)
-    async with made() as session:
-        session.add_all([Account(id=a, name=a, created_at=time.time()) for a in ("acme", "other")])
-        await session.commit()
-    yield made
-    await engine.dispose()
 
 
 @pytest.fixture
