@@ -33,8 +33,10 @@ def dns_server() -> Iterator[DnsServer]:
 
 
 @pytest.fixture
-def sink(tmp_path: Path) -> Iterator[SmtpSink]:
-    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path).start()
+def sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SmtpSink]:
+    """Options for SmtpSink may come by indirect parametrization: {"smtputf8": True}."""
+    options = getattr(request, "param", {})
+    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path, **options).start()
     yield sink
     sink.stop()
 

@@ -9,17 +9,15 @@ import email
 import email.policy
 import time
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import dkim
 import httpx
 import pytest
 
-from tests.conftest import SINK_HOST
 from tests.support.api import account_with_key, dkim_dns, send, wait_for_status
 from tests.support.dns_server import DnsServer
-from tests.support.server import ScaisendServer, free_port
+from tests.support.server import ScaisendServer
 from tests.support.sink import Received, SmtpSink
 
 PNG = base64.b64decode(
@@ -339,30 +337,21 @@ def test_attachment_without_content_id_goes_to_mixed(
     assert part.get_content_disposition() == (disposition or "attachment")
 
 
-@pytest.mark.parametrize("sink_speaks_utf8", [True, False])
+@pytest.mark.parametrize("sink", [{"smtputf8": True}, {"smtputf8": False}], indirect=True)
 def test_a_utf8_recipient_over_the_api_needs_smtputf8_at_the_next_hop(
-    tmp_path: Path, dns_server: DnsServer, sink_speaks_utf8: bool
+    scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
 ) -> None:
     """RFC 6531/6532: the address goes out raw in UTF-8 (envelope and To header) to a hop
     that offers SMTPUTF8, and bounces (5.6.7) at one that does not, never downgraded."""
-    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path, smtputf8=sink_speaks_utf8)
-    host, port = dns_server.address
-    server = ScaisendServer(tmp_path, nameserver=f"{host}:{port}", smtp_port=sink.controller.port)
-    sink.start()
-    server.start()
-    try:
-        _, key = account_with_key(server, dns_server)
-        message_id = send(server, key, "用户@Example.com")
-        if sink_speaks_utf8:
-            wait_for_status(server, key, message_id, "delivered")
-            received = sink.snapshot()[0]
-            assert received.rcpt_tos == ["用户@example.com"]
-            assert "To: 用户@example.com".encode() in received.data
-            assert dkim.verify(received.data, dnsfunc=dkim_dns(dns_server))
-        else:
-            logged = wait_for_status(server, key, message_id, "bounced")
-            assert any("5.6.7" in str(event) for event in logged["events"])
-            assert sink.snapshot() == []
-    finally:
-        server.stop()
-        sink.stop()
+    _, key = account_with_key(scaisend, dns_server)
+    message_id = send(scaisend, key, "用户@Example.com")
+    if sink.smtputf8:
+        wait_for_status(scaisend, key, message_id, "delivered")
+        received = sink.snapshot()[0]
+        assert received.rcpt_tos == ["用户@example.com"]
+        assert "To: 用户@example.com".encode() in received.data
+        assert dkim.verify(received.data, dnsfunc=dkim_dns(dns_server))
+    else:
+        logged = wait_for_status(scaisend, key, message_id, "bounced")
+        assert any("5.6.7" in str(event) for event in logged["events"])
+        assert sink.snapshot() == []

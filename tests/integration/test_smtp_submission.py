@@ -9,13 +9,11 @@ import smtplib
 import ssl
 import time
 from email.message import EmailMessage
-from pathlib import Path
 
 import dkim
 import httpx
 import pytest
 
-from tests.conftest import SINK_HOST
 from tests.support.api import (
     account_with_key,
     admin,
@@ -24,7 +22,7 @@ from tests.support.api import (
     wait_for_status,
 )
 from tests.support.dns_server import DnsServer
-from tests.support.server import ScaisendServer, free_port
+from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -228,43 +226,32 @@ def test_a_malformed_x_smtpapi_is_refused_and_nothing_is_queued(
     assert [m.rcpt_tos for m in sink.snapshot()] == [["bob@example.com"]]
 
 
-@pytest.mark.parametrize("sink_speaks_utf8", [True, False])
+@pytest.mark.parametrize("sink", [{"smtputf8": True}, {"smtputf8": False}], indirect=True)
 def test_a_utf8_recipient_needs_smtputf8_at_the_next_hop(
-    tmp_path: Path, dns_server: DnsServer, sink_speaks_utf8: bool
+    scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
 ) -> None:
     """RFC 6531: a UTF-8 envelope goes out with SMTPUTF8, and to a hop without it the
     message bounces (5.6.7) rather than being downgraded."""
-    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path, smtputf8=sink_speaks_utf8)
-    host, port = dns_server.address
-    server = ScaisendServer(tmp_path, nameserver=f"{host}:{port}", smtp_port=sink.controller.port)
-    sink.start()
-    server.start()
-    try:
-        _, key = account_with_key(server, dns_server)
-        raw = "From: hello@mail.example.com\r\nTo: 用户@example.com\r\nSubject: utf8\r\n\r\nhi\r\n"
-        with smtplib.SMTP_SSL(
-            "127.0.0.1", server.smtps_port, timeout=30, context=client_tls()
-        ) as client:
-            client.login("apikey", key)
-            client.sendmail(
-                "hello@mail.example.com", ["用户@example.com"], raw.encode(), ["SMTPUTF8"]
-            )
-        messages = httpx.get(
-            f"{server.base_url}/v3/messages",
-            headers={"Authorization": f"Bearer {key}"},
-            params={"page_size": 1},
-        ).json()["messages"]
-        message_id = messages[0]["id"]
-        if sink_speaks_utf8:
-            wait_for_status(server, key, message_id, "delivered")
-            assert [m.rcpt_tos for m in sink.snapshot()] == [["用户@example.com"]]
-        else:
-            logged = wait_for_status(server, key, message_id, "bounced")
-            assert "5.6.7" in json.dumps(logged["events"])
-            assert sink.snapshot() == []
-    finally:
-        server.stop()
-        sink.stop()
+    _, key = account_with_key(scaisend, dns_server)
+    raw = "From: hello@mail.example.com\r\nTo: 用户@example.com\r\nSubject: utf8\r\n\r\nhi\r\n"
+    with smtplib.SMTP_SSL(
+        "127.0.0.1", scaisend.smtps_port, timeout=30, context=client_tls()
+    ) as client:
+        client.login("apikey", key)
+        client.sendmail("hello@mail.example.com", ["用户@example.com"], raw.encode(), ["SMTPUTF8"])
+    messages = httpx.get(
+        f"{scaisend.base_url}/v3/messages",
+        headers={"Authorization": f"Bearer {key}"},
+        params={"page_size": 1},
+    ).json()["messages"]
+    message_id = messages[0]["id"]
+    if sink.smtputf8:
+        wait_for_status(scaisend, key, message_id, "delivered")
+        assert [m.rcpt_tos for m in sink.snapshot()] == [["用户@example.com"]]
+    else:
+        logged = wait_for_status(scaisend, key, message_id, "bounced")
+        assert "5.6.7" in json.dumps(logged["events"])
+        assert sink.snapshot() == []
 
 
 def test_a_test_key_over_smtp_runs_the_pipeline_but_sends_nothing(

@@ -68,6 +68,7 @@ class SmtpSink:
             cert = (cert_dir / "sink.pem", cert_dir / "sink.key")
             ensure_certificate(cert[0], cert[1], "mx.example.com")
         self.tls: ssl.SSLContext | None = server_context(*cert) if starttls else None
+        self.smtputf8 = smtputf8
         self.messages: list[Received] = []
         self.reject: dict[str, str] = {}
         self.logins: list[str] = []
