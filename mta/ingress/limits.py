@@ -50,9 +50,6 @@ def in_networks(address: str, networks: tuple[IPNetwork, ...]) -> bool:
     return any(ip in network for network in networks)
 
 
-DEFAULT_DATA_MEMORY = 512 * 1024 * 1024
-
-
 class ConnectionLimits:
     """Connections open per client address and in total over one listener set, with the
     per-session message cap, the trusted PROXY senders and the memory all DATA sections
@@ -69,7 +66,7 @@ class ConnectionLimits:
         max_per_client: int,
         max_messages: int,
         proxy_networks: tuple[IPNetwork, ...] = (),
-        data_memory: int = DEFAULT_DATA_MEMORY,
+        data_memory: int,
     ) -> None:
         self.max_total = max_total
         self.max_per_client = max_per_client

@@ -54,10 +54,7 @@ ENHANCED_BY_CODE = {
 }  # fmt: skip
 ENHANCED = re.compile(r"[245]\.\d{1,3}\.\d{1,3}(?: |$)")
 EXTRA_EHLO_KEYWORDS = ("PIPELINING", "ENHANCEDSTATUSCODES")
-READ_LIMIT = 64 * 1024
-DEFAULT_DATA_MEMORY = (
-    512 * 1024 * 1024
-)  # the stream reader's buffer: one read takes a whole 5 KB message
+READ_LIMIT = 64 * 1024  # the stream reader's buffer: one read takes a whole 5 KB message
 
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
 ENCRYPTION_REQUIRED = "538 5.7.11 Encryption required for requested authentication mechanism"

@@ -75,7 +75,7 @@ def test_in_networks_with_no_networks() -> None:
 
 
 def test_connection_limits_count_and_release() -> None:
-    limits = ConnectionLimits(max_total=3, max_per_client=2, max_messages=1)
+    limits = ConnectionLimits(max_total=3, max_per_client=2, max_messages=1, data_memory=1 << 20)
     assert limits.acquire("a") is None
     assert limits.acquire("a") is None
     assert limits.acquire("a") == TOO_MANY_FROM_CLIENT
