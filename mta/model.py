@@ -70,6 +70,7 @@ class Envelope(msgspec.Struct, kw_only=True):
     api_key_id: str | None = None
     send_at: int | None = None  # a scheduled send: not delivered before this Unix time
     batch_id: str | None = None  # its batch, which the account may pause or cancel
+    asm_group_id: int | None = None  # its unsubscribe group (SendGrid's asm.group_id)
 
     @property
     def lifetime_start(self) -> float:

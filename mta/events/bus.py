@@ -1,15 +1,16 @@
 """The event bus: batches message-log entries and events into SQL, off the hot path.
 
 One writer task drains the queue; each batch is one transaction that inserts log rows and
-events, moves recipient and message status, and fills the webhook outbox.
+events, moves recipient and message status, hands the events to every `EventSink`
+(suppressions, stats) and fills the webhook outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, cast
 
 import msgspec
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -46,6 +47,13 @@ class MessageLogEntry(msgspec.Struct, kw_only=True):
     created_at: float
 
 
+class EventSink(Protocol):
+    """Something kept from events in the bus's own transaction (suppressions, daily stats):
+    it is written with the events or not at all."""
+
+    async def apply(self, session: AsyncSession, events: Sequence[Event]) -> None: ...
+
+
 def aggregate_status(statuses: list[str]) -> str:
     """One message status from its recipients' statuses."""
     for pending in ("deferred", "processed"):
@@ -58,12 +66,19 @@ def aggregate_status(statuses: list[str]) -> str:
 
 class EventBus:
     def __init__(
-        self, sessions: async_sessionmaker[Any], on_outbox: Callable[[], None] | None = None
+        self,
+        sessions: async_sessionmaker[Any],
+        on_outbox: Callable[[], None] | None = None,
+        sinks: Sequence[EventSink] = (),
     ) -> None:
         self._sessions = sessions
         self._on_outbox = on_outbox
+        self._sinks = list(sinks)
         self._queue: asyncio.Queue[MessageLogEntry | Event] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+
+    def add_sink(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="event-bus")
@@ -104,6 +119,8 @@ class EventBus:
             await _add_log_rows(session, entries)
             await _record_events(session, events)
             await _refresh_status(session, _status_changes(events))
+            for sink in self._sinks:
+                await sink.apply(session, events)
             queued = await _fill_outbox(session, events)
         if queued and self._on_outbox is not None:
             self._on_outbox()

@@ -34,6 +34,7 @@ class Dropped(EventBase, tag="dropped"):
 
 class Delivered(EventBase, tag="delivered"):
     response: str
+    ip: str = ""
     mx: str = ""
     tls: bool = False
     tls_version: str = ""
@@ -46,6 +47,7 @@ class Deferred(EventBase, tag="deferred"):
     status: str
     attempt: int
     mx: str = ""
+    ip: str = ""
 
 
 class Bounce(EventBase, tag="bounce"):
@@ -57,7 +59,60 @@ class Bounce(EventBase, tag="bounce"):
     mx: str = ""
 
 
-Event = Processed | Dropped | Delivered | Deferred | Bounce
+class Engagement(EventBase, kw_only=True):
+    """What a recipient did (opened, clicked, unsubscribed), seen by our tracking endpoints."""
+
+    useragent: str = ""
+    ip: str = ""
+
+
+class Open(Engagement, tag="open"):
+    machine_open: bool = False  # a privacy proxy fetched the pixel, not a person
+
+
+class Click(Engagement, tag="click"):
+    url: str
+    url_offset: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class SpamReport(EventBase, tag="spam_report"):
+    """A feedback-loop (ARF) complaint, or the simulator's complaint@."""
+
+    feedback_type: str = "abuse"
+    source: str = ""  # who reported: the reporting MTA or "simulator"
+
+
+class Unsubscribe(Engagement, tag="unsubscribe"):
+    """A global unsubscribe: by one-click link, by mailto, or by the simulator."""
+
+    url: str = ""
+    method: str = ""  # link | one-click | mailto | simulator
+
+
+class GroupUnsubscribe(Engagement, tag="group_unsubscribe"):
+    asm_group_id: int
+    url: str = ""
+    method: str = ""
+
+
+class GroupResubscribe(Engagement, tag="group_resubscribe"):
+    asm_group_id: int
+    url: str = ""
+
+
+Event = (
+    Processed
+    | Dropped
+    | Delivered
+    | Deferred
+    | Bounce
+    | Open
+    | Click
+    | SpamReport
+    | Unsubscribe
+    | GroupUnsubscribe
+    | GroupResubscribe
+)
 
 EVENT_TYPES: frozenset[str] = frozenset(
     {
