@@ -16,7 +16,7 @@ from typing import Any
 
 from config.settings import DeliverySettings
 from mta.delivery.client import SmtpSession
-from mta.delivery.deliverer import SANDBOX_REPLY, Deliverer, domain_of, transactions
+from mta.delivery.deliverer import Deliverer, domain_of, transactions
 from mta.errors import PermanentFailure, StorageUnavailable, TransientFailure
 from mta.events.bus import EventBus
 from mta.events.model import Bounce, Delivered, event_type
@@ -25,6 +25,7 @@ from mta.scheduler.backoff import expired, retry_delay
 from mta.scheduler.batches import BatchGate, BatchKey, BatchStatus, batch_verdict, drop_due
 from mta.scheduler.destinations import Destination, Job
 from mta.scheduler.outcomes import outcome_event
+from mta.scheduler.simulator import follow_ups, retry_seconds, simulated_outcomes, wants_content
 from queue_store import QueueStore
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,14 @@ class Scheduler:
             )
 
     async def _sandbox(self, entry: QueueEntry, states: list[RecipientState]) -> None:
-        await self._finish(Job(entry, states, ""), Outcome(reply=SANDBOX_REPLY))
+        """Test keys: the mailbox simulator picks each outcome; nothing leaves the machine."""
+        queue_id = entry.envelope.queue_id
+        content = self._content.get(queue_id)
+        if content is None and wants_content(states):
+            content = await self._store.load_content(queue_id)
+        await self._finish_each(Job(entry, states, ""), simulated_outcomes(states))
+        for event in follow_ups(entry, states, content, int(time.time()) + 1):
+            self._bus.emit(event)
 
     # -- results -----------------------------------------------------------------------
 
@@ -285,7 +293,7 @@ class Scheduler:
             state.status = "bounced"
         else:
             delay = retry_delay(state.attempts, self._settings.retry_schedule_seconds, self._rng)
-            state.next_attempt_at = now + delay
+            state.next_attempt_at = now + retry_seconds(entry.envelope, delay)
         self._bus.emit(event)
         log.info(
             "event=%s queue_id=%s rcpt_index=%d mx=%s reply=%r",
