@@ -1,4 +1,4 @@
-"""The `scaisend` command: serve, token, check-config, queue."""
+"""The `scaisend` command: serve, token, check-config, queue, inbound."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 
 from config import ConfigError, Settings, load_settings
 from mta.app import Application
+from mta.cli_inbound import add_inbound_commands, run_inbound_command
 from mta.cli_queue import add_queue_commands, run_queue_command
 from mta.logs import configure_logging
 
@@ -72,11 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--role", choices=["admin", "user"], default="admin")
     token.add_argument("--ttl", type=int, default=86_400, help="seconds (default 86400)")
     add_queue_commands(commands)
+    add_inbound_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command == "inbound":  # works on files alone: no configuration needed
+        raise SystemExit(run_inbound_command(args))
     settings = _settings(args.config)
     if args.command == "check-config":
         print("configuration ok")

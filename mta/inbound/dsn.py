@@ -1,19 +1,36 @@
 """Parse RFC 3464 delivery status notifications into per-recipient results (pure).
 
-Later work adds the non-standard bounce formats and ARF complaints.
-"""
+`dsn_recipients` reads the message/delivery-status blocks of a parsed message wherever
+they sit (some MTAs send them outside multipart/report); `parse_dsn` is the bytes form."""
 
 from __future__ import annotations
 
-import email
-import email.policy
+import re
 from email.message import Message
 
 import msgspec
 
-from mta.errors import ValidationError
+from mta.inbound.parts import (
+    MAX_MULTIPARTS,
+    get_header,
+    is_text_leaf,
+    own_parts,
+    parse_bytes,
+    part_text,
+)
+from mta.inbound.parts import headers_from_text as _headers_from_text
 
-MAX_MULTIPARTS = 100  # Postfix's mime_nesting_limit; the email parser recurses per level
+__all__ = [
+    "MAX_MULTIPARTS",
+    "DsnRecipient",
+    "dsn_recipients",
+    "parse_dsn",
+    "reporting_mta",
+    "text_dsn_recipients",
+]
+
+FINAL_RECIPIENT_RE = re.compile(r"^final-recipient:", re.IGNORECASE | re.MULTILINE)
+DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 
 
 class DsnRecipient(msgspec.Struct, frozen=True):
@@ -25,38 +42,89 @@ class DsnRecipient(msgspec.Struct, frozen=True):
 
 def _field_blocks(part: Message) -> list[Message]:
     payload = part.get_payload()
-    return (
-        [block for block in payload if isinstance(block, Message)]
-        if isinstance(payload, list)
-        else []
-    )
+    if isinstance(payload, list):
+        return [block for block in payload if isinstance(block, Message)]
+    # base64 or otherwise encoded status parts arrive as one text: split it into blocks
+    text = part_text(part).replace("\r\n", "\n")
+    blocks = [chunk for chunk in text.split("\n\n") if chunk.strip()]
+    return [_block(chunk) for chunk in blocks]
+
+
+def _block(text: str) -> Message:
+    block = Message()
+    for name, value in _headers_from_text(text).items():
+        block[name] = value
+    return block
+
+
+def _address(value: str) -> str:
+    address = value.partition(";")[2].strip() or value.strip()
+    return address.strip("<>").strip()
+
+
+def dsn_recipients(message: Message) -> list[DsnRecipient]:
+    """Per-recipient blocks of every delivery-status part (the first block of each is the
+    per-message one and is skipped)."""
+    found = []
+    for part in own_parts(message):
+        if part.get_content_type() not in DSN_TYPES:
+            continue
+        for block in _field_blocks(part)[1:]:
+            recipient = get_header(block, "Final-Recipient") or get_header(
+                block, "Original-Recipient"
+            )
+            if not recipient and not block.get("Action"):
+                continue
+            found.append(
+                DsnRecipient(
+                    recipient=_address(recipient),
+                    action=get_header(block, "Action").lower(),
+                    status=get_header(block, "Status"),
+                    diagnostic=get_header(block, "Diagnostic-Code"),
+                )
+            )
+    return found
+
+
+def text_dsn_recipients(message: Message) -> list[DsnRecipient]:
+    """Recipient blocks found in the text of a DSN whose MIME structure is broken (lost
+    boundaries put the delivery-status fields in a text part)."""
+    found = []
+    for part in own_parts(message):
+        if not is_text_leaf(part) and part.get_content_maintype() != "message":
+            continue
+        text = part_text(part).replace("\r\n", "\n")
+        for chunk in re.split(r"\n[ \t]*\n", text):
+            if not FINAL_RECIPIENT_RE.search(chunk):
+                continue
+            start = FINAL_RECIPIENT_RE.search(chunk)
+            block = _block(chunk[start.start() :] if start else chunk)
+            found.append(
+                DsnRecipient(
+                    recipient=_address(get_header(block, "Final-Recipient")),
+                    action=get_header(block, "Action").lower(),
+                    status=get_header(block, "Status"),
+                    diagnostic=get_header(block, "Diagnostic-Code"),
+                )
+            )
+    return found
+
+
+def reporting_mta(message: Message) -> str:
+    """The Reporting-MTA of the first delivery-status part, without its type, or ""."""
+    for part in own_parts(message):
+        if part.get_content_type() in DSN_TYPES:
+            blocks = _field_blocks(part)
+            if blocks:
+                return _address(get_header(blocks[0], "Reporting-MTA"))
+    return ""
 
 
 def parse_dsn(data: bytes) -> list[DsnRecipient]:
     """Per-recipient blocks of a multipart/report; report-type=delivery-status, else [].
 
-    A message with more multipart sections than any report has is refused before parsing:
-    deep nesting would exhaust the email parser's recursion."""
-    if data.lower().count(b"multipart/") > MAX_MULTIPARTS:
-        raise ValidationError(f"MIME structure too complex (over {MAX_MULTIPARTS} multiparts)")
-    try:
-        message = email.message_from_bytes(data, policy=email.policy.compat32)
-    except RecursionError:
-        raise ValidationError("MIME structure nested too deeply") from None
+    Raises ValidationError for MIME too complex to parse (see parts.parse_bytes)."""
+    message = parse_bytes(data)
     if message.get_content_type() != "multipart/report":
         return []
-    found = []
-    for part in message.walk():
-        if part.get_content_type() != "message/delivery-status":
-            continue
-        for block in _field_blocks(part)[1:]:  # the first block is per-message
-            recipient = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
-            found.append(
-                DsnRecipient(
-                    recipient=recipient.partition(";")[2].strip() or recipient.strip(),
-                    action=str(block.get("Action", "")).strip().lower(),
-                    status=str(block.get("Status", "")).strip(),
-                    diagnostic=" ".join(str(block.get("Diagnostic-Code", "")).split()),
-                )
-            )
-    return found
+    return dsn_recipients(message)
