@@ -17,13 +17,16 @@ from mta.inbound.formats import (
     quoted_original_headers,
     text_recipients,
 )
+from mta.inbound.mlnotice import parse_fml
 from mta.inbound.parts import get_header, original_headers, parse_bytes
-from mta.inbound.reasons import best_status, classify, is_hard, reason_of, text_reason
+from mta.inbound.providers import reporter_reason
+from mta.inbound.reasons import CLASSIFICATION, best_status, is_hard, reason_of, text_reason
 from mta.inbound.report import Report, ReportRecipient
 from mta.inbound.ses import parse_ses
 
 log = logging.getLogger(__name__)
 MAX_DIAGNOSTIC_CHARS = 1000
+DIAGNOSTIC_TYPES = ("smtp", "x-postfix", "x-unix", "x-local", "x-notes")
 
 
 def classify_message(data: bytes) -> Report:
@@ -39,16 +42,19 @@ def classify_message(data: bytes) -> Report:
         return Report(kind="other")
 
 
-def recipient(address: str, action: str, status: str, diagnostic: str) -> ReportRecipient:
-    """One recipient's result with its status made precise, reason, classification, verdict."""
-    diagnostic = " ".join(diagnostic.split())
-    if diagnostic.lower().startswith(("smtp;", "x-postfix;", "x-unix;", "x-local;")):
-        diagnostic = diagnostic.partition(";")[2].strip()
+def recipient(
+    address: str, action: str, status: str, diagnostic: str, reporter: str = ""
+) -> ReportRecipient:
+    """One recipient's result with its status made precise, reason, classification, verdict;
+    `reporter` is the DSN's Reporting-MTA, whose own fixed wordings name their cause."""
+    diagnostic_type, diagnostic = _split_type(" ".join(_iso2022(diagnostic).split()))
     status = best_status(status, diagnostic)
-    reason = reason_of(status, diagnostic)
+    reason = reporter_reason(reporter, diagnostic) or reason_of(status, diagnostic)
+    if diagnostic_type == "x-unix" and reason in ("user unknown", "undefined"):
+        reason = "mailer error"  # a local delivery program's exit, not a verdict on the address
     if not action:
         action = "delayed" if status.startswith("4.") and reason != "expired" else "failed"
-    classification, bounce_type = classify(status, diagnostic)
+    classification, bounce_type = CLASSIFICATION.get(reason, ("Unclassified", "bounce"))
     return ReportRecipient(
         address=address,
         action=action,
@@ -59,6 +65,25 @@ def recipient(address: str, action: str, status: str, diagnostic: str) -> Report
         hard=is_hard(action, status, reason),
         reason=reason,
     )
+
+
+def _split_type(diagnostic: str) -> tuple[str, str]:
+    """A Diagnostic-Code's type (smtp, x-postfix, x-unix, x-local; "" when none) and text."""
+    kind, _, rest = diagnostic.partition(";")
+    if kind.strip().lower() in DIAGNOSTIC_TYPES:
+        return kind.strip().lower(), rest.strip()
+    return "", diagnostic
+
+
+def _iso2022(text: str) -> str:
+    """`text` decoded from ISO-2022-JP when it carries that charset's escape sequences
+    undecoded (Japanese Notes/Domino put them raw in Diagnostic-Code)."""
+    if "\x1b$" not in text:
+        return text
+    try:
+        return text.encode("ascii").decode("iso-2022-jp")
+    except (UnicodeError, LookupError):
+        return text
 
 
 def _classify(message: Message) -> Report:
@@ -74,6 +99,9 @@ def _classify(message: Message) -> Report:
         report, rows = ses
         report.recipients.extend(recipient(*row) for row in rows)
         return report
+    fml = parse_fml(message)
+    if fml is not None:
+        return fml
     if looks_like_bounce(message, text):
         named = text_recipients(message, text)
         if named:
@@ -106,6 +134,7 @@ def _dsn_report(message: Message, found: list[DsnRecipient], text: str) -> Repor
     """A DSN's report; a recipient block without Diagnostic-Code takes the human-readable
     text about its address instead."""
     named = [r.recipient for r in found]
+    reporter = reporting_mta(message)
     return Report(
         kind="dsn",
         recipients=[
@@ -115,9 +144,10 @@ def _dsn_report(message: Message, found: list[DsnRecipient], text: str) -> Repor
                 r.status,
                 r.diagnostic
                 or _explained(diagnostic_for(r.recipient, text, named), text, len(named)),
+                reporter,
             )
             for r in found
         ],
-        reporter=reporting_mta(message),
+        reporter=reporter,
         original_headers=original_headers(message) or quoted_original_headers(message),
     )

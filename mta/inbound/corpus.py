@@ -64,7 +64,12 @@ def sisimai_miss(rows: list[dict[str, Any]], report: Report, transcript: str = "
         return f"want {len(rows)} recipients, got {_bounces(report)} ({report.kind})"
     want_hard = sorted(bool(row["hardbounce"]) for row in rows)
     got_hard = sorted(
-        sisimai_hard(r.reason, r.status, recipient_command(r.address, r.diagnostic, transcript))
+        sisimai_hard(
+            r.reason,
+            r.status,
+            recipient_command(r.address, r.diagnostic, transcript),
+            r.diagnostic,
+        )
         for r in report.recipients
     )
     if want_hard != got_hard:

@@ -62,14 +62,45 @@ def _address(value: str) -> str:
     return address.strip("<>").strip()
 
 
+def _recipient_blocks(blocks: list[Message]) -> list[Message]:
+    """The per-recipient blocks: every block after the first (the per-message one), each
+    split where a further Final-Recipient starts without the blank line RFC 3464 wants
+    (AOL runs the per-message and all recipient fields together)."""
+    groups: list[list[tuple[str, str]]] = []
+    for index, block in enumerate(blocks):
+        current: list[tuple[str, str]] | None = None if index == 0 else []
+        for name, value in block.items():
+            is_final = name.lower() == "final-recipient"
+            if is_final and current is not None and _has_final(current):
+                groups.append(current)
+                current = []
+            if is_final and current is None:
+                current = []
+            if current is not None:
+                current.append((name, str(value)))
+        if current:
+            groups.append(current)
+    return [_message_of(group) for group in groups]
+
+
+def _has_final(fields: list[tuple[str, str]]) -> bool:
+    return any(name.lower() == "final-recipient" for name, _ in fields)
+
+
+def _message_of(fields: list[tuple[str, str]]) -> Message:
+    block = Message()
+    for name, value in fields:
+        block[name] = value
+    return block
+
+
 def dsn_recipients(message: Message) -> list[DsnRecipient]:
-    """Per-recipient blocks of every delivery-status part (the first block of each is the
-    per-message one and is skipped)."""
+    """Per-recipient blocks of every delivery-status part (see _recipient_blocks)."""
     found = []
     for part in own_parts(message):
         if part.get_content_type() not in DSN_TYPES:
             continue
-        for block in _field_blocks(part)[1:]:
+        for block in _recipient_blocks(_field_blocks(part)):
             recipient = get_header(block, "Final-Recipient") or get_header(
                 block, "Original-Recipient"
             )

@@ -21,7 +21,7 @@ from mta.inbound.parts import (
 )
 
 BOUNCE_SENDER_RE = re.compile(
-    r"mailer-daemon|postmaster|mail delivery (?:sub)?system|mail administrator|"
+    r"mailer-daemon|post_?master|mail delivery (?:sub)?system|mail administrator|"
     r"^(?:root|mail|smtp|mailadmin|nobody|daemon|bounce[sd]?|notify)@",
     re.IGNORECASE,
 )
@@ -71,6 +71,9 @@ ID_HEADER_RE = re.compile(
     r"return-path|sender|reply-to|dkim-signature|mime-version|from):.*$",
     re.IGNORECASE | re.MULTILINE,
 )
+# Exim's "recipient addresses that were incorrectly constructed" notice: one entry a line,
+# "  <the address as written>: malformed address: <why>".
+EXIM_MALFORMED_RE = re.compile(r"^[ \t]+(\S.*?): malformed address:", re.MULTILINE)
 EXIM_FAILED_RE = re.compile(r"following address(?:\(es\)|es)? failed:[ \t]*\n", re.IGNORECASE)
 
 
@@ -174,6 +177,12 @@ def _local_parts(text: str) -> list[str]:
     return [line.strip() for line in following[:1] if re.fullmatch(r"  \S+", line)]
 
 
+def _malformed(text: str) -> list[str]:
+    """The entries of Exim's malformed-address notice, the first address of each."""
+    found = [ADDRESS_RE.search(m.group(1)) for m in EXIM_MALFORMED_RE.finditer(text)]
+    return [m.group(0).lower() for m in found if m][:MAX_RECIPIENTS]
+
+
 def _original_to(message: Message) -> list[str]:
     """The To of the original a bounce returns (attached or quoted after a marker): the
     recipient of a bounce whose text names none."""
@@ -213,6 +222,7 @@ def text_recipients(message: Message, text: str) -> list[TextRecipient]:
     """The recipients a text bounce names, each with the text that speaks of it."""
     addresses = (
         _failed_header(message)
+        or _malformed(text)
         or _named(text, _addresses(message, ("From", "To", "Cc", "Reply-To", "Sender")))
         or _named(text, _addresses(message, ("From", "Sender")))  # a bounce to oneself
         or _local_parts(text)

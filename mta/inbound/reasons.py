@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from mta.inbound.providers import provider_reason
+
 STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 REPLY_CODE_RE = re.compile(r"(?<![\d.-])([245]\d\d)(?:[ -]|$)")
 
@@ -76,7 +78,7 @@ TEXT_REASONS: list[tuple[str, tuple[str, ...]]] = [
         "check if address is correct|invalid user address|not listed in|"
         "recipient address rejected: access denied|#5.1.0 address rejected|"
         "recipient address rejected.|invalid final delivery userid|"
-        "ディレクトリには見つかりません",
+        "ディレクトリには見つかりません|ディレクトリのリストにありません",
     ),
     _phrases(
         "not accept",
@@ -147,6 +149,7 @@ TEMPORARY_DNS = ("not found, try again", "malformed or unexpected name server re
 # Sisimai's reading of a specific enhanced status (x.0.0 says nothing); longest prefix wins.
 STATUS_REASONS: list[tuple[str, str]] = [
     ("5.1.10", "not accept"),
+    ("5.1.0", "user unknown"),
     ("5.1.1", "user unknown"),
     ("5.1.2", "host unknown"),
     ("5.1.3", "user unknown"),
@@ -184,6 +187,18 @@ COMMAND_RE = re.compile(
     r"|(rcpt) to:\s*<)",
     re.IGNORECASE,
 )
+# Wordings that say the refusal answered RCPT TO without quoting the command: qmail's
+# "does not like recipient" / "most progress was RCPT TO response", Yahoo's "[RCPT_TO]",
+# "SMTP:RCPT host" of some gateways.
+RCPT_MARKERS_RE = re.compile(
+    r"does not like recipient|most progress was rcpt to|\[rcpt_to\]|smtp:rcpt host",
+    re.IGNORECASE,
+)
+
+# "553 mx.example.net does not exist": a host name, not an address, that does not exist.
+HOST_GONE_RE = re.compile(
+    r"(?<![@\w.-])(?:[a-z0-9-]+\.)+[a-z]{2,}\.? does not exist", re.IGNORECASE
+)
 
 # reason → (SendGrid bounce_classification, SendGrid type)
 CLASSIFICATION: dict[str, tuple[str, str]] = {
@@ -208,10 +223,14 @@ CLASSIFICATION: dict[str, tuple[str, str]] = {
     "no relaying": ("Technical Failure", "bounce"),
     "auth failure": ("Technical Failure", "bounce"),
     "system full": ("Technical Failure", "bounce"),
+    "mailer error": ("Technical Failure", "bounce"),
     "filtered": ("Content", "bounce"),
 }
 
 HARD_FOR_SISIMAI = frozenset({"host unknown", "has moved"})
+SISIMAI_HARD_REASONS = frozenset({"user unknown", "host unknown", "has moved"})
+# Statuses Sisimai reads as "filtered" (the mailbox exists but refuses the message).
+FILTERED_STATUSES = ("5.2.0", "5.2.1", "5.2.4")
 
 
 def find_status(text: str) -> str:
@@ -246,6 +265,8 @@ def smtp_command(text: str) -> str:
     found = TRANSCRIPT_RE.findall(text) or [
         match.group(1) or match.group(2) for match in COMMAND_RE.finditer(text)
     ]
+    if not found and RCPT_MARKERS_RE.search(text):
+        return "RCPT"
     return str(found[-1]).upper().replace("EHLO", "HELO") if found else ""
 
 
@@ -283,7 +304,9 @@ def reason_of(status: str, diagnostic: str) -> str:
     look-up that failed for now (4.x.x, "try again") is a network error, not an unknown
     host."""
     reason = (
-        text_reason(diagnostic)
+        provider_reason(diagnostic)
+        or ("host unknown" if HOST_GONE_RE.search(diagnostic) else "")
+        or text_reason(diagnostic)
         or status_reason(status)
         or text_reason(diagnostic, WEAK_TEXT_REASONS)
         or "undefined"
@@ -314,12 +337,18 @@ def is_hard(action: str, status: str, reason: str) -> bool:
     return status.startswith("5.")
 
 
-def sisimai_hard(reason: str, status: str, command: str) -> bool:
+def sisimai_hard(reason: str, status: str, command: str, diagnostic: str = "") -> bool:
     """Sisimai's hardbounce verdict, for measuring against its corpus only (our events use
     is_hard): true for an address that can never work (unknown user or host, moved) or a
     5.x.x "not accept"; "user unknown" wording counts only when the status says so too or
     the refused command (smtp_command of the diagnostic or transcript) was not DATA:
-    Sisimai calls such a refusal "filtered"."""
+    Sisimai calls such a refusal "filtered", and so it calls "user unknown" wording under a
+    5.2.x status unless it answered RCPT. A provider's own reply (providers.py) decides
+    whatever the command."""
+    if provider := provider_reason(diagnostic):
+        return provider in SISIMAI_HARD_REASONS
+    if reason == "user unknown" and status in FILTERED_STATUSES:
+        return command == "RCPT"
     if reason in ("user unknown", "no relaying", "syntax error", "undefined") and (
         status_reason(status) in ("user unknown", "host unknown", "has moved")
     ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mta.inbound.providers import provider_reason, reporter_reason
 from mta.inbound.reasons import (
     best_status,
     classify,
@@ -63,8 +64,14 @@ def test_classify(status: str, diagnostic: str, expected: tuple[str, str]) -> No
         ("5.0.0", "retry timeout exceeded", "expired"),
         ("5.7.26", "Unauthenticated email is not accepted due to DMARC policy", "auth failure"),
         ("5.0.0", "", "undefined"),
+        ("5.1.0", "550 #5.1.0 Address rejected.", "user unknown"),  # 5.1.0: address status
+        ("5.0.0", "553 mx.example.net does not exist", "host unknown"),  # a host, not a user
+        ("5.0.0", "550 <a@example.net> does not exist.", "user unknown"),
+        ("5.0.0", "550 : User unknown", "filtered"),  # au (KDDI): the recipient's filter
+        ("5.5.0", "550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416",
+         "user unknown"),
     ],
-)
+)  # fmt: skip
 def test_reason_of(status: str, diagnostic: str, expected: str) -> None:
     assert reason_of(status, diagnostic) == expected
 
@@ -121,10 +128,53 @@ def test_is_hard(action: str, status: str, reason: str, expected: bool) -> None:
         ("expired", "4.4.7", "", False),  # unlike our is_hard
         ("mailbox full", "5.2.2", "RCPT", False),
         ("blocked", "5.7.1", "RCPT", False),
+        ("user unknown", "5.2.1", "", False),  # Sisimai reads 5.2.x as filtered...
+        ("user unknown", "5.2.1", "RCPT", True),  # ...unless RCPT was refused
     ],
 )
 def test_sisimai_hard(reason: str, status: str, command: str, expected: bool) -> None:
     assert sisimai_hard(reason, status, command) is expected
+
+
+@pytest.mark.parametrize(
+    ("reason", "status", "command", "diagnostic", "expected"),
+    [
+        # a provider's own reply decides whatever the refused command
+        ("user unknown", "5.0.0", "DATA",
+         "554 delivery error: dd This user doesn't have a yahoo.com account (a@yahoo.com)", True),
+        ("user unknown", "5.5.0", "DATA", "550 5.5.0 Invalid recipient. LPN007_416", True),
+        ("filtered", "5.0.0", "", "550 : User unknown", False),
+        ("user unknown", "5.0.0", "", "550 <a@ezweb.ne.jp>: User unknown", True),
+        ("user unknown", "5.0.0", "DATA", "550 5.1.1 User unknown", False),
+    ],
+)  # fmt: skip
+def test_sisimai_hard_with_provider_replies(
+    reason: str, status: str, command: str, diagnostic: str, expected: bool
+) -> None:
+    assert sisimai_hard(reason, status, command, diagnostic) is expected
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "expected"),
+    [
+        ("550 5.1.1 Adresse d au moins un destinataire invalide. Invalid recipient. OFR_416 [416]",
+         "user unknown"),
+        ("552 5.1.1 Boite du destinataire pleine. Recipient overquota. OFR_417 [417]",
+         "mailbox full"),
+        ("550 5.5.0 Le compte du destinataire est bloque. LPN007_426", "suspended"),
+        ("421 Too many connections, slow down. LPN105_104", "rate limited"),
+        ("550 mwinf5c04 ME Client host blocked for spamming issues. OFR006_102", "blocked"),
+        ("Veuillez essayer plus tard. LPN003_109", ""),  # a code that names no cause
+        ("550 : User unknown", "filtered"),
+        ("550: : User unknown", "filtered"),
+        ("550 <a@ezweb.ne.jp>: User unknown", ""),
+        ("554 delivery error: dd This user doesn't have a yahoo.com account", "user unknown"),
+        ("This user doesn't have a example.com account", ""),  # not Yahoo's "dd" reply
+        ("550 5.1.1 User unknown", ""),
+    ],
+)  # fmt: skip
+def test_provider_reason(diagnostic: str, expected: str) -> None:
+    assert provider_reason(diagnostic) == expected
 
 
 @pytest.mark.parametrize(
@@ -137,7 +187,28 @@ def test_sisimai_hard(reason: str, status: str, command: str, expected: bool) ->
         ("RCPT TO:<a@example.net> <<< 550 User unknown", "RCPT"),
         ("host said: 554 go away (in reply to EHLO command)", "HELO"),
         ("550 User unknown", ""),
+        ("192.0.2.1 does not like recipient. Remote host said: 550 5.2.1 User Unknown", "RCPT"),
+        ("Remote host said: 550 5.2.1 <a@example.jp>... User Unknown [RCPT_TO]", "RCPT"),
+        ("Sorry, no SMTP connection got far enough; most progress was RCPT TO response", "RCPT"),
+        ("Technical details: SMTP:RCPT host 192.0.2.8: 553 5.3.0 No such user here", "RCPT"),
     ],
 )
 def test_smtp_command(text: str, expected: str) -> None:
     assert smtp_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("reporter", "diagnostic", "expected"),
+    [
+        ("inbound-smtp.us-west-2.amazonaws.com", "550 5.1.1 Mailbox does not exist", "filtered"),
+        ("inbound-smtp.eu-west-1.amazonaws.com", "552 5.3.4 Message too large",
+         "message too big"),
+        ("inbound-smtp.us-east-1.amazonaws.com", "552 5.2.2 Mailbox full", "mailbox full"),
+        ("inbound-smtp.us-east-1.amazonaws.com", "500 5.6.1 Message content rejected",
+         "content error"),
+        ("inbound-smtp.us-east-1.amazonaws.com", "450 4.0.0 Temporary failure", ""),
+        ("mx.example.net", "550 5.1.1 Mailbox does not exist", ""),  # a real look-up
+    ],
+)  # fmt: skip
+def test_reporter_reason(reporter: str, diagnostic: str, expected: str) -> None:
+    assert reporter_reason(reporter, diagnostic) == expected
