@@ -1,0 +1,160 @@
+"""`/v3/asm/*`: SendGrid's unsubscribe groups, their suppressions, and the global
+unsubscribes as the ASM API adds, reads and removes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, delete, get, patch, post
+
+from control.routes.common import read_body
+from control.schemas.suppressions import (
+    GlobalStatus,
+    GroupCreate,
+    GroupStatuses,
+    GroupUpdate,
+    RecipientEmails,
+)
+from mta.services.asm_groups import Group, GroupSuppression, group_id_of, parse_id
+from mta.services.container import Services
+from mta.services.identity import Principal
+
+AnyRequest = Request[Any, Any, Any]
+GLOBAL = "/v3/asm/suppressions/global"
+GROUP = "/v3/asm/groups/{group_id:str}"
+
+
+@post(GLOBAL, status_code=201)
+async def add_global(
+    request: AnyRequest, services: Services, principal: Principal
+) -> RecipientEmails:
+    principal.require("asm.suppressions.global.create")
+    body = await read_body(request, RecipientEmails)
+    added = await services.suppressions.add_global(principal.account_id, body.recipient_emails)
+    return RecipientEmails(recipient_emails=added)
+
+
+@get(GLOBAL + "/{email:str}")
+async def get_global(email: str, services: Services, principal: Principal) -> GlobalStatus:
+    principal.require("asm.suppressions.global.read")
+    found = await services.suppressions.is_global(principal.account_id, email)
+    return GlobalStatus(recipient_email=email.lower() if found else None)
+
+
+@delete(GLOBAL + "/{email:str}", status_code=204)
+async def delete_global(email: str, services: Services, principal: Principal) -> None:
+    principal.require("asm.suppressions.global.delete")
+    await services.suppressions.delete_entry(principal.account_id, "unsubscribes", email)
+
+
+@post("/v3/asm/groups", status_code=201)
+async def create_group(request: AnyRequest, services: Services, principal: Principal) -> Group:
+    principal.require("asm.groups.create")
+    body = await read_body(request, GroupCreate)
+    return await services.asm_groups.create(
+        principal.account_id, body.name, body.description, body.is_default
+    )
+
+
+@get("/v3/asm/groups")
+async def list_groups(request: AnyRequest, services: Services, principal: Principal) -> list[Group]:
+    """`?id=1&id=2` narrows the list to those groups, as SendGrid's."""
+    principal.require("asm.groups.read")
+    found = (parse_id(i) for i in request.query_params.getall("id", []))
+    ids = [i for i in found if i is not None]
+    return await services.asm_groups.list_groups(principal.account_id, ids)
+
+
+@get(GROUP)
+async def get_group(group_id: str, services: Services, principal: Principal) -> Group:
+    principal.require("asm.groups.read")
+    return await services.asm_groups.get(principal.account_id, group_id_of(group_id))
+
+
+@patch(GROUP, status_code=201)
+async def update_group(
+    group_id: str, request: AnyRequest, services: Services, principal: Principal
+) -> Group:
+    principal.require("asm.groups.update")
+    body = await read_body(request, GroupUpdate)
+    return await services.asm_groups.update(
+        principal.account_id, group_id_of(group_id), body.name, body.description, body.is_default
+    )
+
+
+@delete(GROUP, status_code=204)
+async def delete_group(group_id: str, services: Services, principal: Principal) -> None:
+    principal.require("asm.groups.delete")
+    await services.asm_groups.delete(principal.account_id, group_id_of(group_id))
+
+
+@post(GROUP + "/suppressions", status_code=201)
+async def add_group_suppressions(
+    group_id: str, request: AnyRequest, services: Services, principal: Principal
+) -> RecipientEmails:
+    principal.require("asm.groups.suppressions.create")
+    body = await read_body(request, RecipientEmails)
+    added = await services.asm_groups.add_suppressions(
+        principal.account_id, group_id_of(group_id), body.recipient_emails
+    )
+    return RecipientEmails(recipient_emails=added)
+
+
+@get(GROUP + "/suppressions")
+async def list_group_suppressions(
+    group_id: str, services: Services, principal: Principal
+) -> list[str]:
+    principal.require("asm.groups.suppressions.read")
+    return await services.asm_groups.suppressed(principal.account_id, group_id_of(group_id))
+
+
+@post(GROUP + "/suppressions/search", status_code=200)
+async def search_group_suppressions(
+    group_id: str, request: AnyRequest, services: Services, principal: Principal
+) -> list[str]:
+    principal.require("asm.groups.suppressions.read")
+    body = await read_body(request, RecipientEmails)
+    return await services.asm_groups.suppressed(
+        principal.account_id, group_id_of(group_id), body.recipient_emails
+    )
+
+
+@delete(GROUP + "/suppressions/{email:str}", status_code=204)
+async def delete_group_suppression(
+    group_id: str, email: str, services: Services, principal: Principal
+) -> None:
+    principal.require("asm.groups.suppressions.delete")
+    await services.asm_groups.remove_suppression(principal.account_id, group_id_of(group_id), email)
+
+
+@get("/v3/asm/suppressions")
+async def all_group_suppressions(
+    services: Services, principal: Principal
+) -> list[GroupSuppression]:
+    principal.require("asm.groups.suppressions.read")
+    return await services.asm_groups.all_suppressions(principal.account_id)
+
+
+@get("/v3/asm/suppressions/{email:str}")
+async def groups_for_email(email: str, services: Services, principal: Principal) -> GroupStatuses:
+    principal.require("asm.groups.suppressions.read")
+    found = await services.asm_groups.groups_for(principal.account_id, email)
+    return GroupStatuses(suppressions=found)
+
+
+ROUTES = [
+    add_global,
+    get_global,
+    delete_global,
+    create_group,
+    list_groups,
+    get_group,
+    update_group,
+    delete_group,
+    add_group_suppressions,
+    list_group_suppressions,
+    search_group_suppressions,
+    delete_group_suppression,
+    all_group_suppressions,
+    groups_for_email,
+]

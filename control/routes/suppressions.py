@@ -1,0 +1,91 @@
+"""`/v3/suppression/*`: SendGrid's bounces, blocks, invalid_emails and spam_reports lists (list,
+get, delete), the global unsubscribes list, and ours: `/v3/suppression/why/{email}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, delete, get
+from litestar.handlers import HTTPRouteHandler
+
+from control.routes.common import read_body
+from control.schemas.suppressions import DeleteEntries
+from mta.services.container import Services
+from mta.services.identity import Principal
+from mta.services.suppressions import (
+    Entry,
+    ListName,
+    Why,
+    page_bounds,
+    time_bound,
+)
+
+AnyRequest = Request[Any, Any, Any]
+EDITABLE: tuple[ListName, ...] = ("bounces", "blocks", "invalid_emails", "spam_reports")
+
+
+async def _list(
+    name: ListName, request: AnyRequest, services: Services, principal: Principal
+) -> list[Entry]:
+    principal.require(f"suppression.{name}.read")
+    query = request.query_params
+    limit, offset = page_bounds(query.get("limit"), query.get("offset"))
+    return await services.suppressions.list_entries(
+        principal.account_id,
+        name,
+        time_bound(query.get("start_time"), "start_time"),
+        time_bound(query.get("end_time"), "end_time"),
+        limit,
+        offset,
+    )
+
+
+def list_routes(name: ListName) -> list[HTTPRouteHandler]:
+    """The four routes of one list: GET and DELETE, on the list and on one address."""
+    path = f"/v3/suppression/{name}"
+
+    @get(path, name=f"{name}-list")
+    async def list_entries(
+        request: AnyRequest, services: Services, principal: Principal
+    ) -> list[Entry]:
+        return await _list(name, request, services, principal)
+
+    @get(path + "/{email:str}", name=f"{name}-get")
+    async def get_entry(email: str, services: Services, principal: Principal) -> list[Entry]:
+        principal.require(f"suppression.{name}.read")
+        return await services.suppressions.get_entry(principal.account_id, name, email)
+
+    @delete(path + "/{email:str}", status_code=204, name=f"{name}-delete-one")
+    async def delete_entry(email: str, services: Services, principal: Principal) -> None:
+        principal.require(f"suppression.{name}.delete")
+        await services.suppressions.delete_entry(principal.account_id, name, email)
+
+    @delete(path, status_code=204, name=f"{name}-delete")
+    async def delete_entries(request: AnyRequest, services: Services, principal: Principal) -> None:
+        principal.require(f"suppression.{name}.delete")
+        body = await read_body(request, DeleteEntries)
+        await services.suppressions.delete_entries(
+            principal.account_id, name, body.emails, body.delete_all
+        )
+
+    return [list_entries, get_entry, delete_entry, delete_entries]
+
+
+@get("/v3/suppression/unsubscribes")
+async def list_unsubscribes(
+    request: AnyRequest, services: Services, principal: Principal
+) -> list[Entry]:
+    return await _list("unsubscribes", request, services, principal)
+
+
+@get("/v3/suppression/why/{email:str}")
+async def why(email: str, services: Services, principal: Principal) -> list[Why]:
+    """Ours: every entry for the address with the event that caused it (or "api")."""
+    principal.require("suppression.read")
+    return await services.suppressions.why(principal.account_id, email)
+
+
+ROUTES = [handler for name in EDITABLE for handler in list_routes(name)] + [
+    list_unsubscribes,
+    why,
+]
