@@ -1,16 +1,37 @@
-"""`/v3/user/webhooks`: create (secret shown once), list, get, delete."""
+"""`/v3/user/webhooks`: create (secret shown once), list, get, change, delete, rotate, test,
+the delivery log and redelivery; SendGrid's `/v3/user/webhooks/event/...` aliases."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Request, delete, get, post
+import msgspec
+from litestar import Request, delete, get, patch, post
+from litestar.params import Parameter
 
 from control.routes.common import read_body
-from control.schemas.bodies import WebhookCreate
+from control.schemas.bodies import (
+    EventWebhookSettings,
+    EventWebhookTest,
+    WebhookCreate,
+    WebhookSignedUpdate,
+    WebhookUpdate,
+)
+from mta.errors import ValidationError
 from mta.services.container import Services
+from mta.services.event_webhook import SignedView
 from mta.services.identity import Principal
-from mta.services.webhooks import WebhookView
+from mta.services.webhooks import (
+    DeliveryPage,
+    DeliveryQuery,
+    DeliveryView,
+    WebhookChanges,
+    WebhookView,
+)
+
+READ = "user.webhooks.event.settings.read"
+UPDATE = "user.webhooks.event.settings.update"
+MAX_PAGE = 500
 
 
 @post("/v3/user/webhooks", status_code=201)
@@ -19,19 +40,31 @@ async def create_webhook(
 ) -> WebhookView:
     principal.require("user.webhooks.event.settings.create")
     body = await read_body(request, WebhookCreate)
-    return await services.webhooks.create(principal.account_id, body.url, body.enabled_events)
+    return await services.webhooks.create(
+        principal.account_id, body.url, body.enabled_events, body.format
+    )
 
 
 @get("/v3/user/webhooks")
 async def list_webhooks(services: Services, principal: Principal) -> list[WebhookView]:
-    principal.require("user.webhooks.event.settings.read")
+    principal.require(READ)
     return await services.webhooks.list(principal.account_id)
 
 
 @get("/v3/user/webhooks/{webhook_id:str}")
 async def get_webhook(webhook_id: str, services: Services, principal: Principal) -> WebhookView:
-    principal.require("user.webhooks.event.settings.read")
+    principal.require(READ)
     return await services.webhooks.get(principal.account_id, webhook_id)
+
+
+@patch("/v3/user/webhooks/{webhook_id:str}")
+async def update_webhook(
+    webhook_id: str, request: Request[Any, Any, Any], services: Services, principal: Principal
+) -> WebhookView:
+    principal.require(UPDATE)
+    body = await read_body(request, WebhookUpdate)
+    changes = WebhookChanges(**msgspec.structs.asdict(body))
+    return await services.webhooks.update(principal.account_id, webhook_id, changes)
 
 
 @delete("/v3/user/webhooks/{webhook_id:str}", status_code=204)
@@ -40,4 +73,98 @@ async def delete_webhook(webhook_id: str, services: Services, principal: Princip
     await services.webhooks.delete(principal.account_id, webhook_id)
 
 
-ROUTES = [create_webhook, list_webhooks, get_webhook, delete_webhook]
+@post("/v3/user/webhooks/{webhook_id:str}/rotate", status_code=200)
+async def rotate_secret(webhook_id: str, services: Services, principal: Principal) -> WebhookView:
+    principal.require(UPDATE)
+    return await services.webhooks.rotate(principal.account_id, webhook_id)
+
+
+@post("/v3/user/webhooks/{webhook_id:str}/test", status_code=202)
+async def test_webhook(webhook_id: str, services: Services, principal: Principal) -> DeliveryView:
+    principal.require(UPDATE)
+    return await services.webhooks.send_test(principal.account_id, webhook_id)
+
+
+@get("/v3/user/webhooks/{webhook_id:str}/deliveries")
+async def list_deliveries(
+    webhook_id: str,
+    services: Services,
+    principal: Principal,
+    delivery_state: Annotated[str | None, Parameter(query="state")] = None,
+    event_type: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> DeliveryPage:
+    principal.require(READ)
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    if offset < 0:
+        raise ValidationError("offset must not be negative", field="offset")
+    query = DeliveryQuery(state=delivery_state, event_type=event_type, limit=limit, offset=offset)
+    return await services.webhooks.deliveries(principal.account_id, webhook_id, query)
+
+
+@post("/v3/user/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/redeliver", status_code=202)
+async def redeliver(
+    webhook_id: str, delivery_id: str, services: Services, principal: Principal
+) -> DeliveryView:
+    principal.require(UPDATE)
+    return await services.webhooks.redeliver(principal.account_id, webhook_id, delivery_id)
+
+
+@get("/v3/user/webhooks/event/settings")
+async def get_event_settings(services: Services, principal: Principal) -> dict[str, Any]:
+    principal.require(READ)
+    return await services.webhooks.sendgrid.get(principal.account_id)
+
+
+@patch("/v3/user/webhooks/event/settings")
+async def update_event_settings(
+    request: Request[Any, Any, Any], services: Services, principal: Principal
+) -> dict[str, Any]:
+    principal.require(UPDATE)
+    body = await read_body(request, EventWebhookSettings)
+    changes = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
+    return await services.webhooks.sendgrid.update(principal.account_id, changes)
+
+
+@get("/v3/user/webhooks/event/settings/signed")
+async def get_signed(services: Services, principal: Principal) -> SignedView:
+    principal.require(READ)
+    return await services.webhooks.sendgrid.signed(principal.account_id)
+
+
+@patch("/v3/user/webhooks/event/settings/signed")
+async def update_signed(
+    request: Request[Any, Any, Any], services: Services, principal: Principal
+) -> SignedView:
+    principal.require(UPDATE)
+    body = await read_body(request, WebhookSignedUpdate)
+    return await services.webhooks.sendgrid.set_signed(principal.account_id, body.enabled)
+
+
+@post("/v3/user/webhooks/event/test", status_code=204)
+async def test_event_webhook(
+    request: Request[Any, Any, Any], services: Services, principal: Principal
+) -> None:
+    principal.require(UPDATE)
+    body = await read_body(request, EventWebhookTest)
+    await services.webhooks.sendgrid.test(principal.account_id, body.url)
+
+
+ROUTES = [
+    create_webhook,
+    list_webhooks,
+    get_webhook,
+    update_webhook,
+    delete_webhook,
+    rotate_secret,
+    test_webhook,
+    list_deliveries,
+    redeliver,
+    get_event_settings,
+    update_event_settings,
+    get_signed,
+    update_signed,
+    test_event_webhook,
+]

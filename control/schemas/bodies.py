@@ -73,3 +73,46 @@ class VersionBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class WebhookCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: str
     enabled_events: list[str]
+    format: Literal["scaisend", "sendgrid"] = "scaisend"
+
+
+class WebhookUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: str | None = None
+    enabled_events: list[str] | None = None
+    enabled: bool | None = None
+    format: Literal["scaisend", "sendgrid"] | None = None
+
+
+class WebhookSignedUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool
+
+
+class EventWebhookSettings(
+    msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
+):
+    """SendGrid's single event webhook (`/v3/user/webhooks/event/settings`): a URL and one
+    flag per event type. SendGrid's OAuth fields are accepted and not used."""
+
+    enabled: bool | None = None
+    url: str | None = None
+    processed: bool | None = None
+    dropped: bool | None = None
+    delivered: bool | None = None
+    deferred: bool | None = None
+    bounce: bool | None = None
+    open: bool | None = None
+    click: bool | None = None
+    spam_report: bool | None = None
+    unsubscribe: bool | None = None
+    group_unsubscribe: bool | None = None
+    group_resubscribe: bool | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: str | None = None
+    oauth_token_url: str | None = None
+
+
+class EventWebhookTest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    url: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: str | None = None
+    oauth_token_url: str | None = None

@@ -1,6 +1,8 @@
-"""The webhook sender: posts outbox rows one event per request, signed, and retries failures.
+"""The webhook sender: claims due outbox rows (with a lease, so two senders never post the same
+row), posts them signed through the pinned transport, and records success, retry or failure.
 
-Signature: hex HMAC-SHA256 of "{timestamp}.{body}" with the webhook's secret.
+ScaiSend format: one event a POST, hex HMAC-SHA256 of "{timestamp}.{body}" with the webhook's
+secret. SendGrid format: a JSON array of events, also ECDSA-signed when the account enabled it.
 """
 
 from __future__ import annotations
@@ -10,22 +12,32 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import socket
 import time
+from collections import Counter
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+import msgspec
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import WebhookSettings
-from mta.db.models import Webhook, WebhookDelivery
-from mta.services.webhooks import target_allowed
+from mta.db.models import Webhook, WebhookDelivery, WebhookSigningKey
+from mta.dns import Resolver
+from mta.events.sendgrid_webhook import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    ecdsa_sign,
+    sendgrid_body,
+)
+from mta.events.webhook_transport import PinnedTransport
+from mta.model import new_id
 
 log = logging.getLogger(__name__)
-BATCH = 50
+CANDIDATES = 500
 IDLE_POLL_SECONDS = 5.0
+ERROR_LIMIT = 500
+D = WebhookDelivery
 
 
 def sign(secret: str, timestamp: str, body: str) -> str:
@@ -37,116 +49,294 @@ def next_attempt_delay(attempts: int, schedule: list[int]) -> int | None:
     return schedule[attempts - 1] if attempts <= len(schedule) else None
 
 
+class Target(msgspec.Struct, frozen=True):
+    webhook_id: str
+    account_id: str
+    url: str
+    format: str
+    secret: str
+
+
+class Row(msgspec.Struct, frozen=True):
+    id: str
+    event_type: str
+    payload: str
+    attempts: int
+
+
+class Job(msgspec.Struct, frozen=True):
+    """One POST: a webhook and the claimed rows it carries (one, or a SendGrid batch)."""
+
+    target: Target
+    rows: list[Row]
+    token: str
+    ecdsa_key: str | None = None
+
+
+def plan_jobs(
+    candidates: list[tuple[str, str, str]],
+    busy: Counter[str],
+    settings: WebhookSettings,
+    free: int,
+) -> list[list[str]]:
+    """Group due (row id, webhook id, format) into POSTs, oldest first, within the free global
+    slots and each webhook's free slots; a SendGrid-format POST carries up to a batch of rows."""
+    jobs: list[list[str]] = []
+    open_batch: dict[str, list[str]] = {}
+    taken = Counter(busy)
+    for row_id, hook_id, fmt in candidates:
+        batch = open_batch.get(hook_id)
+        if fmt == "sendgrid" and batch is not None and len(batch) < settings.sendgrid_batch_size:
+            batch.append(row_id)
+            continue
+        if len(jobs) >= free or taken[hook_id] >= settings.per_webhook_concurrency:
+            continue
+        taken[hook_id] += 1
+        jobs.append([row_id])
+        if fmt == "sendgrid":
+            open_batch[hook_id] = jobs[-1]
+    return jobs
+
+
 class WebhookSender:
-    def __init__(self, sessions: async_sessionmaker[Any], settings: WebhookSettings) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[Any],
+        settings: WebhookSettings,
+        resolver: Resolver,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._transport = transport or PinnedTransport(
+            resolver, settings.allow_private_targets, max_connections=settings.max_concurrency
+        )
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client = httpx.AsyncClient(
+            transport=self._transport,
+            follow_redirects=False,
+            timeout=settings.timeout_seconds,
+            trust_env=False,
+        )
+        self._inflight: dict[asyncio.Task[None], Job] = {}
+        self._busy: Counter[str] = Counter()
 
     def wake(self) -> None:
         self._wakeup.set()
 
     def start(self) -> None:
-        self._client = httpx.AsyncClient(
-            follow_redirects=False, timeout=self._settings.timeout_seconds
-        )
         self._task = asyncio.create_task(self._run(), name="webhook-sender")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._client is not None:
-            await self._client.aclose()
+        """Stop posting; claims of POSTs cut short are given back, so nothing waits a lease."""
+        tasks = [t for t in (self._task, *self._inflight) if t is not None]
+        jobs = list(self._inflight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if jobs:
+            with contextlib.suppress(Exception):
+                await self._release([job.token for job in jobs])
+        await self._client.aclose()
 
     async def _run(self) -> None:
         while True:
             self._wakeup.clear()
+            wait = IDLE_POLL_SECONDS
             try:
-                sent = await self.send_due()
+                jobs = await self.claim()
+                for job in jobs:
+                    self._spawn(job)
+                # More may be due at once when this claim was full; else sleep until due.
+                wait = 0.0 if jobs and self._free() > 0 else await self._next_due_in()
             except Exception:
                 log.exception("event=webhook_loop_failed")
-                sent = 0
-            if sent < BATCH:
+            if wait > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), IDLE_POLL_SECONDS)
+                    await asyncio.wait_for(self._wakeup.wait(), wait)
 
-    async def send_due(self) -> int:
+    def _free(self) -> int:
+        return self._settings.max_concurrency - len(self._inflight)
+
+    def _spawn(self, job: Job) -> None:
+        task = asyncio.create_task(self.deliver(job), name=f"webhook-{job.target.webhook_id}")
+        self._inflight[task] = job
+        self._busy[job.target.webhook_id] += 1
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._inflight.pop(task, None)
+            self._busy[job.target.webhook_id] -= 1
+            self.wake()
+
+        task.add_done_callback(done)
+
+    async def _next_due_in(self) -> float:
+        """Seconds until a row not yet due becomes due or a lease runs out (at most the idle
+        poll). Rows due now but not claimable (a full webhook, a disabled one) wait for a wake."""
+        now = time.time()
         async with self._sessions() as session:
-            rows = (
+            due = await session.scalar(
+                select(func.min(D.next_attempt_at)).where(
+                    D.state == "pending", D.next_attempt_at > now
+                )
+            )
+            lease = await session.scalar(
+                select(func.min(D.claimed_until)).where(D.state == "sending", D.claimed_until > now)
+            )
+        soonest = min(
+            [float(t) for t in (due, lease) if t is not None], default=now + IDLE_POLL_SECONDS
+        )
+        return max(0.0, min(IDLE_POLL_SECONDS, soonest - now + 0.01))
+
+    async def claim(self) -> list[Job]:
+        """Claim due rows (and rows whose lease ran out) for this sender, as POSTs to make."""
+        free = self._free()
+        if free <= 0:
+            return []
+        now, token = time.time(), new_id()
+        # Webhooks at their own limit are left out, so a slow one's backlog cannot fill the
+        # candidate list and starve the others.
+        limit = self._settings.per_webhook_concurrency
+        full = [hook for hook, busy in self._busy.items() if busy >= limit]
+        claimable = or_(
+            and_(D.state == "pending", D.next_attempt_at <= now),
+            and_(D.state == "sending", D.claimed_until < now),
+        )
+        async with self._sessions() as session, session.begin():
+            candidates = (
                 await session.execute(
-                    select(WebhookDelivery, Webhook)
-                    .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-                    .where(
-                        WebhookDelivery.state == "pending",
-                        WebhookDelivery.next_attempt_at <= time.time(),
-                    )
-                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                    .limit(BATCH)
+                    select(D.id, D.webhook_id, Webhook.format)
+                    .join(Webhook, Webhook.id == D.webhook_id)
+                    .where(claimable, Webhook.enabled.is_(True), D.webhook_id.not_in(full))
+                    .order_by(D.next_attempt_at, D.id)
+                    .limit(CANDIDATES)
                 )
             ).all()
-        results = await asyncio.gather(*(self._post(hook, item) for item, hook in rows))
-        async with self._sessions() as session, session.begin():
-            for (item, _hook), (status, error) in zip(rows, results, strict=True):
-                stored = await session.get(WebhookDelivery, item.id)
-                if stored is not None:
-                    self._record(stored, status, error)
-        return len(rows)
+            planned = plan_jobs([tuple(c) for c in candidates], self._busy, self._settings, free)
+            if not planned:
+                return []
+            # The WHERE is checked again by the UPDATE: a row another sender took meanwhile
+            # is not taken again.
+            await session.execute(
+                update(D)
+                .where(D.id.in_([i for ids in planned for i in ids]), claimable)
+                .values(
+                    state="sending",
+                    claimed_until=now + self._settings.lease_seconds,
+                    claim_token=token,
+                ),
+                execution_options={"synchronize_session": False},
+            )
+            return await self._load_jobs(session, planned, token)
 
-    def _record(self, row: WebhookDelivery, status: int | None, error: str | None) -> None:
-        row.attempts += 1
-        row.last_status, row.last_error = status, error
-        if status is not None and 200 <= status < 300:
-            row.state = "delivered"
-            return
-        delay = next_attempt_delay(row.attempts, self._settings.retry_schedule_seconds)
-        if delay is None:
-            row.state = "failed"
-        else:
-            row.next_attempt_at = time.time() + delay
-        log.warning(
-            "event=webhook_failed delivery=%s attempts=%d status=%s error=%s",
-            row.id,
-            row.attempts,
-            status,
-            error,
+    async def _load_jobs(
+        self, session: AsyncSession, planned: list[list[str]], token: str
+    ) -> list[Job]:
+        found = (
+            await session.execute(
+                select(D, Webhook)
+                .join(Webhook, Webhook.id == D.webhook_id)
+                .where(D.claim_token == token)
+            )
+        ).all()
+        rows = {item.id: (item, hook) for item, hook in found}
+        keys = await self._ecdsa_keys(session, {hook.account_id for _, hook in found})
+        jobs = []
+        for ids in planned:
+            mine = [rows[i] for i in ids if i in rows]
+            if not mine:
+                continue
+            hook = mine[0][1]
+            target = Target(hook.id, hook.account_id, hook.url, hook.format, hook.signing_secret)
+            jobs.append(
+                Job(
+                    target=target,
+                    rows=[Row(r.id, r.event_type, r.payload, r.attempts) for r, _ in mine],
+                    token=token,
+                    ecdsa_key=keys.get(hook.account_id) if hook.format == "sendgrid" else None,
+                )
+            )
+        return jobs
+
+    @staticmethod
+    async def _ecdsa_keys(session: AsyncSession, accounts: set[str]) -> dict[str, str]:
+        found = await session.scalars(
+            select(WebhookSigningKey).where(
+                WebhookSigningKey.account_id.in_(accounts), WebhookSigningKey.enabled.is_(True)
+            )
         )
+        return {key.account_id: key.private_key_pem for key in found}
 
-    async def _post(self, hook: Webhook, item: WebhookDelivery) -> tuple[int | None, str | None]:
-        assert self._client is not None
-        refusal = await self._refuse_target(hook.url)
-        if refusal:
-            return None, refusal
+    async def deliver(self, job: Job) -> None:
+        status, error = await self.post(job)
+        await self._record(job, status, error)
+
+    async def post(self, job: Job) -> tuple[int | None, str | None]:
+        """One signed POST; (status, None) when answered, (None, error) when not."""
         timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "ScaiSend-Webhook/1",
-            "X-ScaiSend-Signature": sign(hook.signing_secret, timestamp, item.payload),
-            "X-ScaiSend-Timestamp": timestamp,
-            "X-ScaiSend-Event": item.event_type,
-        }
+        headers = {"Content-Type": "application/json", "User-Agent": "ScaiSend-Webhook/1"}
+        if job.target.format == "sendgrid":
+            body = sendgrid_body([row.payload for row in job.rows])
+            if job.ecdsa_key is not None:
+                headers[SIGNATURE_HEADER] = ecdsa_sign(job.ecdsa_key, timestamp, body)
+                headers[TIMESTAMP_HEADER] = timestamp
+        else:
+            body = job.rows[0].payload
+            headers["X-ScaiSend-Event"] = job.rows[0].event_type
+        headers["X-ScaiSend-Signature"] = sign(job.target.secret, timestamp, body)
+        headers["X-ScaiSend-Timestamp"] = timestamp
         try:
-            response = await self._client.post(
-                hook.url, content=item.payload.encode(), headers=headers
-            )
+            async with asyncio.timeout(self._settings.timeout_seconds):
+                request = self._client.stream(
+                    "POST", job.target.url, content=body.encode(), headers=headers
+                )
+                async with request as response:
+                    return response.status_code, None
+        except TimeoutError:
+            return None, f"no answer within {self._settings.timeout_seconds:g} s"
         except httpx.HTTPError as exc:
-            return None, f"{exc.__class__.__name__}: {exc}"[:500]
-        return response.status_code, None
+            return None, f"{exc.__class__.__name__}: {exc}"[:ERROR_LIMIT]
 
-    async def _refuse_target(self, url: str) -> str | None:
-        """Why the URL's host may not be posted to, or None when every address is allowed."""
-        host = urlsplit(url).hostname or ""
-        port = urlsplit(url).port or 443
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
+    async def _record(self, job: Job, status: int | None, error: str | None) -> None:
+        now = time.time()
+        delivered = status is not None and 200 <= status < 300
+        if status is not None and not delivered:
+            error = f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else "")
+        async with self._sessions() as session, session.begin():
+            for row in job.rows:
+                attempts = row.attempts + 1
+                delay = next_attempt_delay(attempts, self._settings.retry_schedule_seconds)
+                state = "delivered" if delivered else "failed" if delay is None else "pending"
+                await session.execute(
+                    update(D)
+                    .where(D.id == row.id, D.claim_token == job.token)
+                    .values(
+                        state=state,
+                        attempts=attempts,
+                        last_status=status,
+                        last_error=None if delivered else error,
+                        last_attempt_at=now,
+                        next_attempt_at=now + delay if state == "pending" and delay else now,
+                        claim_token=None,
+                        claimed_until=None,
+                    ),
+                    execution_options={"synchronize_session": False},
+                )
+        if not delivered:
+            log.warning(
+                "event=webhook_failed webhook=%s rows=%d status=%s error=%s",
+                job.target.webhook_id,
+                len(job.rows),
+                status,
+                error,
             )
-        except OSError as exc:
-            return f"cannot resolve {host}: {exc}"
-        for info in infos:
-            address = str(info[4][0])
-            if not target_allowed(address, self._settings.allow_private_targets):
-                return f"target address {address} is not allowed"
-        return None
+
+    async def _release(self, tokens: list[str]) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(D)
+                .where(D.claim_token.in_(tokens), D.state == "sending")
+                .values(state="pending", claim_token=None, claimed_until=None),
+                execution_options={"synchronize_session": False},
+            )

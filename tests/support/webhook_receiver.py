@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,12 +14,15 @@ class Delivery(msgspec.Struct):
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int = 200  # what the receiver answered
 
 
 class WebhookReceiver:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None) -> None:
         self.deliveries: list[Delivery] = []
         self.status = 200
+        self.delay = 0.0  # seconds to wait before answering (a slow receiver)
+        self.scheme = "https" if ssl_context is not None else "http"
         lock = threading.Lock()
         self._lock = lock
         receiver = self
@@ -28,25 +32,39 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 with lock:
-                    receiver.deliveries.append(
-                        Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                    )
-                    status = receiver.status
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"ok": true}')
+                    status, delay = receiver.status, receiver.delay
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    receiver.deliveries.append(Delivery(self.path, headers, body, status))
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b'{"ok": true}')
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender gave up waiting (its timeout, or it stopped)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer((host, 0), Handler)
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/webhooks/scaisend"
+        return f"{self.scheme}://{host!s}:{port}/webhooks/scaisend"
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.deliveries)
 
     def start(self) -> WebhookReceiver:
         self._thread.start()

@@ -6,6 +6,7 @@ import pytest
 
 from mta.errors import ValidationError
 from mta.events.model import EVENT_TYPES
+from mta.services.event_webhook import apply_flags, settings_view
 from mta.services.webhooks import check_url, normalise_events, target_allowed
 
 PUBLIC = [
@@ -49,6 +50,18 @@ REFUSED = [
     "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
     "2002:7f00:1::",  # 6to4 of 127.0.0.1
     "2002:a00:1::",  # 6to4 of 10.0.0.1
+    "2002:c0a8:101::",  # 6to4 of 192.168.1.1
+    "::127.0.0.1",  # IPv4-compatible (deprecated) loopback
+    "::ffff:7f00:1",  # mapped loopback, hex spelling
+    "::ffff:0:7f00:1",  # IPv4-translated (RFC 2765) loopback
+    "64:ff9b:1::a00:1",  # local-use NAT64 (RFC 8215)
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+    "2001::f5ff:fffe",  # Teredo with a private client address
+    "fd00::1",
+    "fd00:ec2::254",  # AWS metadata over IPv6
+    "100.100.100.200",  # metadata on some clouds (CGNAT)
+    "240.0.0.1",  # reserved
+    "not-an-address",
 ]
 
 
@@ -74,7 +87,9 @@ def test_allow_private_allows_everything(address: str) -> None:
         ("https://hooks.example.com:8443/x?y=1", False),
         ("HTTPS://Hooks.Example.com/", False),
         ("https://93.184.216.34/hook", False),
-        ("https://[2001:db8::1]/hook", False),
+        ("https://[2606:2800:220:1:248:1893:25c8:1946]/hook", False),
+        ("https://hooks.example.com./trailing-dot", False),
+        ("https://0x7f.example.com/hook", False),  # a name, not a number
         ("http://127.0.0.1:9000/hook", True),
         ("https://localhost/hook", True),
     ],
@@ -97,6 +112,32 @@ def test_check_url_accepts(url: str, allow_private: bool) -> None:
         ("http://user:pw@127.0.0.1/x", True, "no credentials"),
         ("https:///path-only", False, "must name a host"),
         ("https://", False, "must name a host"),
+        ("https://127.0.0.1/x", False, "not allowed"),
+        ("https://127.0.0.1./x", False, "not allowed"),
+        ("https://0.0.0.0/x", False, "not allowed"),
+        ("https://[::1]/x", False, "not allowed"),
+        ("https://[::]/x", False, "not allowed"),
+        ("https://[::ffff:127.0.0.1]/x", False, "not allowed"),
+        ("https://[::ffff:7f00:1]/x", False, "not allowed"),
+        ("https://[64:ff9b::7f00:1]/x", False, "not allowed"),
+        ("https://[64:ff9b::a9fe:a9fe]/x", False, "not allowed"),
+        ("https://[2002:7f00:1::]/x", False, "not allowed"),
+        ("https://[::127.0.0.1]/x", False, "not allowed"),
+        ("https://[fd00::1]/x", False, "not allowed"),
+        ("https://169.254.169.254/latest/meta-data", False, "not allowed"),
+        ("https://100.64.0.1/x", False, "not allowed"),
+        ("https://[fe80::1%25lo]/x", False, "IPv6 zone"),
+        ("https://[fe80::1%25lo]/x", True, "IPv6 zone"),
+        ("https://2130706433/x", False, "non-standard spelling"),
+        ("https://0x7f000001/x", False, "non-standard spelling"),
+        ("https://0177.0.0.1/x", False, "non-standard spelling"),
+        ("https://127.1/x", False, "non-standard spelling"),
+        ("https://0x7f.0.0.1/x", False, "non-standard spelling"),
+        ("https://localhost/x", False, "localhost"),
+        ("https://LOCALHOST./x", False, "localhost"),
+        ("https://api.localhost/x", False, "localhost"),
+        ("https://hooks.example.com:22/x", False, "port 22"),
+        ("https://hooks.example.com:99999/x", False, "not a valid URL"),
     ],
 )
 def test_check_url_refuses(url: str, allow_private: bool, message: str) -> None:
@@ -137,3 +178,24 @@ def test_normalise_events_refuses(events: list[str], message: str) -> None:
     with pytest.raises(ValidationError, match=message) as failure:
         normalise_events(events)
     assert failure.value.field == "enabled_events"
+
+
+@pytest.mark.parametrize(
+    ("current", "flags", "expected"),
+    [
+        ([], {"delivered": True}, ["delivered"]),
+        (["delivered"], {"delivered": False, "bounce": True}, ["bounce"]),
+        (["open"], {"spam_report": True, "oauth_client_id": True}, ["open", "spam_report"]),
+        (["open"], {}, ["open"]),
+    ],
+)
+def test_sendgrid_event_flags(
+    current: list[str], flags: dict[str, bool], expected: list[str]
+) -> None:
+    assert apply_flags(current, flags) == expected
+
+
+def test_sendgrid_settings_view_has_a_flag_per_event_type() -> None:
+    view = settings_view(None)
+    assert view["enabled"] is False and view["url"] == ""
+    assert {k for k, v in view.items() if v is False} >= set(EVENT_TYPES)

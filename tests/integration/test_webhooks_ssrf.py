@@ -1,0 +1,83 @@
+"""The SSRF guard in a real server with `allow_private_targets = false`: loopback URLs in any
+spelling are refused when the webhook is made, and a public-looking name that our resolver
+maps to 127.0.0.1 is refused at delivery: the local listener never receives a hit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.api import admin
+from tests.support.dns_server import DnsServer
+from tests.support.server import ScaisendServer
+from tests.support.sink import SmtpSink
+from tests.support.webhook_receiver import WebhookReceiver
+
+HOOKS = "/v3/user/webhooks"
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[ScaisendServer]:
+    host, port = dns_server.address
+    server = ScaisendServer(
+        tmp_path,
+        nameserver=f"{host}:{port}",
+        smtp_port=sink.controller.port,
+        extra={"webhooks": {"allow_private_targets": False, "retry_schedule_seconds": [1]}},
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_loopback_targets_are_refused(
+    guarded: ScaisendServer, dns_server: DnsServer, receiver: WebhookReceiver
+) -> None:
+    token = guarded.token()
+    port = receiver.port
+    for host in (
+        "127.0.0.1",
+        "localhost",
+        "0.0.0.0",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+        "2130706433",
+        "0x7f000001",
+        "0177.0.0.1",
+        "127.1",
+        "169.254.169.254",
+        "[64:ff9b::7f00:1]",
+        "[2002:7f00:1::]",
+        "[::127.0.0.1]",
+        "[fe80::1%25lo]",
+        "user@hooks.example.net",
+    ):
+        for scheme in ("https", "http"):
+            url = f"{scheme}://{host}:{port}/hook"
+            made = admin(
+                guarded, token, "POST", HOOKS, {"url": url, "enabled_events": ["processed"]}
+            )
+            assert made.status_code == 400, (url, made.text)
+            assert made.json()["errors"][0]["field"] == "url"
+
+    # A name that resolves to loopback passes the spelling check but never gets a POST.
+    dns_server.add("hooks.example.net", "A", "127.0.0.1")
+    url = "https://hooks.example.net:8443/hook"
+    made = admin(guarded, token, "POST", HOOKS, {"url": url, "enabled_events": ["processed"]})
+    assert made.status_code == 201, made.text
+    hook_id = made.json()["id"]
+    test = admin(guarded, token, "POST", f"{HOOKS}/{hook_id}/test").json()
+    deadline = time.monotonic() + 20
+    row: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        rows = admin(guarded, token, "GET", f"{HOOKS}/{hook_id}/deliveries").json()["result"]
+        row = next(r for r in rows if r["id"] == test["id"])
+        if row["state"] == "failed":
+            break
+        time.sleep(0.2)
+    assert row["state"] == "failed" and row["last_status"] is None
+    assert "127.0.0.1 is not allowed" in str(row["last_error"])
+    assert receiver.count() == 0
