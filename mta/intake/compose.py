@@ -17,6 +17,7 @@ from mta.intake.render import CompiledTemplates, render
 from mta.intake.request import Address, Content, Footer, MailSend, Personalization
 from mta.intake.signing import SignerCache
 from mta.intake.substitutions import substitute, substitution_table
+from mta.intake.tracking import Tracker, apply_tracking, plan_for, with_list_unsubscribe
 from mta.intake.validate import CONTENT_RANK, HTML, PLAIN, SUBJECT_REQUIRED
 from mta.services.templates import VersionView
 
@@ -126,23 +127,29 @@ def compose(
     queue_id: str,
     index: int = 0,
     attachments: Sequence[MimeAttachment] = (),
+    tracker: Tracker | None = None,
+    recipient_index: int = 0,
 ) -> bytes:
     """The message for one personalization, not yet signed. Its subject is checked again:
-    substitutions and template data may have put a line break in it."""
+    substitutions and template data may have put a line break in it. With a `tracker`, the
+    tracking the request asks for (links speak of recipient `recipient_index`)."""
     if not rendered.subject:
         raise ValidationError(SUBJECT_REQUIRED, field="subject")
     source = "dynamic_template_data" if request.template_id else "substitutions"
     check_text(rendered.subject, f"personalizations.{index}.{source}", "The subject")
     reply_to = [request.reply_to] if request.reply_to else request.reply_to_list
+    host = domain.return_path_host
+    plan = plan_for(request, message_id, recipient_index, host) if tracker else None
+    headers = with_list_unsubscribe(merged_headers(request, personalization), tracker, plan)
     return build_message(
         sender=sender_of(request, personalization),
         to=personalization.to,
         cc=personalization.cc,
         reply_to=reply_to,
         subject=rendered.subject,
-        contents=rendered.contents,
+        contents=apply_tracking(tracker, plan, rendered.contents),
         attachments=attachments,
-        headers=merged_headers(request, personalization),
+        headers=headers,
         message_id=message_id,
         queue_id=queue_id,
         domain=domain.domain,
