@@ -1,13 +1,16 @@
-"""`/v3/messages`: one message with its events, or a list filtered by recipient."""
+"""`/v3/messages`: one message with its events, or a filtered list, in the tutorial's
+parameter style (`?to_email=..&page_size=..`) or SendGrid's (`?query=..&limit=..`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import get
+from litestar.params import Parameter
 
 from mta.services.container import Services
 from mta.services.identity import Principal
+from mta.services.message_query import from_parameters, parse_query
 from mta.services.messages import MessageView
 
 
@@ -20,12 +23,38 @@ async def get_message(message_id: str, services: Services, principal: Principal)
 async def list_messages(
     services: Services,
     principal: Principal,
+    expression: str | None = Parameter(query="query", default=None),  # `query` is Litestar's
     to_email: str | None = None,
+    from_email: str | None = None,
+    subject: str | None = None,
+    status: str | None = None,
+    msg_id: str | None = None,
+    template_id: str | None = None,
+    categories: str | None = None,
+    api_key_id: str | None = None,
+    last_event_time_after: str | None = None,
+    last_event_time_before: str | None = None,
     page_size: int = 10,
     limit: int | None = None,
 ) -> dict[str, Any]:
-    size = limit if limit is not None else page_size
-    messages = await services.messages.list(principal, to_email=to_email, page_size=size)
+    base = parse_query(expression) if expression is not None else None
+    wanted = from_parameters(
+        {
+            "to_email": to_email,
+            "from_email": from_email,
+            "subject": subject,
+            "status": status,
+            "msg_id": msg_id,
+            "template_id": template_id,
+            "categories": categories,
+            "api_key_id": api_key_id,
+            "last_event_time_after": last_event_time_after,
+            "last_event_time_before": last_event_time_before,
+        },
+        base,
+    )
+    size, field = (page_size, "page_size") if limit is None else (limit, "limit")
+    messages = await services.messages.list(principal, wanted, page_size=size, size_field=field)
     return {"messages": messages}
 
 

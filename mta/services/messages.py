@@ -1,42 +1,88 @@
-"""The message log: one message with its events, or a filtered list.
+"""The message log: one message with its events, or a list narrowed by a `MessageFilter`.
 
 JWTs and keys with `messages.read` see the whole account; a `mail.send` key sees what it sent.
+Views carry the tutorial's field names and SendGrid's (msg_id, to_email, last_event_time …).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Text, select, type_coerce
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from mta.db.models import Event, Message, MessageRecipient
+from mta.db.models import Event, Message, MessageCategory, MessageRecipient
 from mta.errors import NotFound, PermissionDenied, ValidationError
 from mta.services.identity import Principal
+from mta.services.message_query import MessageFilter, expand_statuses
 
 READ_ALL_SCOPES = ("messages.read", "email_activity.read")
 MAX_PAGE_SIZE = 1000
+# Our event names → SendGrid's activity `event_name`.
+EVENT_NAMES = {"bounce": "bounced", "open": "opened", "click": "clicked"}
 
 
-class MessageEventView(msgspec.Struct, kw_only=True):
+class MessageEventView(msgspec.Struct, kw_only=True, omit_defaults=True):
     event_id: str
     event_type: str
     timestamp: int
     email: str
     data: dict[str, Any]
+    # SendGrid's activity names for the same event.
+    event_name: str = ""
+    processed: str = ""
+    reason: str | None = None
+    attempt_num: int | None = None
+    url: str | None = None
+    bounce_type: str | None = None
+    http_user_agent: str | None = None
+    mx_server: str | None = None
 
 
 class MessageView(msgspec.Struct, kw_only=True):
     id: str
+    msg_id: str
     status: str
     subject: str
     from_email: str
+    to_email: str
     to_emails: list[str]
     categories: list[str]
     template_id: str | None
+    api_key_id: str | None
+    unique_args: dict[str, Any]
     created_at: float
+    last_event_time: str
+    opens_count: int
+    clicks_count: int
     events: list[MessageEventView] | None = None
+
+
+def iso_time(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _decode(raw: str | bytes | None, kind: Any, empty: Any) -> Any:
+    return msgspec.json.decode(raw, type=kind) if raw else empty
+
+
+# Plain rows, not ORM objects: a page of 1000 costs a third as much.
+COLUMNS: tuple[Any, ...] = (
+    Message.id,
+    Message.status,
+    Message.subject,
+    Message.from_email,
+    type_coerce(Message.categories, Text).label("categories"),  # decoded by msgspec
+    Message.template_id,
+    Message.api_key_id,
+    type_coerce(Message.custom_args, Text).label("custom_args"),
+    Message.created_at,
+    Message.last_event_time,
+    Message.opens_count,
+    Message.clicks_count,
+)
 
 
 def _restrict(query: Select[Any], principal: Principal) -> Select[Any]:
@@ -46,6 +92,69 @@ def _restrict(query: Select[Any], principal: Principal) -> Select[Any]:
     if principal.has_scope("mail.send"):
         return query.where(Message.api_key_id == principal.api_key_id)
     raise PermissionDenied("access forbidden: this key lacks the scope messages.read")
+
+
+def apply_filter(query: Select[Any], account_id: str, wanted: MessageFilter) -> Select[Any]:
+    """The filter as WHERE clauses, each one an index the message log keeps can answer,
+    ordered newest first."""
+    order = (Message.created_at.desc(), Message.id.desc())
+    if wanted.categories is not None:
+        # Walk the category's own index in time order: a rare category is found without
+        # reading the account's other messages, a common one without sorting all of it.
+        query = query.join(MessageCategory, MessageCategory.message_id == Message.id).where(
+            MessageCategory.account_id == account_id,
+            MessageCategory.category.in_(wanted.categories),
+        )
+        if len(wanted.categories) == 1:
+            order = (MessageCategory.created_at.desc(), MessageCategory.message_id.desc())
+        else:
+            query = query.distinct()  # a message in two of the categories is listed once
+    columns = (
+        (wanted.msg_ids, Message.id),
+        (wanted.from_emails, Message.from_email),
+        (wanted.subjects, Message.subject),
+        (wanted.template_ids, Message.template_id),
+        (wanted.api_key_ids, Message.api_key_id),
+    )
+    for values, column in columns:
+        if values is not None:
+            query = query.where(column.in_(values))
+    if wanted.statuses is not None:
+        query = query.where(Message.status.in_(expand_statuses(wanted.statuses)))
+    if wanted.to_emails is not None:
+        recipients = select(MessageRecipient.message_id).where(
+            MessageRecipient.email.in_(wanted.to_emails)
+        )
+        query = query.where(Message.id.in_(recipients))
+    if wanted.last_event_after is not None:
+        query = query.where(Message.last_event_time >= wanted.last_event_after)
+    if wanted.last_event_before is not None:
+        query = query.where(Message.last_event_time <= wanted.last_event_before)
+    return query.order_by(*order)
+
+
+def event_view(row: Event) -> MessageEventView:
+    data = row.data
+    kind = row.event_type
+    return MessageEventView(
+        event_id=row.event_id,
+        event_type=kind,
+        timestamp=row.timestamp,
+        email=row.email,
+        data=data,
+        event_name=EVENT_NAMES.get(kind, kind),
+        processed=iso_time(row.timestamp),
+        reason=data.get("reason") or data.get("response"),
+        attempt_num=data.get("attempt"),
+        url=data.get("url"),
+        bounce_type=_bounce_type(data) if kind == "bounce" else None,
+        http_user_agent=data.get("useragent"),
+        mx_server=data.get("mx") or None,
+    )
+
+
+def _bounce_type(data: dict[str, Any]) -> str:
+    return "soft" if str(data.get("status", "")).startswith("4") else "hard"
 
 
 class MessageService:
@@ -64,23 +173,29 @@ class MessageService:
         return found
 
     @staticmethod
-    def _view(row: Message, to_emails: list[str]) -> MessageView:
+    def _view(row: Any, to_emails: list[str]) -> MessageView:
         return MessageView(
             id=row.id,
+            msg_id=row.id,
             status=row.status,
             subject=row.subject,
             from_email=row.from_email,
+            to_email=to_emails[0] if to_emails else "",
             to_emails=to_emails,
-            categories=list(row.categories),
+            categories=_decode(row.categories, list[str], []),
             template_id=row.template_id,
+            api_key_id=row.api_key_id,
+            unique_args=_decode(row.custom_args, dict[str, Any], {}),
             created_at=row.created_at,
+            last_event_time=iso_time(row.last_event_time or row.created_at),
+            opens_count=row.opens_count or 0,
+            clicks_count=row.clicks_count or 0,
         )
 
     async def get(self, principal: Principal, message_id: str) -> MessageView:
         async with self._sessions() as session:
-            row = await session.scalar(
-                _restrict(select(Message), principal).where(Message.id == message_id)
-            )
+            query = _restrict(select(*COLUMNS), principal).where(Message.id == message_id)
+            row = (await session.execute(query)).first()
             if row is None:
                 raise NotFound("message not found")
             events = await session.scalars(
@@ -89,36 +204,25 @@ class MessageService:
                 .order_by(Event.timestamp, Event.event_id)
             )
             view = self._view(row, (await self._recipients(session, [row.id])).get(row.id, []))
-            view.events = [
-                MessageEventView(
-                    event_id=e.event_id,
-                    event_type=e.event_type,
-                    timestamp=e.timestamp,
-                    email=e.email,
-                    data=e.data,
-                )
-                for e in events
-            ]
+            view.events = [event_view(e) for e in events]
             return view
 
     async def list(
-        self, principal: Principal, *, to_email: str | None, page_size: int
+        self,
+        principal: Principal,
+        wanted: MessageFilter,
+        *,
+        page_size: int,
+        size_field: str = "page_size",
     ) -> list[MessageView]:
+        """The newest messages that pass the filter, at most `page_size` of them."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValidationError(
-                f"page_size must be between 1 and {MAX_PAGE_SIZE}", field="page_size"
+                f"{size_field} must be between 1 and {MAX_PAGE_SIZE}", field=size_field
             )
-        query = _restrict(select(Message), principal)
-        if to_email:
-            query = query.where(
-                Message.id.in_(
-                    select(MessageRecipient.message_id).where(
-                        MessageRecipient.email == to_email.lower()
-                    )
-                )
-            )
-        query = query.order_by(Message.created_at.desc(), Message.id.desc()).limit(page_size)
+        base = _restrict(select(*COLUMNS).select_from(Message), principal)
+        query = apply_filter(base, principal.account_id, wanted).limit(page_size)
         async with self._sessions() as session:
-            rows = list(await session.scalars(query))
+            rows = list(await session.execute(query))
             recipients = await self._recipients(session, [row.id for row in rows])
             return [self._view(row, recipients.get(row.id, [])) for row in rows]

@@ -1,0 +1,71 @@
+"""`/v3/stats`, `/v3/categories/stats` and `/v3/categories/stats/sums`: SendGrid's stats
+endpoints over the daily aggregates (start_date required, end_date, aggregated_by)."""
+
+from __future__ import annotations
+
+from litestar import get
+
+from mta.errors import PermissionDenied
+from mta.services.container import Services
+from mta.services.identity import Principal
+from mta.services.stats import DateStats, page, stats_range, today_utc
+
+
+@get("/v3/stats")
+async def global_stats(
+    services: Services,
+    principal: Principal,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    aggregated_by: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[DateStats]:
+    if not (principal.has_scope("stats.read") or principal.has_scope("stats.global.read")):
+        raise PermissionDenied("access forbidden: this key lacks the scope stats.read")
+    span = stats_range(start_date, end_date, aggregated_by, today_utc())
+    return page(await services.stats.global_stats(principal.account_id, span), limit, offset)
+
+
+@get("/v3/categories/stats")
+async def category_stats(
+    services: Services,
+    principal: Principal,
+    categories: list[str] | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    aggregated_by: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[DateStats]:
+    principal.require("categories.stats.read")
+    span = stats_range(start_date, end_date, aggregated_by, today_utc())
+    found = await services.stats.category_stats(principal.account_id, categories or [], span)
+    return page(found, limit, offset)
+
+
+@get("/v3/categories/stats/sums")
+async def category_sums(
+    services: Services,
+    principal: Principal,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    aggregated_by: str | None = None,
+    sort_by_metric: str = "delivered",
+    sort_by_direction: str = "desc",
+    limit: int = 5,
+    offset: int = 0,
+) -> DateStats:
+    principal.require("categories.stats.sums.read")
+    span = stats_range(start_date, end_date, aggregated_by, today_utc())
+    return await services.stats.category_sums(
+        principal.account_id,
+        span,
+        sort_by_metric=sort_by_metric,
+        sort_by_direction=sort_by_direction,
+        limit=limit,
+        offset=offset,
+    )
+
+
+ROUTES = [global_stats, category_stats, category_sums]

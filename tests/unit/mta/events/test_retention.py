@@ -1,0 +1,148 @@
+"""Retention on a real SQLite database: old messages go with their recipients, categories and
+events, old events go alone, in chunks; recent rows and the daily stats stay."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from mta.db.engine import create_schema, make_engine, make_sessionmaker
+from mta.db.models import (
+    Account,
+    DailyStats,
+    Event,
+    Message,
+    MessageCategory,
+    MessageRecipient,
+)
+from mta.events.retention import DAY, Pruned, Retention, RetentionPolicy, cutoff
+
+NOW = 1767225600.0
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path) -> AsyncIterator[Any]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    await create_schema(engine)
+    made = make_sessionmaker(engine)
+    async with made() as session:
+        session.add(Account(id="acme", name="acme", created_at=time.time()))
+        await session.commit()
+    yield made
+    await engine.dispose()
+
+
+def message(n: int, age_days: float) -> list[Any]:
+    created = NOW - age_days * DAY
+    mid = f"m{n}"
+    return [
+        Message(
+            id=mid,
+            account_id="acme",
+            api_key_id=None,
+            from_email="a@x.io",
+            subject="s",
+            template_id=None,
+            categories=["c"],
+            custom_args={},
+            status="delivered",
+            created_at=created,
+            updated_at=created,
+        ),
+        MessageRecipient(message_id=mid, index=0, email="b@x.io", status="delivered"),
+        MessageCategory(message_id=mid, category="c", account_id="acme", created_at=created),
+        Event(
+            event_id=f"e{n}",
+            account_id="acme",
+            message_id=mid,
+            email="b@x.io",
+            event_type="delivered",
+            timestamp=int(created),
+            data={},
+        ),
+    ]
+
+
+async def counts(sessions: Any) -> dict[str, int]:
+    async with sessions() as session:
+        return {
+            model.__tablename__: await session.scalar(select(func.count()).select_from(model))
+            for model in (Message, MessageRecipient, MessageCategory, Event, DailyStats)
+        }
+
+
+@pytest.mark.parametrize(("days", "expected"), [(0, None), (1, NOW - DAY), (30, NOW - 30 * DAY)])
+def test_cutoff(days: int, expected: float | None) -> None:
+    assert cutoff(NOW, days) == expected
+
+
+async def test_prunes_old_messages_in_chunks(sessions: Any) -> None:
+    async with sessions() as session:
+        for n in range(7):
+            session.add_all(message(n, age_days=40 + n))
+        for n in range(7, 10):
+            session.add_all(message(n, age_days=5))
+        session.add(DailyStats(account_id="acme", category="", day="2025-11-01", delivered=7))
+        # A recent event of an old message goes with the message.
+        session.add(
+            Event(
+                event_id="late",
+                account_id="acme",
+                message_id="m0",
+                email="b@x.io",
+                event_type="open",
+                timestamp=int(NOW),
+                data={},
+            )
+        )
+        await session.commit()
+    policy = RetentionPolicy(message_days=30, event_days=30)
+    retention = Retention(sessions, policy, clock=lambda: NOW, chunk=3)
+    # m6 stays a round longer, but its old event goes by the events rule.
+    assert await retention.prune(max_chunks=2) == Pruned(messages=6, events=1)
+    assert (await counts(sessions))["messages"] == 4
+    assert await retention.prune() == Pruned(messages=1, events=0)
+    assert await counts(sessions) == {
+        "messages": 3,
+        "message_recipients": 3,
+        "message_categories": 3,
+        "events": 3,
+        "stats_daily": 1,
+    }
+    async with sessions() as session:
+        kept = set(await session.scalars(select(Message.id)))
+    assert kept == {"m7", "m8", "m9"}
+    assert await retention.prune() == Pruned()
+    async with sessions() as session:  # the planner's statistics were refreshed
+        tables = set(await session.scalars(text("SELECT tbl FROM sqlite_stat1")))
+    assert {"messages", "message_recipients", "message_categories"} <= tables
+
+
+async def test_events_may_be_kept_shorter(sessions: Any) -> None:
+    async with sessions() as session:
+        session.add_all(message(1, age_days=10))
+        session.add_all(message(2, age_days=1))
+        await session.commit()
+    retention = Retention(sessions, RetentionPolicy(message_days=30, event_days=7), lambda: NOW)
+    assert await retention.prune() == Pruned(messages=0, events=1)
+    assert await counts(sessions) == {
+        "messages": 2,
+        "message_recipients": 2,
+        "message_categories": 2,
+        "events": 1,
+        "stats_daily": 0,
+    }
+
+
+async def test_zero_days_keeps_everything(sessions: Any) -> None:
+    async with sessions() as session:
+        session.add_all(message(1, age_days=4000))
+        await session.commit()
+    retention = Retention(sessions, RetentionPolicy(message_days=0, event_days=0), lambda: NOW)
+    assert await retention.prune() == Pruned()
+    assert (await counts(sessions))["messages"] == 1
