@@ -17,7 +17,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mta.db.models import Event as EventRow
-from mta.db.models import Message, MessageRecipient, Webhook, WebhookDelivery
+from mta.db.models import Message, MessageCategory, MessageRecipient, Webhook, WebhookDelivery
 from mta.events.model import (
     RECIPIENT_STATUS,
     Event,
@@ -74,7 +74,7 @@ class EventBus:
         self._sessions = sessions
         self._on_outbox = on_outbox
         self._sinks = list(sinks)
-        self._queue: asyncio.Queue[MessageLogEntry | Event] = asyncio.Queue()
+        self._queue: asyncio.Queue[MessageLogEntry | Event | asyncio.Future[None]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     def add_sink(self, sink: EventSink) -> None:
@@ -99,22 +99,36 @@ class EventBus:
         """Wait until everything emitted so far is written."""
         await self._queue.join()
 
+    async def written(self) -> None:
+        """Wait until everything emitted before this call is in the database (or its batch
+        failed and was logged). The scheduler waits for it before the spool forgets an
+        outcome, so a crash can repeat a delivery but never lose its event."""
+        marker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(marker)
+        await marker
+
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
             while len(batch) < BATCH_LIMIT and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            markers = [item for item in batch if isinstance(item, asyncio.Future)]
             try:
-                await self._write(batch)
+                await self._write([item for item in batch if not isinstance(item, asyncio.Future)])
             except Exception:
                 log.exception("event=event_batch_failed size=%d", len(batch))
             finally:
+                for marker in markers:
+                    if not marker.done():
+                        marker.set_result(None)
                 for _ in batch:
                     self._queue.task_done()
 
     async def _write(self, batch: list[MessageLogEntry | Event]) -> None:
         entries = [item for item in batch if isinstance(item, MessageLogEntry)]
         events = [item for item in batch if not isinstance(item, MessageLogEntry)]
+        if not entries and not events:
+            return
         async with self._sessions() as session, session.begin():
             await _add_log_rows(session, entries)
             await _record_events(session, events)
@@ -152,10 +166,23 @@ async def _add_log_rows(session: AsyncSession, entries: list[MessageLogEntry]) -
                 "sandbox": e.sandbox,
                 "created_at": e.created_at,
                 "updated_at": e.created_at,
+                "last_event_time": e.created_at,
             }
             for e in entries
         ],
     )
+    categories = [
+        {
+            "message_id": e.message_id,
+            "category": c,
+            "account_id": e.account_id,
+            "created_at": e.created_at,
+        }
+        for e in entries
+        for c in dict.fromkeys(e.categories)
+    ]
+    if categories:  # the side table the message log's category filter reads
+        await session.execute(insert(MessageCategory), categories)
     await session.execute(
         insert(RECIPIENTS),
         [
@@ -249,6 +276,7 @@ async def _fill_outbox(session: AsyncSession, events: list[Event]) -> int:
                     next_attempt_at=0.0,
                     last_status=None,
                     last_error=None,
+                    created_at=float(event.timestamp),
                 )
             )
             queued += 1

@@ -29,6 +29,7 @@ from mta.scheduler.simulator import follow_ups, retry_seconds, simulated_outcome
 from queue_store import QueueStore
 
 log = logging.getLogger(__name__)
+FINISH_GRACE_SECONDS = 10.0  # at stop, how long outcomes already received may take to record
 RETRY_BATCH = 200  # due messages loaded from the spool at once
 
 
@@ -55,6 +56,7 @@ class Scheduler:
         self._due: list[tuple[float, str]] = []  # retry heap of (due time, queue id)
         self._due_changed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._finishing: set[asyncio.Task[None]] = set()  # outcomes being recorded
         self._connections = 0
         self._running = False
         self.held: set[str] = set()  # queue ids an operator put on hold
@@ -119,10 +121,16 @@ class Scheduler:
             self._kick(destination)
 
     async def stop(self) -> None:
+        """Stop sending; outcomes already received are still recorded (for a while)."""
         self._running = False
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._finishing:
+            await asyncio.wait(self._finishing, timeout=FINISH_GRACE_SECONDS)
+        for task in list(self._finishing):
+            task.cancel()
+        await asyncio.gather(*self._finishing, return_exceptions=True)
 
     # -- destinations and connections --------------------------------------------------
 
@@ -223,7 +231,19 @@ class Scheduler:
             )
             for reply in replies
         ]
-        await self._finish_each(job, outcomes)
+        self._record_later(job, outcomes)
+
+    def _record_later(self, job: Job, outcomes: list[Outcome]) -> None:
+        """Recording waits for the events to reach the database; the session goes on."""
+        task = asyncio.create_task(self._record(job, outcomes))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _record(self, job: Job, outcomes: list[Outcome]) -> None:
+        try:
+            await self._finish_each(job, outcomes)
+        except Exception:
+            log.exception("event=outcome_not_recorded queue_id=%s", job.entry.envelope.queue_id)
 
     async def _defer_suspended(
         self, destination: Destination, reply: SmtpReply | None = None
@@ -275,6 +295,7 @@ class Scheduler:
         for state, outcome in zip(job.states, outcomes, strict=True):
             state.attempts += 1 if counts_attempt else 0
             self._apply(entry, state, outcome, max(now, not_before), is_expired)
+        await self._bus.written()  # events first: a crash may repeat the delivery, not lose them
         await self._persist(job)
 
     def _apply(

@@ -75,6 +75,9 @@ class Bus:
     def emit(self, event: Event) -> None:
         self.events.append(event)
 
+    async def written(self) -> None:
+        return None
+
 
 @pytest.mark.parametrize(
     ("verdict", "reason"),

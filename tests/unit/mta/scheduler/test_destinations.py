@@ -55,6 +55,9 @@ class Bus:
     def emit(self, event: Event) -> None:
         self.events.append(event)
 
+    async def written(self) -> None:
+        return None
+
     def kinds(self, email: str) -> list[str]:
         return [event_type(e) for e in self.events if e.email == email]
 
@@ -267,3 +270,34 @@ async def test_an_unroutable_domain_bounces(domain: str) -> None:
     await scheduler.stop()
     assert bus.kinds(f"x@{domain}") == ["bounce"]
     assert bus.events[0].status == "5.1.2"  # type: ignore[union-attr]
+
+
+class GatedBus(Bus):
+    """A bus whose database write finishes only when the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def written(self) -> None:
+        await self.gate.wait()
+
+
+async def test_the_spool_keeps_a_delivery_until_its_events_are_written() -> None:
+    connector = FakeConnector({})
+    store, bus = MemoryStore(), GatedBus()
+    config = DeliverySettings(routes={"fast.test": "127.0.0.8:25"}, connection_idle_seconds=0.05)
+    scheduler = Scheduler(store, Deliverer(config, NoDns(), connector), bus, config)  # type: ignore[arg-type]
+    scheduler.start()
+    await store.put(entry(1, "r1@fast.test"), b"x")
+    scheduler.enqueue(entry(1, "r1@fast.test"))
+    deadline = time.monotonic() + 5
+    while not bus.events and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    assert bus.kinds("r1@fast.test") == ["delivered"]
+    assert store.removed == []  # a crash now repeats the delivery instead of losing its event
+    bus.gate.set()
+    await settle(store, 1)
+    await scheduler.stop()
+    assert store.removed == ["q1"]

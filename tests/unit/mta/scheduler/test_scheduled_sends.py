@@ -55,6 +55,9 @@ class Bus:
     def emit(self, event: Event) -> None:
         self.events.append((time.time(), event))
 
+    async def written(self) -> None:
+        return None
+
     def kinds(self) -> list[str]:
         return [event_type(e) for _, e in self.events]
 
