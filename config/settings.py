@@ -151,10 +151,18 @@ class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class StorageSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     data_dir: str = "./var"
     database_url: str = ""
+    message_retention_days: int = 30
+    event_retention_days: int = 30
+    retention_interval_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.database_url and "://" not in self.database_url:
             raise ValueError(f"database_url: {self.database_url!r} is not a URL")
+        for key in ("message_retention_days", "event_retention_days"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key}: must be 0 (keep forever) or more")
+        if not self.retention_interval_seconds > 0:
+            raise ValueError("retention_interval_seconds: must be more than 0")
 
 
 class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -262,6 +270,30 @@ class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     retry_schedule_seconds: list[int] = msgspec.field(
         default_factory=lambda: [60, 300, 900, 3600, 7200]
     )
+    max_concurrency: int = 32
+    per_webhook_concurrency: int = 4
+    lease_seconds: float = 120.0
+    allowed_ports: list[int] = msgspec.field(default_factory=lambda: [80, 443, 8080, 8443])
+    sendgrid_batch_size: int = 100
+
+    def __post_init__(self) -> None:
+        _at_least_one(self, "max_concurrency", "per_webhook_concurrency", "sendgrid_batch_size")
+        if self.lease_seconds <= self.timeout_seconds:
+            raise ValueError("lease_seconds: must be longer than timeout_seconds")
+
+
+class TrackingSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Open / click / unsubscribe links: their public base URL ("" → http://<[http] listen>)."""
+
+    base_url: str = ""
+    secret: str = ""  # "" → derived from the server's JWT secret
+
+    def __post_init__(self) -> None:
+        scheme, _, rest = self.base_url.partition("://")
+        if self.base_url and (scheme not in ("http", "https") or not rest.strip("/")):
+            raise ValueError(
+                f"base_url: expected http(s)://host[:port][/path], not {self.base_url!r}"
+            )
 
 
 class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -284,3 +316,4 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     delivery: DeliverySettings = msgspec.field(default_factory=DeliverySettings)
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
+    tracking: TrackingSettings = msgspec.field(default_factory=TrackingSettings)

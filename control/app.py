@@ -13,7 +13,11 @@ from control.errors import EXCEPTION_HANDLERS
 from control.openapi import openapi_config, openapi_document
 from control.ratelimit import TokenBuckets
 from control.routes import api_keys, domains, mail, messages, queue, scopes, templates, webhooks
+from control.routes import asm as asm_routes
 from control.routes import batches as batch_routes
+from control.routes import stats as stats_routes
+from control.routes import suppressions as suppression_routes
+from control.routes import tracking as tracking_routes
 from mta.services.container import Services
 
 
@@ -32,6 +36,10 @@ def create_app(services: Services, http: HttpSettings) -> Litestar:
             *queue.ROUTES,
             *batch_routes.ROUTES,
             *scopes.ROUTES,
+            *suppression_routes.ROUTES,
+            *asm_routes.ROUTES,
+            *stats_routes.ROUTES,
+            *tracking_routes.ROUTES,
             openapi_document,
         ],
         dependencies={

@@ -22,8 +22,12 @@ from mta.delivery.deliverer import Deliverer
 from mta.dns import DnsResolver, Resolver
 from mta.events.bus import EventBus
 from mta.events.repair import LogRepair
+from mta.events.retention import Retention, RetentionPolicy
+from mta.events.stats import MessageActivitySink, StatsSink
+from mta.events.suppress import SuppressionSink
 from mta.events.webhooks import WebhookSender
 from mta.inbound.service import InboundService
+from mta.inbound.unsubscribe import UnsubscribeMail
 from mta.ingress.listeners import start_listeners
 from mta.ingress.tls import CertificateStore, ensure_certificate
 from mta.intake.pipeline import Intake, RelaySubmitter
@@ -31,12 +35,16 @@ from mta.scheduler.control import QueueControl
 from mta.scheduler.scheduler import Scheduler
 from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
+from mta.services.asm_groups import AsmGroupService
 from mta.services.batches import BatchService
 from mta.services.container import Services
 from mta.services.domains import DomainService
 from mta.services.identity import Principal, TokenService
 from mta.services.messages import MessageService
+from mta.services.stats import StatsService
+from mta.services.suppressions import SuppressionService
 from mta.services.templates import TemplateService
+from mta.services.tracking import TrackingService, make_tracker
 from mta.services.webhooks import WebhookService
 from queue_store import LogSpool
 
@@ -63,6 +71,15 @@ def own_listeners(settings: Settings) -> list[tuple[str, int]]:
     smtp = settings.smtp
     listens = (smtp.submission_listen, smtp.smtps_listen, smtp.mx_listen)
     return [parse_hostport(listen) for listen in listens if listen]
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    storage = settings.storage
+    return RetentionPolicy(
+        message_days=storage.message_retention_days,
+        event_days=storage.event_retention_days,
+        interval_seconds=storage.retention_interval_seconds,
+    )
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
@@ -95,7 +112,7 @@ class Application:
         sessions = make_sessionmaker(self.engine)
         self.resolver = resolver or DnsResolver(settings.dns)
         self.spool = LogSpool(self.data_dir / "spool")
-        self.webhook_sender = WebhookSender(sessions, settings.webhooks)
+        self.webhook_sender = WebhookSender(sessions, settings.webhooks, self.resolver)
         self.bus = EventBus(sessions, on_outbox=self.webhook_sender.wake)
         delivery = settings.delivery
         connector = AiosmtplibConnector(
@@ -116,25 +133,52 @@ class Application:
         domains = DomainService(sessions, self.resolver, settings.smtp.hostname)
         templates = TemplateService(sessions)
         batches = BatchService(sessions, self.scheduler)
+        suppressions = SuppressionService(sessions)
+        self.bus.add_sink(SuppressionSink())
+        self.bus.add_sink(MessageActivitySink())  # message log counters
+        self.bus.add_sink(StatsSink())  # daily stats aggregates
+        tracker = make_tracker(settings.tracking, settings.http.listen, jwt_secret(settings))
         self.services = Services(
             accounts=AccountService(sessions),
             api_keys=ApiKeyService(sessions),
             domains=domains,
             templates=templates,
             messages=MessageService(sessions),
-            webhooks=WebhookService(sessions, settings.webhooks.allow_private_targets),
+            webhooks=WebhookService(
+                sessions,
+                settings.webhooks.allow_private_targets,
+                settings.webhooks.allowed_ports,
+                on_outbox=self.webhook_sender.wake,
+            ),
             tokens=TokenService(jwt_secret(settings)),
-            intake=Intake(self.spool, self.scheduler, self.bus, domains, templates, batches),
+            intake=Intake(
+                self.spool,
+                self.scheduler,
+                self.bus,
+                domains,
+                templates,
+                batches,
+                suppressions,
+                tracker=tracker,
+            ),
             queue=QueueControl(
                 self.spool, self.scheduler, self.bus, self.data_dir / "queue-held.json"
             ),
             batches=batches,
+            suppressions=suppressions,
+            asm_groups=AsmGroupService(sessions),
+            stats=StatsService(sessions),
+            tracking=TrackingService(sessions, self.bus, tracker),
         )
-        self.inbound = InboundService(sessions, domains, self.bus, settings.smtp.inbound_domains)
+        self.inbound = InboundService(
+            sessions, domains, self.bus, settings.smtp.inbound_domains, self.resolver
+        )
         self._smtp_servers: list[asyncio.Server] = []
         self._maintenance: asyncio.Task[None] | None = None
         self._repair: asyncio.Task[int] | None = None
         self._batch_sync: asyncio.Task[None] | None = None
+        self._retention_task: asyncio.Task[None] | None = None
+        self._retention = Retention(sessions, retention_policy(settings))
         self._log_repair = LogRepair(self.spool, sessions, self.bus)
         self._http: _EmbeddedUvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
@@ -154,12 +198,13 @@ class Application:
         self._batch_sync = asyncio.create_task(sync, name="batch-sync")
         self._maintenance = asyncio.create_task(self._compact_spool(), name="spool-compaction")
         self._repair = asyncio.create_task(self._log_repair.run(), name="message-log-repair")
+        self._retention_task = asyncio.create_task(self._retention.run(), name="retention")
         self._smtp_servers = await start_listeners(
             self.settings.smtp,
             self._load_certificates().context,
             self.services.intake,
             self.services.api_keys,
-            self.inbound,
+            UnsubscribeMail(self.inbound, self.services.tracking),
             await self._relay(),
         )
         self._install_sighup()  # before HTTP answers, so "ready" implies SIGHUP is safe
@@ -250,7 +295,7 @@ class Application:
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task
-        for task in (self._maintenance, self._repair, self._batch_sync):
+        for task in (self._maintenance, self._repair, self._batch_sync, self._retention_task):
             if task is not None:
                 task.cancel()
         await self.scheduler.stop()

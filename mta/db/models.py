@@ -123,6 +123,10 @@ class Message(Base):
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float, index=True)
     updated_at: Mapped[float] = mapped_column(Float)
+    # Message log: kept by mta.events.stats.MessageActivitySink, one update per batch.
+    last_event_time: Mapped[float | None] = mapped_column(Float, default=None)
+    opens_count: Mapped[int] = mapped_column(Integer, default=0)
+    clicks_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class MessageRecipient(Base):
@@ -153,6 +157,8 @@ class Webhook(Base):
     signing_secret: Mapped[str] = mapped_column(String(128))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float] = mapped_column(Float)
+    # Webhooks: "scaisend" (one event a POST, HMAC) or "sendgrid" (JSON arrays, ECDSA).
+    format: Mapped[str] = mapped_column(String(12), default="scaisend")
 
 
 class WebhookDelivery(Base):
@@ -169,7 +175,128 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[float] = mapped_column(Float)
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Webhooks: a sender claims a row (state "sending") until claimed_until; a claim
+    # left by a dead sender is taken again after that.
+    claimed_until: Mapped[float | None] = mapped_column(Float, default=None)
+    claim_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[float] = mapped_column(Float, default=0.0)
+    last_attempt_at: Mapped[float | None] = mapped_column(Float, default=None)
     __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),)
+
+
+# Webhooks: the account's ECDSA P-256 key for SendGrid-format signed event webhooks.
+class WebhookSigningKey(Base):
+    __tablename__ = "webhook_signing_keys"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+# Inbound mail: what the MX received (DSNs, ARF reports, autoreplies) and what it did.
+class InboundMessage(Base):
+    """One message received on the MX: its kind, authentication, matched message and the
+    events it gave (`note` says why none, e.g. unmatched, duplicate, foreign)."""
+
+    __tablename__ = "inbound_messages"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    received_at: Mapped[float] = mapped_column(Float, index=True)
+    mail_from: Mapped[str] = mapped_column(String(254))
+    rcpt: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    dkim: Mapped[str] = mapped_column(String(16))
+    authres: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    account_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    events: Mapped[list[str]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+
+
+# Message log and stats: the indexes the message filters use, the categories side
+# table, and the daily stats aggregates (category "" is the account's total).
+Index("ix_messages_account_created", Message.account_id, Message.created_at)
+Index("ix_messages_account_status", Message.account_id, Message.status, Message.created_at)
+Index("ix_messages_account_from", Message.account_id, Message.from_email, Message.created_at)
+Index("ix_messages_account_subject", Message.account_id, Message.subject, Message.created_at)
+Index("ix_messages_account_template", Message.account_id, Message.template_id, Message.created_at)
+Index("ix_messages_account_key", Message.account_id, Message.api_key_id, Message.created_at)
+Index("ix_messages_account_last_event", Message.account_id, Message.last_event_time)
+Index("ix_events_timestamp", Event.timestamp)
+
+
+class MessageCategory(Base):
+    __tablename__ = "message_categories"
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (
+        Index("ix_message_categories_lookup", "account_id", "category", "created_at"),
+    )
+
+
+class DailyStats(Base):
+    __tablename__ = "stats_daily"
+    account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    category: Mapped[str] = mapped_column(String(255), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    blocks: Mapped[int] = mapped_column(Integer, default=0)
+    bounce_drops: Mapped[int] = mapped_column(Integer, default=0)
+    bounces: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    deferred: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    invalid_emails: Mapped[int] = mapped_column(Integer, default=0)
+    opens: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    spam_report_drops: Mapped[int] = mapped_column(Integer, default=0)
+    spam_reports: Mapped[int] = mapped_column(Integer, default=0)
+    unique_clicks: Mapped[int] = mapped_column(Integer, default=0)
+    unique_opens: Mapped[int] = mapped_column(Integer, default=0)
+    unsubscribe_drops: Mapped[int] = mapped_column(Integer, default=0)
+    unsubscribes: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_stats_daily_day", "account_id", "day"),)
+
+
+# Suppressions: SendGrid's suppression lists and unsubscribe groups (ASM).
+class AsmGroup(Base):
+    """An unsubscribe group; ids are integers, as SendGrid's."""
+
+    __tablename__ = "asm_groups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(200))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[int] = mapped_column(Integer)
+
+
+class Suppression(Base):
+    """One address on one list: bounces, blocks, invalid_emails, spam_reports, unsubscribes
+    (global) or group (`group_id` > 0; 0 for the account-wide lists, so the unique index
+    holds). `event_id` is the event that added it; None when added over the API."""
+
+    __tablename__ = "suppressions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(32))
+    list: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[int] = mapped_column(Integer, default=0)
+    email: Mapped[str] = mapped_column(String(254))
+    created: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    event_id: Mapped[str | None] = mapped_column(String(32))
+    event_type: Mapped[str | None] = mapped_column(String(24))
+    message_id: Mapped[str | None] = mapped_column(String(32))
+    __table_args__ = (
+        Index("ux_suppressions_entry", "account_id", "list", "group_id", "email", unique=True),
+        Index("ix_suppressions_email", "account_id", "email"),
+        Index("ix_suppressions_created", "account_id", "list", "created"),
+    )
 
 
 class MailBatch(Base):

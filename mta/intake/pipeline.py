@@ -27,6 +27,8 @@ from mta.intake.request import MailSend, is_sandbox
 from mta.intake.schedule import BatchCheck, check_schedule, require_batch, schedule, send_time
 from mta.intake.signing import SignerCache
 from mta.intake.smtpapi import read_smtpapi
+from mta.intake.suppressed import NO_BYPASS, Bypass, Lookup, bypass_of, screen
+from mta.intake.tracking import Plan, Tracker, prepend_list_unsubscribe
 from mta.intake.validate import check_email, check_request
 from mta.model import Envelope, QueueEntry, RecipientState, SessionTrace, new_id
 from mta.services.domains import DomainService
@@ -65,13 +67,15 @@ class Submitted(msgspec.Struct):
     custom_args: dict[str, str]
     data: bytes
     send_at: int | None = None
+    asm_group_id: int | None = None
 
 
 def take_submitted(data: bytes) -> Submitted:
     """Hop count and headers are read from the client's bytes, before we add our own."""
     headers, header_from = read_submitted(data)
     api, stripped = read_smtpapi(data, now=time.time())
-    return Submitted(headers, header_from, api.categories, api.unique_args, stripped, api.send_at)
+    fields = (api.categories, api.unique_args, stripped, api.send_at, api.asm_group_id)
+    return Submitted(headers, header_from, *fields)
 
 
 def stamp(submitted: Submitted, trace: SessionTrace, message_id: str, domain: str) -> bytes:
@@ -111,6 +115,7 @@ class Origin(msgspec.Struct, kw_only=True):
     template_id: str | None = None
     categories: list[str] = msgspec.field(default_factory=list)
     custom_args: dict[str, str] = msgspec.field(default_factory=dict)
+    asm_group_id: int | None = None
 
 
 class Job(msgspec.Struct, frozen=True):
@@ -136,8 +141,12 @@ class Intake:
         domains: DomainService,
         templates: TemplateService,
         batches: BatchCheck | None = None,
+        suppressions: Lookup | None = None,
+        tracker: Tracker | None = None,
     ) -> None:
         self._batches = batches
+        self._suppressions = suppressions
+        self._tracker = tracker
         self._store = store
         self._scheduler = scheduler
         self._bus = bus
@@ -171,6 +180,7 @@ class Intake:
         check_schedule(request, now)
         domains = await self._sending_domains(principal, request)
         await require_batch(self._batches, principal.account_id, request.batch_id)
+        await self._require_group(principal, request.asm.group_id if request.asm else None)
         version = await self._version(principal, request)
         job = Job(principal, request, version, attachments, new_id())
         parts: list[Part] = []
@@ -189,7 +199,7 @@ class Intake:
             categories=request.categories,
             custom_args=request.custom_args,
         )
-        await self._accept(principal, parts, origin)
+        await self._accept(principal, parts, origin, bypass_of(request))
         return job.message_id
 
     async def _personalization(self, job: Job, index: int, domain: Domain, first: int) -> Part:
@@ -207,6 +217,8 @@ class Intake:
             queue_id=queue_id,
             index=index,
             attachments=job.attachments,
+            tracker=self._tracker,
+            recipient_index=first,
         )
         content = message if is_sandbox(request) else await self._sign(domain, message)
         states = [
@@ -217,6 +229,7 @@ class Intake:
             from_email=sender_of(request, personalization).email,
             categories=request.categories,
             custom_args={**request.custom_args, **personalization.custom_args},
+            asm_group_id=request.asm.group_id if request.asm else None,
         )
         envelope = _envelope(job.principal, domain, job.message_id, queue_id, origin)
         return Part(QueueEntry(envelope=envelope, recipients=states), content, rendered.subject)
@@ -250,11 +263,24 @@ class Intake:
         if len(header_from) != 1:
             raise ValidationError("The message needs exactly one From: address", field="from")
         domain = await self.authorise_sender(principal, header_from[0], "from")
+        await self._require_group(principal, submitted.asm_group_id)
         if mail_from and mail_from.rpartition("@")[2].lower() != domain.domain:
             await self.authorise_sender(principal, mail_from, "mail_from")
         states = envelope_recipients(rcpt_tos)
         message_id = new_id()
         stamped = stamp(submitted, trace, message_id, domain.domain)
+        stamped = prepend_list_unsubscribe(
+            self._tracker,
+            stamped,
+            present=submitted.headers,
+            recipients=len(states),
+            plan=Plan(
+                message_id=message_id,
+                recipient_index=0,
+                return_path_host=domain.return_path_host,
+                asm_group_id=submitted.asm_group_id,
+            ),
+        )
         origin = _smtp_origin(submitted, header_from[0])
         entry = QueueEntry(
             envelope=_envelope(principal, domain, message_id, message_id, origin),
@@ -306,9 +332,22 @@ class Intake:
             return None
         return await self._templates.active_version(principal.account_id, request.template_id)
 
-    async def _accept(self, principal: Principal, parts: list[Part], origin: Origin) -> None:
-        """Spool every part, then log the message, emit processed and schedule delivery."""
-        await self._spool(parts)
+    async def _require_group(self, principal: Principal, group_id: int | None) -> None:
+        if group_id is not None and self._suppressions is not None:
+            await self._suppressions.require_group(principal.account_id, group_id)
+
+    async def _accept(
+        self, principal: Principal, parts: list[Part], origin: Origin, bypass: Bypass = NO_BYPASS
+    ) -> None:
+        """Spool every part, then log the message, emit processed and schedule delivery;
+        suppressed recipients are logged and dropped, and a part left with none is not spooled."""
+        screened = await screen(self._suppressions, [p.entry for p in parts], bypass)
+        kept = [
+            Part(entry, p.content, p.subject)
+            for p, entry in zip(parts, screened.entries, strict=True)
+            if entry.recipients
+        ]
+        await self._spool(kept)
         first = parts[0].entry.envelope
         self._bus.accepted(
             MessageLogEntry(
@@ -325,7 +364,9 @@ class Intake:
                 created_at=time.time(),
             )
         )
-        for part in parts:
+        for event in screened.dropped:
+            self._bus.emit(event)
+        for part in kept:
             self._processed(part.entry)
             self._scheduler.enqueue(part.entry, part.content)
 
@@ -353,6 +394,7 @@ def _smtp_origin(submitted: Submitted, from_email: str) -> Origin:
         from_email=from_email,
         categories=submitted.categories,
         custom_args=submitted.custom_args,
+        asm_group_id=submitted.asm_group_id,
     )
 
 
@@ -371,6 +413,7 @@ def _envelope(
         categories=origin.categories,
         custom_args=origin.custom_args,
         api_key_id=principal.api_key_id,
+        asm_group_id=origin.asm_group_id,
     )
 
 

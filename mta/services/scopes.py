@@ -43,6 +43,7 @@ KNOWN_SCOPES: frozenset[str] = frozenset(
             "user.webhooks.event.settings",
             "asm.groups",
             "asm.groups.suppressions",
+            "asm.suppressions.global",
             "suppression.bounces",
             "suppression.blocks",
             "suppression.invalid_emails",
