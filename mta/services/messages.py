@@ -64,8 +64,12 @@ def iso_time(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def _decode(raw: str | bytes | None, kind: Any, empty: Any) -> Any:
-    return msgspec.json.decode(raw, type=kind) if raw else empty
+CATEGORIES = msgspec.json.Decoder(list[str])  # built once: a page decodes 2000 columns
+UNIQUE_ARGS = msgspec.json.Decoder(dict[str, Any])
+
+
+def _decode(raw: str | bytes | None, decoder: msgspec.json.Decoder[Any], empty: Any) -> Any:
+    return decoder.decode(raw) if raw else empty
 
 
 # Plain rows, not ORM objects: a page of 1000 costs a third as much.
@@ -174,22 +178,26 @@ class MessageService:
 
     @staticmethod
     def _view(row: Any, to_emails: list[str]) -> MessageView:
+        # Unpacked by position (the order of COLUMNS): a Row's attribute lookup costs more
+        # than the rest of the view on a page of 1000.
+        (id_, status, subject, from_email, categories, template_id, api_key_id) = row[:7]
+        custom_args, created_at, last_event_time, opens, clicks = row[7:]
         return MessageView(
-            id=row.id,
-            msg_id=row.id,
-            status=row.status,
-            subject=row.subject,
-            from_email=row.from_email,
+            id=id_,
+            msg_id=id_,
+            status=status,
+            subject=subject,
+            from_email=from_email,
             to_email=to_emails[0] if to_emails else "",
             to_emails=to_emails,
-            categories=_decode(row.categories, list[str], []),
-            template_id=row.template_id,
-            api_key_id=row.api_key_id,
-            unique_args=_decode(row.custom_args, dict[str, Any], {}),
-            created_at=row.created_at,
-            last_event_time=iso_time(row.last_event_time or row.created_at),
-            opens_count=row.opens_count or 0,
-            clicks_count=row.clicks_count or 0,
+            categories=_decode(categories, CATEGORIES, []),
+            template_id=template_id,
+            api_key_id=api_key_id,
+            unique_args=_decode(custom_args, UNIQUE_ARGS, {}),
+            created_at=created_at,
+            last_event_time=iso_time(last_event_time or created_at),
+            opens_count=opens or 0,
+            clicks_count=clicks or 0,
         )
 
     async def get(self, principal: Principal, message_id: str) -> MessageView:
