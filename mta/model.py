@@ -118,6 +118,7 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
 
     reply: SmtpReply
     mx: str = ""
+    ip: str = ""  # the address we sent from
     tls: bool = False
     tls_version: str = ""
     tls_cipher: str = ""

@@ -29,6 +29,7 @@ class SmtpSession(Protocol):
 
     host: str
     tls: TlsInfo | None
+    source_ip: str  # our address on this connection: the `ip` of delivered events
     broken: bool
 
     async def send(self, transactions: list[Transaction], content: bytes) -> list[SmtpReply]: ...
@@ -150,10 +151,12 @@ def _hand_over(client: aiosmtplib.SMTP, hop: NextHop, timeout: float) -> Pipelin
     channel = ReplyChannel()
     transport.set_protocol(channel)
     channel.connection_made(transport)
+    sockname = transport.get_extra_info("sockname")
     return PipelinedSession(
         channel,
         host=hop.host,
         tls=tls_info(client),
+        source_ip=str(sockname[0]) if sockname else "",
         extensions=dict(client.esmtp_extensions),
         timeout=timeout,
     )

@@ -189,10 +189,12 @@ class PipelinedSession:
         tls: TlsInfo | None,
         extensions: dict[str, str],
         timeout: float,
+        source_ip: str = "",
     ) -> None:
         self._channel = channel
         self.host = host
         self.tls = tls
+        self.source_ip = source_ip
         self.broken = False
         self._extensions = extensions
         self._pipelining = "pipelining" in extensions

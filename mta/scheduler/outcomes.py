@@ -18,6 +18,7 @@ def outcome_event(
             **common,
             response=reply.line(),
             mx=outcome.mx,
+            ip=outcome.ip,
             tls=outcome.tls,
             tls_version=outcome.tls_version,
             tls_cipher=outcome.tls_cipher,
@@ -30,6 +31,7 @@ def outcome_event(
             status=reply.enhanced,
             attempt=state.attempts,
             mx=outcome.mx,
+            ip=outcome.ip,
         )
     if reply.transient:
         reply = SmtpReply(

@@ -225,6 +225,7 @@ class Scheduler:
             Outcome(
                 reply=reply,
                 mx=session.host,
+                ip=session.source_ip,
                 tls=tls is not None,
                 tls_version=tls.version if tls else "",
                 tls_cipher=tls.cipher if tls else "",

@@ -58,6 +58,7 @@ def test_verify_accepts_a_certificate_from_the_configured_ca(
     delivered = message["events"][-1]["data"]
     assert delivered["tls"] is True and delivered["tls_version"].startswith("TLSv1.")
     assert delivered["tls_cipher"]
+    assert delivered["ip"] == "127.0.0.1"  # the address we sent from, as SendGrid's `ip`
     assert sink.wait_for(1)[0].tls is True
 
 

@@ -65,6 +65,7 @@ class Bus:
 class FakeSession:
     def __init__(self, connector: FakeConnector, hop: NextHop) -> None:
         self.host, self.tls, self.broken = hop.host, None, False
+        self.source_ip = "127.0.0.1"
         self._connector = connector
         self._address = hop.address
 
