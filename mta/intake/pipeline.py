@@ -8,28 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
-from email.utils import getaddresses
 from typing import Protocol
 
 import msgspec
 
 from mta.db.models import Domain
-from mta.errors import MailLoop, PermissionDenied, ValidationError
+from mta.errors import PermissionDenied, ValidationError
 from mta.events.bus import EventBus, MessageLogEntry
 from mta.events.model import Processed, about
 from mta.intake.attachments import check_total_size, prepare_attachments
 from mta.intake.compose import compose, recipients_of, render_parts, sender_of, sign_for
-from mta.intake.mime import MimeAttachment, header_values, received_count, stamp_submitted
-from mta.intake.received import received_header
+from mta.intake.mime import MimeAttachment
 from mta.intake.render import CompiledTemplates
 from mta.intake.request import MailSend, is_sandbox
 from mta.intake.schedule import BatchCheck, check_schedule, require_batch, schedule, send_time
 from mta.intake.signing import SignerCache
-from mta.intake.smtpapi import read_smtpapi
+from mta.intake.submitted import Submitted, envelope_recipients, stamp, take_submitted
 from mta.intake.suppressed import NO_BYPASS, Bypass, Lookup, bypass_of, screen
 from mta.intake.tracking import Plan, Tracker, prepend_list_unsubscribe
-from mta.intake.validate import check_email, check_request
+from mta.intake.validate import check_request
 from mta.model import Envelope, QueueEntry, RecipientState, SessionTrace, new_id
 from mta.services.domains import DomainService
 from mta.services.identity import Principal
@@ -40,60 +37,6 @@ UNVERIFIED_SENDER = (
     "The from address does not match a verified Sender Identity. Mail cannot "
     "be sent until this error is resolved."
 )
-
-
-MAX_HOPS = 50  # Postfix's hopcount_limit
-
-
-def check_hop_count(data: bytes) -> None:
-    if received_count(data) > MAX_HOPS:
-        raise MailLoop(f"Too many hops (more than {MAX_HOPS} Received headers): mail loop?")
-
-
-def read_submitted(data: bytes) -> tuple[dict[str, str], list[str]]:
-    """A submitted message's headers and its From addresses; refuses a looping message."""
-    check_hop_count(data)
-    headers = header_values(data)
-    return headers, [addr for _, addr in getaddresses([headers.get("from", "")]) if addr]
-
-
-class Submitted(msgspec.Struct):
-    """A message taken over SMTP: its headers and From addresses as the client sent them, its
-    X-SMTPAPI categories and unique args, and its bytes without that header."""
-
-    headers: dict[str, str]
-    header_from: list[str]
-    categories: list[str]
-    custom_args: dict[str, str]
-    data: bytes
-    send_at: int | None = None
-    asm_group_id: int | None = None
-
-
-def take_submitted(data: bytes) -> Submitted:
-    """Hop count and headers are read from the client's bytes, before we add our own."""
-    headers, header_from = read_submitted(data)
-    api, stripped = read_smtpapi(data, now=time.time())
-    fields = (api.categories, api.unique_args, stripped, api.send_at, api.asm_group_id)
-    return Submitted(headers, header_from, *fields)
-
-
-def stamp(submitted: Submitted, trace: SessionTrace, message_id: str, domain: str) -> bytes:
-    """The message with our Received, tracking, and any missing Message-ID / Date headers."""
-    return stamp_submitted(
-        submitted.data,
-        message_id=message_id,
-        domain=domain,
-        present=submitted.headers,
-        received=received_header(trace, message_id, datetime.now(UTC)),
-    )
-
-
-def envelope_recipients(rcpt_tos: list[str]) -> list[RecipientState]:
-    return [
-        RecipientState(email=check_email(rcpt, f"rcpt.{i}", utf8=True), index=i)
-        for i, rcpt in enumerate(rcpt_tos)
-    ]
 
 
 class Enqueuer(Protocol):

@@ -34,7 +34,7 @@ class SmtpApi(msgspec.Struct, kw_only=True):
     category: str | list[str] = msgspec.field(default_factory=list)
     unique_args: dict[str, str] = msgspec.field(default_factory=dict)
     send_at: int | None = None
-    asm_group_id: int | None = None  # accepted and not yet used, as `asm` is over HTTP
+    asm_group_id: int | None = None  # its unsubscribe group, as `asm.group_id` over HTTP
     ip_pool: str | None = None  # one pool of outbound addresses here: accepted, ignored
     filters: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # ignored
     to: Any = msgspec.UNSET

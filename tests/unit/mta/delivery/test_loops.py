@@ -9,7 +9,7 @@ from mta.delivery.deliverer import Deliverer, is_loop
 from mta.delivery.routing import NextHop
 from mta.errors import MailLoop, PermanentFailure
 from mta.intake.mime import received_count
-from mta.intake.pipeline import MAX_HOPS, check_hop_count
+from mta.intake.submitted import MAX_HOPS, check_hop_count
 
 
 @pytest.mark.parametrize(
