@@ -30,6 +30,7 @@ from mta.inbound.service import InboundService
 from mta.inbound.unsubscribe import UnsubscribeMail
 from mta.ingress.listeners import start_listeners
 from mta.ingress.tls import CertificateStore, ensure_certificate
+from mta.intake.coalesce import CoalescedLookup
 from mta.intake.pipeline import Intake, RelaySubmitter
 from mta.scheduler.control import QueueControl
 from mta.scheduler.scheduler import Scheduler
@@ -158,7 +159,7 @@ class Application:
                 domains,
                 templates,
                 batches,
-                suppressions,
+                CoalescedLookup(suppressions),
                 tracker=tracker,
             ),
             queue=QueueControl(
