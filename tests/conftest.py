@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.dns_server import DnsServer
+from tests.support.postgres import postgres_cluster  # noqa: F401  (a session fixture)
 from tests.support.server import ScaisendServer, free_port
 from tests.support.sink import SmtpSink
 from tests.support.webhook_receiver import WebhookReceiver

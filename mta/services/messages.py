@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, Text, select, type_coerce
+from sqlalchemy import Select, Text, cast, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from mta.db.models import Event, Message, MessageCategory, MessageRecipient
@@ -78,10 +78,12 @@ COLUMNS: tuple[Any, ...] = (
     Message.status,
     Message.subject,
     Message.from_email,
-    type_coerce(Message.categories, Text).label("categories"),  # decoded by msgspec
+    # CAST, not type_coerce: PostgreSQL's driver would decode JSON itself, and DISTINCT
+    # needs a type with equality (json has none). msgspec decodes the text.
+    cast(Message.categories, Text).label("categories"),
     Message.template_id,
     Message.api_key_id,
-    type_coerce(Message.custom_args, Text).label("custom_args"),
+    cast(Message.custom_args, Text).label("custom_args"),
     Message.created_at,
     Message.last_event_time,
     Message.opens_count,

@@ -1,5 +1,6 @@
-"""What the service tests share: a real SQLite database with the schema and two accounts,
-`acme` and `other` (for tenant isolation)."""
+"""What the service tests share: a real database with the schema and two accounts, `acme`
+and `other` (for tenant isolation). Every test runs on SQLite and on PostgreSQL (a fresh
+copy of the migrated template in tests/support/postgres.py; skipped where it is absent)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,15 @@ from mta.db.engine import create_schema, make_engine, make_sessionmaker
 from mta.db.models import Account
 
 
-@pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[Any]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    database = None
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("postgres_cluster")
+        database = await cluster.create_database()
+        engine = make_engine(cluster.url(database))
+    else:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
     await create_schema(engine)
     made = make_sessionmaker(engine)
     async with made() as session:
@@ -24,3 +31,5 @@ async def sessions(tmp_path: Path) -> AsyncIterator[Any]:
         await session.commit()
     yield made
     await engine.dispose()
+    if database is not None:
+        await cluster.drop_database(database)

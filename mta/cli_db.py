@@ -1,0 +1,64 @@
+"""`scaisend db …`: bring the configured database to the newest schema revision
+(`db upgrade`), say which revision it is at (`db current`), write a new one (`db revision`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from config import Settings
+from mta.db.engine import (
+    SchemaMismatch,
+    create_schema,
+    current_revision,
+    database_url,
+    head_revision,
+    make_engine,
+    new_revision,
+)
+
+
+def add_db_commands(commands: Any) -> None:
+    db = commands.add_parser("db", help="database schema migrations")
+    db.add_argument("--config")
+    actions = db.add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("upgrade", "migrate the database to the newest revision"),
+        ("current", "print the database's revision (exit 1 if not the newest)"),
+    ):
+        action: argparse.ArgumentParser = actions.add_parser(name, help=text)
+        action.add_argument("--config", default=argparse.SUPPRESS)
+    revision = actions.add_parser("revision", help="write the next migration (developers)")
+    revision.add_argument("-m", "--message", required=True)
+
+
+def run_db_command(args: argparse.Namespace, settings: Settings) -> int:
+    """The exit status: 0 done (or at head), 1 not at head, 2 the schema does not match."""
+    if args.action == "revision":
+        print(new_revision(args.message))
+        return 0
+    data_dir = Path(settings.storage.data_dir)
+    if not settings.storage.database_url:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    url = database_url(settings.storage.database_url, data_dir)
+    try:
+        current = asyncio.run(_run(args.action, url))
+    except SchemaMismatch as exc:
+        print(f"scaisend: {exc}", file=sys.stderr)
+        return 2
+    head = head_revision()
+    print(f"{current or 'none'}{' (head)' if current == head else f' (head is {head})'}")
+    return 0 if current == head else 1
+
+
+async def _run(action: str, url: str) -> str | None:
+    engine = make_engine(url)
+    try:
+        if action == "upgrade":
+            await create_schema(engine)
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()
