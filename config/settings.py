@@ -51,6 +51,7 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_body_bytes: int = 31_457_280
     rate_limit_per_second: float = 600.0
     rate_limit_burst: int = 1200
+    metrics_token: str = ""  # set: GET /metrics wants "Authorization: Bearer <token>"
 
     def __post_init__(self) -> None:
         _check_listen("listen", self.listen)
@@ -307,6 +308,14 @@ class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError(f"format: bad format {self.format!r} (logfmt or json)")
 
 
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    shutdown_grace_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.shutdown_grace_seconds >= 0:
+            raise ValueError("shutdown_grace_seconds: must be 0 or more")
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     smtp: SmtpSettings = msgspec.field(default_factory=SmtpSettings)
@@ -317,3 +326,4 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     tracking: TrackingSettings = msgspec.field(default_factory=TrackingSettings)
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)

@@ -15,6 +15,7 @@ from control.ratelimit import TokenBuckets
 from control.routes import api_keys, domains, mail, messages, queue, scopes, templates, webhooks
 from control.routes import asm as asm_routes
 from control.routes import batches as batch_routes
+from control.routes import health as health_routes
 from control.routes import stats as stats_routes
 from control.routes import suppressions as suppression_routes
 from control.routes import tracking as tracking_routes
@@ -40,6 +41,7 @@ def create_app(services: Services, http: HttpSettings) -> Litestar:
             *asm_routes.ROUTES,
             *stats_routes.ROUTES,
             *tracking_routes.ROUTES,
+            *health_routes.routes(http),
             openapi_document,
         ],
         dependencies={

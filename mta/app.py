@@ -10,10 +10,14 @@ import os
 import secrets
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from config.settings import Settings, parse_hostport
 from mta.db.engine import create_schema, database_url, make_engine, make_sessionmaker
@@ -32,6 +36,8 @@ from mta.ingress.listeners import start_listeners
 from mta.ingress.tls import CertificateStore, ensure_certificate
 from mta.intake.coalesce import CoalescedLookup
 from mta.intake.pipeline import Intake, RelaySubmitter
+from mta.metrics import Metrics, Readiness
+from mta.notify import Notifier
 from mta.scheduler.control import QueueControl
 from mta.scheduler.scheduler import Scheduler
 from mta.services.accounts import AccountService
@@ -48,9 +54,11 @@ from mta.services.templates import TemplateService
 from mta.services.tracking import TrackingService, make_tracker
 from mta.services.webhooks import WebhookService
 from queue_store import LogSpool
+from queue_store.lock import SpoolLock
 
 log = logging.getLogger(__name__)
 COMPACTION_INTERVAL_SECONDS = 600.0
+SMTP_SESSION = "._handle_client"  # aiosmtpd.smtp.SMTP runs each session in this task
 BATCH_SYNC_SECONDS = 30.0  # how soon a pause or cancel made on another node takes effect
 
 
@@ -102,6 +110,21 @@ def _listen_socket(listen: str) -> socket.socket:
     return sock
 
 
+def smtp_sessions() -> int:
+    """SMTP sessions running on this loop. aiosmtpd runs each in a task of its own; neither
+    asyncio (before 3.12) nor uvloop lets a closed server wait for its connections."""
+    coroutines = (task.get_coro() for task in asyncio.all_tasks())
+    return sum(getattr(c, "__qualname__", "").endswith(SMTP_SESSION) for c in coroutines)
+
+
+async def drain_smtp_sessions(grace: float) -> int:
+    """Wait up to `grace` seconds for the open SMTP sessions to end; how many are left."""
+    deadline = time.monotonic() + grace
+    while (left := smtp_sessions()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return left
+
+
 class Application:
     """Everything one `scaisend serve` process runs, on one event loop."""
 
@@ -111,10 +134,13 @@ class Application:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(database_url(settings.storage.database_url, self.data_dir))
         sessions = make_sessionmaker(self.engine)
-        self.resolver = resolver or DnsResolver(settings.dns)
+        self.metrics, self.readiness = Metrics(), Readiness()
+        self.resolver = resolver or DnsResolver(settings.dns, self.metrics)
         self.spool = LogSpool(self.data_dir / "spool")
-        self.webhook_sender = WebhookSender(sessions, settings.webhooks, self.resolver)
-        self.bus = EventBus(sessions, on_outbox=self.webhook_sender.wake)
+        self.webhook_sender = WebhookSender(
+            sessions, settings.webhooks, self.resolver, metrics=self.metrics
+        )
+        self.bus = EventBus(sessions, on_outbox=self.webhook_sender.wake, metrics=self.metrics)
         delivery = settings.delivery
         connector = AiosmtplibConnector(
             settings.smtp.hostname,
@@ -130,7 +156,9 @@ class Application:
             Deliverer(delivery, self.resolver, connector, own_listeners=own_listeners(settings)),
             self.bus,
             delivery,
+            metrics=self.metrics,
         )
+        self._watch_health(sessions)
         domains = DomainService(sessions, self.resolver, settings.smtp.hostname)
         templates = TemplateService(sessions)
         batches = BatchService(sessions, self.scheduler)
@@ -170,6 +198,8 @@ class Application:
             asm_groups=AsmGroupService(sessions),
             stats=StatsService(sessions),
             tracking=TrackingService(sessions, self.bus, tracker),
+            metrics=self.metrics,
+            readiness=self.readiness,
         )
         self.inbound = InboundService(
             sessions, domains, self.bus, settings.smtp.inbound_domains, self.resolver
@@ -186,13 +216,18 @@ class Application:
         self.http_port = 0
         self.certificates: CertificateStore | None = None
         self._sighup_installed = False
+        self.spool_lock = SpoolLock(self.data_dir / "spool")
+        self.notifier = Notifier.from_environ()
+        self._watchdog: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self.spool_lock.acquire()  # SpoolLocked: another `scaisend serve` owns this spool
         await create_schema(self.engine)
         self.bus.start()
         self.webhook_sender.start()
         recovered = self.scheduler.recover()
         await self.spool.start()
+        self.readiness.mark("spool")
         await self.services.batches.start()  # paused and cancelled batches, before any send
         self.scheduler.start()
         sync = self.services.batches.follow(BATCH_SYNC_SECONDS)
@@ -207,10 +242,26 @@ class Application:
             self.services.api_keys,
             UnsubscribeMail(self.inbound, self.services.tracking),
             await self._relay(),
+            metrics=self.metrics,
         )
+        self.readiness.mark("smtp")
         self._install_sighup()  # before HTTP answers, so "ready" implies SIGHUP is safe
         await self._start_http()
+        self.readiness.mark("http")
         log.info("event=started recovered=%d http_port=%d", recovered, self.http_port)
+        self.notifier.ready()
+        self._watchdog = asyncio.create_task(self.notifier.run_watchdog(), name="watchdog")
+
+    def _watch_health(self, sessions: async_sessionmaker[Any]) -> None:
+        """What /metrics reads when scraped and how /readyz asks the database."""
+
+        async def select_one() -> None:
+            async with sessions() as session:
+                await session.execute(text("SELECT 1"))
+
+        self.metrics.watch_queue(self.scheduler.queue_depth)
+        self.metrics.watch_webhook_backlog(self.webhook_sender.backlog)
+        self.readiness.watch_database(select_one)
 
     async def _relay(self) -> RelaySubmitter | None:
         """The trusted-network relay, attributed to `[smtp] relay_account` (created if new)."""
@@ -253,9 +304,14 @@ class Application:
         except Exception:  # a signal must never take the server down
             log.exception("event=tls_reload_failed")
 
+    def _on_sighup(self) -> None:
+        self.notifier.reloading()
+        self.reload_certificates()
+        self.notifier.ready()
+
     def _install_sighup(self) -> None:
         try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload_certificates)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
         except (NotImplementedError, RuntimeError, ValueError) as exc:  # not the main thread
             log.warning("event=sighup_unavailable error=%r", str(exc))
             return
@@ -280,6 +336,7 @@ class Application:
             lifespan="off",
             loop="none",
             server_header=False,
+            timeout_graceful_shutdown=max(1, round(self.settings.server.shutdown_grace_seconds)),
         )
         self._http = _EmbeddedUvicorn(config)
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]), name="http")
@@ -290,20 +347,37 @@ class Application:
         return [server.sockets[0].getsockname()[1] for server in self._smtp_servers]
 
     async def stop(self) -> None:
+        """SIGTERM: stop accepting; open SMTP sessions and HTTP requests get up to `[server]
+        shutdown_grace_seconds` to end; then delivery stops, the spool and the event bus
+        are flushed, and the spool lock is released."""
+        for part in ("smtp", "http", "spool"):
+            self.readiness.mark(part, ready=False)
         self._remove_sighup()
         for server in self._smtp_servers:
             server.close()
-        if self._http is not None and self._http_task is not None:
-            self._http.should_exit = True
-            await self._http_task
-        for task in (self._maintenance, self._repair, self._batch_sync, self._retention_task):
+        self.notifier.stopping()  # after close(): STOPPING=1 means no new SMTP sessions
+        deadline = time.monotonic() + self.settings.server.shutdown_grace_seconds
+        await asyncio.gather(self._stop_http(), self._drain_smtp())
+        tasks = (self._maintenance, self._repair, self._batch_sync, self._retention_task)
+        for task in (*tasks, self._watchdog):
             if task is not None:
                 task.cancel()
-        await self.scheduler.stop()
+        await self.scheduler.stop(max(0.0, deadline - time.monotonic()))
         await self.spool.stop()
         await self.bus.stop()
         await self.webhook_sender.stop()
         for server in self._smtp_servers:
             await server.wait_closed()
         await self.engine.dispose()
+        self.spool_lock.release()
         log.info("event=stopped")
+
+    async def _stop_http(self) -> None:
+        if self._http is not None and self._http_task is not None:
+            self._http.should_exit = True
+            await self._http_task
+
+    async def _drain_smtp(self) -> None:
+        left = await drain_smtp_sessions(self.settings.server.shutdown_grace_seconds)
+        if left:
+            log.warning("event=shutdown_grace_expired smtp_sessions_open=%d", left)

@@ -1,4 +1,4 @@
-"""The `scaisend` command: serve, token, check-config, queue, inbound."""
+"""The `scaisend` command: serve, token, check-config, queue, inbound, db."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import sys
 
 from config import ConfigError, Settings, load_settings
 from mta.app import Application
+from mta.cli_db import add_db_commands, run_db_command
 from mta.cli_inbound import add_inbound_commands, run_inbound_command
 from mta.cli_queue import add_queue_commands, run_queue_command
 from mta.logs import configure_logging
+from queue_store.lock import SpoolLocked
 
 OPERATOR_ACCOUNT = "operator"  # the account `scaisend queue` speaks as
 
@@ -26,7 +28,12 @@ def _settings(path: str | None) -> Settings:
 
 async def _serve(settings: Settings, config_path: str | None) -> None:
     app = Application(settings)
-    await app.start()
+    try:
+        await app.start()
+    except SpoolLocked as exc:  # a second `serve` on the same data_dir
+        print(f"scaisend: {exc}", file=sys.stderr, flush=True)
+        await app.engine.dispose()
+        raise SystemExit(1) from None
     print(
         f"scaisend: HTTP API on http://{settings.http.listen}, submission "
         f"{settings.smtp.submission_listen} (STARTTLS), {settings.smtp.smtps_listen} (TLS), "
@@ -74,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=86_400, help="seconds (default 86400)")
     add_queue_commands(commands)
     add_inbound_commands(commands)
+    add_db_commands(commands)
     return parser
 
 
@@ -89,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         configure_logging("warning", settings.log.format, sys.stderr)
     else:
         configure_logging(settings.log.level, settings.log.format)
+    if args.command == "db":
+        raise SystemExit(run_db_command(args, settings))
     if args.command == "queue":
         token = asyncio.run(_token(settings, OPERATOR_ACCOUNT, "admin", 300))
         raise SystemExit(run_queue_command(args, settings, token))

@@ -16,6 +16,7 @@ import dns.resolver
 import msgspec
 
 from config.settings import DnsSettings, parse_hostport
+from mta.metrics import Metrics
 
 
 class DnsError(Exception):
@@ -44,7 +45,8 @@ class Resolver(Protocol):
 class DnsResolver:
     """Resolver over dnspython; empty nameservers → the system's resolv.conf."""
 
-    def __init__(self, settings: DnsSettings) -> None:
+    def __init__(self, settings: DnsSettings, metrics: Metrics | None = None) -> None:
+        self._metrics = metrics
         if settings.nameservers:
             self._resolver = dns.asyncresolver.Resolver(configure=False)
             self._resolver.nameservers = [
@@ -65,15 +67,21 @@ class DnsResolver:
         try:
             answer = await self._resolver.resolve(key[0] + ".", rdtype, search=False)
         except dns.resolver.NXDOMAIN:
+            self._count_error("nxdomain")
             raise NxDomain(name) from None
         except dns.resolver.NoAnswer:
             return []
         except (dns.resolver.NoNameservers, dns.exception.Timeout) as exc:
+            self._count_error("timeout" if isinstance(exc, dns.exception.Timeout) else "servfail")
             raise DnsTemporaryError(f"{name} {rdtype}: {exc.__class__.__name__}") from None
         values = [_rdata_text(rdata, rdtype) for rdata in answer]
         ttl = answer.rrset.ttl if answer.rrset is not None else 0
         self._cache[key] = (time.monotonic() + ttl, values)
         return values
+
+    def _count_error(self, kind: str) -> None:
+        if self._metrics is not None:
+            self._metrics.dns_error(kind)
 
     async def mx(self, name: str) -> list[MxRecord]:
         records = []

@@ -25,6 +25,7 @@ from mta.events.model import (
     event_type,
     webhook_payload,
 )
+from mta.metrics import Metrics
 from mta.model import new_id
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,10 @@ class EventBus:
         sessions: async_sessionmaker[Any],
         on_outbox: Callable[[], None] | None = None,
         sinks: Sequence[EventSink] = (),
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
+        self._metrics = metrics
         self._on_outbox = on_outbox
         self._sinks = list(sinks)
         self._queue: asyncio.Queue[MessageLogEntry | Event | asyncio.Future[None]] = asyncio.Queue()
@@ -94,6 +97,8 @@ class EventBus:
 
     def emit(self, event: Event) -> None:
         self._queue.put_nowait(event)
+        if self._metrics is not None:
+            self._metrics.event(event)
 
     async def flush(self) -> None:
         """Wait until everything emitted so far is written."""

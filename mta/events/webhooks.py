@@ -31,6 +31,7 @@ from mta.events.sendgrid_webhook import (
     sendgrid_body,
 )
 from mta.events.webhook_transport import PinnedTransport
+from mta.metrics import Metrics
 from mta.model import new_id
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,11 @@ class WebhookSender:
         settings: WebhookSettings,
         resolver: Resolver,
         transport: httpx.AsyncBaseTransport | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._metrics = metrics
         self._transport = transport or PinnedTransport(
             resolver, settings.allow_private_targets, max_connections=settings.max_concurrency
         )
@@ -324,6 +327,8 @@ class WebhookSender:
                     execution_options={"synchronize_session": False},
                 )
         if not delivered:
+            if self._metrics is not None:
+                self._metrics.webhook_failed()
             log.warning(
                 "event=webhook_failed webhook=%s rows=%d status=%s error=%s",
                 job.target.webhook_id,
@@ -331,6 +336,14 @@ class WebhookSender:
                 status,
                 error,
             )
+
+    async def backlog(self) -> int:
+        """Outbox rows waiting to be posted (for /metrics; one indexed COUNT)."""
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(D).where(D.state.in_(("pending", "sending")))
+            )
+        return int(count or 0)
 
     async def _release(self, tokens: list[str]) -> None:
         async with self._sessions() as session, session.begin():

@@ -16,7 +16,9 @@ from config.settings import SmtpSettings, parse_hostport
 from mta.ingress.limits import AuthFailures, ConnectionLimits, parse_networks
 from mta.ingress.mx import MxHandler, mx_factory
 from mta.ingress.ports import InboundSink, KeyAuthenticator, RelaySink, SubmissionSink
+from mta.ingress.protocol import IngressSMTP
 from mta.ingress.submission import SubmissionHandler, submission_factory
+from mta.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ async def start_listeners(
     keys: KeyAuthenticator,
     inbound: InboundSink,
     relay: RelaySink | None = None,
+    metrics: Metrics | None = None,
 ) -> list[asyncio.base_events.Server]:
     """Start every configured listener; on failure close the ones already started."""
     loop = asyncio.get_running_loop()
@@ -42,7 +45,7 @@ async def start_listeners(
     try:
         for listener in _plan(settings, tls, submissions, keys, inbound, relay, loop):
             if listener.listen:
-                servers.append(await _serve(loop, listener))
+                servers.append(await _serve(loop, counted(listener, metrics)))
     except BaseException:
         await close_listeners(servers)
         raise
@@ -108,6 +111,23 @@ def listen_address(value: str) -> tuple[str, int]:
     if sep and port == "0":
         return parse_hostport(f"{host}:1")[0], 0
     return parse_hostport(value)
+
+
+def counted(listener: Listener, metrics: Metrics | None) -> Listener:
+    """The listener with a factory that counts its sessions and hands each protocol the
+    metrics (to count rejections); unchanged without metrics."""
+    if metrics is None:
+        return listener
+    factory, name = listener.factory, listener.name
+
+    def make() -> SMTP:
+        protocol = factory()
+        if isinstance(protocol, IngressSMTP):
+            protocol.metrics = metrics
+        metrics.smtp_session(name)
+        return protocol
+
+    return listener._replace(factory=make)
 
 
 async def _serve(loop: asyncio.AbstractEventLoop, listener: Listener) -> asyncio.base_events.Server:

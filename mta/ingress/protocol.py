@@ -23,6 +23,7 @@ from mta.errors import (
 )
 from mta.ingress.admission import AdmittedSMTP
 from mta.ingress.data import DataBudget, DataFault, read_data, unstuff
+from mta.metrics import Metrics
 from mta.model import SmtpReply
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class IngressSMTP(AdmittedSMTP):
     max_recipients = 1000
     _session_ends = 0.0  # loop time at which the whole session must be over
     _hello_reply = ""  # "EHLO" or "HELO" while that command writes its (code-less) 250 lines
+    metrics: Metrics | None = None  # set per connection by the listener (mta.ingress.listeners)
 
     def __init__(
         self,
@@ -130,6 +132,8 @@ class IngressSMTP(AdmittedSMTP):
                     await super().push(f"250-{extension}")
             if not self._code_less(status):
                 status = with_enhanced_code(status)
+            if self.metrics is not None:
+                self.metrics.smtp_reply(status)
         await super().push(status)
 
     def _code_less(self, status: str) -> bool:

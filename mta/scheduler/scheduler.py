@@ -20,6 +20,7 @@ from mta.delivery.deliverer import Deliverer, domain_of, transactions
 from mta.errors import PermanentFailure, StorageUnavailable, TransientFailure
 from mta.events.bus import EventBus
 from mta.events.model import Bounce, Delivered, event_type
+from mta.metrics import Metrics, QueueDepth
 from mta.model import Outcome, QueueEntry, RecipientState, SmtpReply
 from mta.scheduler.backoff import expired, retry_delay
 from mta.scheduler.batches import BatchGate, BatchKey, BatchStatus, batch_verdict, drop_due
@@ -41,8 +42,10 @@ class Scheduler:
         bus: EventBus,
         settings: DeliverySettings,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._deliverer = deliverer
         self._bus = bus
         self._settings = settings
@@ -120,9 +123,13 @@ class Scheduler:
         for destination in self._destinations.values():
             self._kick(destination)
 
-    async def stop(self) -> None:
-        """Stop sending; outcomes already received are still recorded (for a while)."""
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop sending; connections finish the message they are sending within `grace`
+        seconds; outcomes already received are still recorded (for a while)."""
         self._running = False
+        deadline = time.monotonic() + grace
+        while self._connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -190,6 +197,8 @@ class Scheduler:
                 await self._send(session, current)
                 sent += 1
                 if session.broken or sent >= destination.messages_per_connection:
+                    break
+                if not self._running:  # stopping: the next job waits in the spool
                     break
                 current = await destination.next_job(self._settings.connection_idle_seconds)
         finally:
@@ -311,6 +320,8 @@ class Scheduler:
         event = outcome_event(entry, state, outcome, is_expired)
         if isinstance(event, Delivered):
             state.status = "delivered"
+            if self._metrics is not None:
+                self._metrics.delivered_after(now - entry.envelope.lifetime_start)
         elif isinstance(event, Bounce):
             state.status = "bounced"
         else:
@@ -318,10 +329,12 @@ class Scheduler:
             state.next_attempt_at = now + retry_seconds(entry.envelope, delay)
         self._bus.emit(event)
         log.info(
-            "event=%s queue_id=%s rcpt_index=%d mx=%s reply=%r",
+            "event=%s message_id=%s queue_id=%s rcpt_index=%d destination=%s mx=%s reply=%r",
             event_type(event),
+            entry.envelope.message_id,
             entry.envelope.queue_id,
             state.index,
+            domain_of(state.email),
             outcome.mx,
             outcome.reply.line(),
         )
@@ -380,6 +393,19 @@ class Scheduler:
         return verdict == "send"
 
     # -- operator control ----------------------------------------------------------------
+
+    def queue_depth(self) -> list[QueueDepth]:
+        """For /metrics, read when scraped: jobs waiting per destination, recipients being
+        delivered, messages waiting for a retry or their send time, messages on hold."""
+        rows = [
+            QueueDepth("ready", key, len(destination.jobs))
+            for key, destination in self._destinations.items()
+            if destination.jobs
+        ]
+        rows.append(QueueDepth("in_flight", "", len(self._inflight)))
+        rows.append(QueueDepth("waiting", "", len(self._due)))
+        rows.append(QueueDepth("held", "", len(self.held)))
+        return rows
 
     def is_active(self, queue_id: str) -> bool:
         """Whether some of the message's recipients are queued on a destination or sending."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mta.intake.pipeline import Intake
+from mta.metrics import Metrics, Readiness
 from mta.scheduler.control import QueueControl
 from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
@@ -36,3 +37,5 @@ class Services:
     asm_groups: AsmGroupService
     stats: StatsService
     tracking: TrackingService
+    metrics: Metrics
+    readiness: Readiness
