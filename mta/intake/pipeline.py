@@ -7,6 +7,7 @@ is acknowledged only after every spool write for it has completed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Protocol
 
@@ -33,6 +34,7 @@ from mta.services.identity import Principal
 from mta.services.templates import TemplateService, VersionView
 from queue_store import QueueStore
 
+log = logging.getLogger(__name__)
 UNVERIFIED_SENDER = (
     "The from address does not match a verified Sender Identity. Mail cannot "
     "be sent until this error is resolved."
@@ -309,13 +311,29 @@ class Intake:
         )
         for event in screened.dropped:
             self._bus.emit(event)
+            log.info(
+                "event=dropped message_id=%s rcpt_index=%d destination=%s reason=%r",
+                event.message_id,
+                event.recipient_index,
+                domain_of(event.email),
+                event.reason,
+            )
         for part in kept:
             self._processed(part.entry)
             self._scheduler.enqueue(part.entry, part.content)
 
     def _processed(self, entry: QueueEntry) -> None:
+        envelope, logged = entry.envelope, log.isEnabledFor(logging.INFO)
         for state in entry.recipients:
-            self._bus.emit(Processed(**about(entry.envelope, state)))
+            self._bus.emit(Processed(**about(envelope, state)))
+            if logged:  # one line per event, as delivery logs its outcomes
+                log.info(
+                    "event=processed message_id=%s queue_id=%s rcpt_index=%d destination=%s",
+                    envelope.message_id,
+                    envelope.queue_id,
+                    state.index,
+                    domain_of(state.email),
+                )
 
     async def _spool(self, parts: list[Part]) -> None:
         """Store every part durably, or none: a partial failure removes what was written."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import logging
 from email.message import EmailMessage
 from typing import Any
 
@@ -245,3 +246,19 @@ async def test_injection_is_refused_before_anything_is_queued(
         await intake.send(PRINCIPAL, request)
     assert failure.value.field == field
     assert fakes.untouched
+
+
+async def test_each_processed_recipient_is_logged_with_its_queue_id_and_destination(
+    intake: Intake, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="mta.intake.pipeline"):
+        message_id = await intake.send(PRINCIPAL, _request())
+    lines = [r.getMessage() for r in caplog.records if "event=processed" in r.getMessage()]
+    assert lines == [
+        f"event=processed message_id={message_id} queue_id={message_id}-0 rcpt_index=0 "
+        "destination=example.com",
+        f"event=processed message_id={message_id} queue_id={message_id}-0 rcpt_index=1 "
+        "destination=example.com",
+        f"event=processed message_id={message_id} queue_id={message_id}-1 rcpt_index=2 "
+        "destination=example.com",
+    ]
