@@ -196,8 +196,20 @@ def decode_json(body: bytes, kind: type[Any]) -> Any:
     """Decode a JSON body into `kind`, raising ValidationError with the field path."""
     try:
         return msgspec.json.decode(body, type=kind)
+    except UnicodeDecodeError:  # msgspec before 0.23
+        raise ValidationError("The request body is not valid UTF-8.") from None
     except msgspec.ValidationError as exc:
         text, path = field_path(str(exc))
         raise ValidationError(text, field=path) from None
     except msgspec.DecodeError as exc:
+        if not is_utf8(body):  # msgspec 0.23 reports bad UTF-8 as a DecodeError
+            raise ValidationError("The request body is not valid UTF-8.") from None
         raise ValidationError(f"The request body is not valid JSON: {exc}") from None
+
+
+def is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -10,7 +10,7 @@ import msgspec
 
 from mta.errors import ValidationError
 from mta.intake.mime import HEADER_END
-from mta.intake.request import field_path
+from mta.intake.request import field_path, is_utf8
 from mta.intake.schedule import MAX_AHEAD_SECONDS, TOO_FAR_AHEAD
 from mta.intake.validate import MAX_CATEGORIES
 
@@ -73,10 +73,10 @@ def decode_smtpapi(raw: bytes) -> SmtpApi:
     except msgspec.ValidationError as exc:
         text, path = field_path(str(exc))
         raise _invalid(f"{text.rstrip('.')} (at {path})" if path else text) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        if not is_utf8(value):  # older msgspec raises UnicodeDecodeError, 0.23 DecodeError
+            raise _invalid("not valid UTF-8") from None
         raise _invalid(f"not valid JSON ({exc})") from None
-    except UnicodeDecodeError:
-        raise _invalid("not valid UTF-8") from None
 
 
 def check_smtpapi(api: SmtpApi, *, now: float) -> None:
