@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, Literal, cast
 
 import msgspec
-from sqlalchemy import Table, and_, delete, or_, select, tuple_
+from sqlalchemy import Select, Table, bindparam, delete, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -164,9 +164,24 @@ def manual_row(account_id: str, name: str, email: str, group_id: int = 0) -> dic
     }
 
 
+def lookup_statement(with_group: bool) -> Select[str, str]:
+    """Intake's lookup, built once: the addresses, account and group are bound at each call,
+    so only the IN list's length changes what SQLAlchemy compiles."""
+    in_group = Suppression.group_id == 0
+    if with_group:
+        in_group = or_(in_group, Suppression.group_id == bindparam("group_id"))
+    return select(Suppression.email, Suppression.list).where(
+        Suppression.account_id == bindparam("account_id"),
+        Suppression.email.in_(bindparam("emails", expanding=True)),
+        in_group,
+    )
+
+
 class SuppressionService:
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
+        self._lookup_any = lookup_statement(with_group=False)
+        self._lookup_group = lookup_statement(with_group=True)
 
     async def list_entries(
         self,
@@ -237,20 +252,17 @@ class SuppressionService:
         """For intake: lower-cased address → the lists it is on (GROUP for the send's own
         unsubscribe group), in one indexed SELECT per chunk of addresses."""
         wanted = sorted({e.lower() for e in emails})
-        where_group = Suppression.group_id == 0
-        if group_id is not None:
-            where_group = or_(where_group, Suppression.group_id == group_id)
+        statement = self._lookup_any if group_id is None else self._lookup_group
         found: dict[str, set[str]] = {}
         async with self._sessions() as session:
+            connection = await session.connection()  # Core rows: no ORM state per call
             for start in range(0, len(wanted), LOOKUP_CHUNK):
-                chunk = wanted[start : start + LOOKUP_CHUNK]
-                rows = await session.execute(
-                    select(Suppression.email, Suppression.list).where(
-                        and_(Suppression.account_id == account_id, Suppression.email.in_(chunk)),
-                        where_group,
-                    )
-                )
-                for email, name in rows:
+                params = {
+                    "account_id": account_id,
+                    "emails": wanted[start : start + LOOKUP_CHUNK],
+                    "group_id": group_id,
+                }
+                for email, name in await connection.execute(statement, params):
                     found.setdefault(email, set()).add(name)
         return found
 
