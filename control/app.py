@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.settings import HttpSettings
 from control.auth import provide_principal
 from control.edge import ApiEdge
 from control.errors import EXCEPTION_HANDLERS
 from control.openapi import openapi_config, openapi_document
-from control.ratelimit import TokenBuckets
+from control.ratelimit_sql import make_limiter
 from control.routes import api_keys, domains, mail, messages, queue, scopes, templates, webhooks
 from control.routes import asm as asm_routes
 from control.routes import batches as batch_routes
@@ -56,7 +57,9 @@ def create_app(services: Services, http: HttpSettings) -> Litestar:
     )
 
 
-def create_asgi(services: Services, http: HttpSettings) -> ApiEdge:
-    """What uvicorn serves: the app behind per-caller token buckets."""
-    buckets = TokenBuckets(http.rate_limit_per_second, http.rate_limit_burst)
-    return ApiEdge(create_app(services, http), services, buckets)
+def create_asgi(
+    services: Services, http: HttpSettings, engine: AsyncEngine | None = None
+) -> ApiEdge:
+    """What uvicorn serves: the app behind per-caller token buckets (kept in the database
+    when `engine` is PostgreSQL, so that every node spends from the same ones)."""
+    return ApiEdge(create_app(services, http), services, make_limiter(http, engine))

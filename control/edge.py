@@ -11,9 +11,10 @@ from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import Message, Receive, Scope, Send
 
+from config.settings import HttpSettings
 from control.auth import PRINCIPAL_STATE, authenticate, bucket_key
 from control.errors import error_body
-from control.ratelimit import Decision, TokenBuckets
+from control.ratelimit import Decision, RateLimiter
 from mta.services.container import Services
 from mta.services.identity import Principal
 
@@ -47,16 +48,20 @@ def client_key(scope: Scope) -> str:
 class ApiEdge:
     """An ASGI app in front of the Litestar app (`.app`)."""
 
-    def __init__(self, app: Litestar, services: Services, buckets: TokenBuckets) -> None:
+    def __init__(self, app: Litestar, services: Services, buckets: RateLimiter) -> None:
         self.app = app
         self.services = services
         self.buckets = buckets
+
+    def apply_settings(self, http: HttpSettings) -> None:
+        """A reload: the new `[http]` rate limit, from each caller's next request."""
+        self.buckets.configure(http.rate_limit_per_second, http.rate_limit_burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or not is_v3(scope["path"]):
             await self.app(scope, receive, send)
             return
-        decision = self.buckets.take(await self._identify(scope))
+        decision = await self.buckets.acquire(await self._identify(scope))
         headers = rate_headers(decision)
         if not decision.allowed:
             await self._too_many(send, headers, decision.retry_after)

@@ -1,7 +1,8 @@
 """Per-caller token buckets for the HTTP API: `rate` tokens a second up to `burst`, one a request.
 
-Buckets live in memory, keyed by principal (or client address), at most `max_buckets` of them:
-the least recently used is forgotten first, which only ever gives a caller a full bucket again.
+`TokenBuckets` keeps them in memory (one node, SQLite), keyed by principal (or client address),
+at most `max_buckets` of them: the least recently used is forgotten first, which only ever gives
+a caller a full bucket again. On PostgreSQL the nodes share them (control/ratelimit_sql.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 MAX_BUCKETS = 10_000
 
@@ -34,9 +35,23 @@ def decide(tokens: float, now: float, rate: float, burst: int) -> tuple[float, D
     """Spend one token if there is one: (tokens left, the decision)."""
     allowed = tokens >= 1.0
     left = tokens - 1.0 if allowed else tokens
+    return left, verdict(left, allowed, now, rate, burst)
+
+
+def verdict(left: float, allowed: bool, now: float, rate: float, burst: int) -> Decision:
+    """The decision (and its headers) once `allowed` is known and `left` tokens remain."""
     reset_at = math.ceil(now + (burst - left) / rate)
     retry_after = 0 if allowed else max(1, math.ceil((1.0 - left) / rate))
-    return left, Decision(allowed, burst, int(left), reset_at, retry_after)
+    return Decision(allowed, burst, int(left), reset_at, retry_after)
+
+
+class RateLimiter(Protocol):
+    """What the HTTP edge asks once a request: spend one of `key`'s tokens, if it has one;
+    and a reload: new limits from each caller's next request."""
+
+    async def acquire(self, key: str) -> Decision: ...
+
+    def configure(self, rate: float, burst: int) -> None: ...
 
 
 class TokenBuckets:
@@ -58,6 +73,16 @@ class TokenBuckets:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+    def configure(self, rate: float, burst: int) -> None:
+        """New rate and burst for every caller from their next request (a reload); a bucket
+        fuller than the new burst is cut down to it then."""
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate and burst must be positive")
+        self.rate, self.burst = rate, burst
+
+    async def acquire(self, key: str) -> Decision:
+        return self.take(key)
 
     def take(self, key: str) -> Decision:
         now = self._clock()

@@ -19,7 +19,7 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from config.settings import Settings, parse_hostport
+from config.settings import Settings, SmtpSettings, parse_hostport
 from mta.db.engine import create_schema, database_url, make_engine, make_sessionmaker
 from mta.delivery.client import AiosmtplibConnector
 from mta.delivery.deliverer import Deliverer
@@ -32,12 +32,14 @@ from mta.events.suppress import SuppressionSink
 from mta.events.webhooks import WebhookSender
 from mta.inbound.service import InboundService
 from mta.inbound.unsubscribe import UnsubscribeMail
-from mta.ingress.listeners import start_listeners
+from mta.ingress.listeners import ListenerControls, start_listeners
 from mta.ingress.tls import CertificateStore, ensure_certificate
 from mta.intake.coalesce import CoalescedLookup
 from mta.intake.pipeline import Intake, RelaySubmitter
+from mta.logs import apply_log_settings
 from mta.metrics import Metrics, Readiness
 from mta.notify import Notifier
+from mta.reload import ConfigPath, HttpEdge, log_change, read_settings
 from mta.scheduler.control import QueueControl
 from mta.scheduler.scheduler import Scheduler
 from mta.services.accounts import AccountService
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 COMPACTION_INTERVAL_SECONDS = 600.0
 SMTP_SESSION = "._handle_client"  # aiosmtpd.smtp.SMTP runs each session in this task
 BATCH_SYNC_SECONDS = 30.0  # how soon a pause or cancel made on another node takes effect
+SHARED_BATCH_SYNC_SECONDS = 2.0  # the same when the nodes share PostgreSQL (several nodes)
 
 
 def jwt_secret(settings: Settings) -> str:
@@ -128,8 +131,15 @@ async def drain_smtp_sessions(grace: float) -> int:
 class Application:
     """Everything one `scaisend serve` process runs, on one event loop."""
 
-    def __init__(self, settings: Settings, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        resolver: Resolver | None = None,
+        *,
+        config_path: ConfigPath = None,
+    ) -> None:
         self.settings = settings
+        self.config_path = config_path  # read again on SIGHUP
         self.data_dir = Path(settings.storage.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(database_url(settings.storage.database_url, self.data_dir))
@@ -142,14 +152,8 @@ class Application:
         )
         self.bus = EventBus(sessions, on_outbox=self.webhook_sender.wake, metrics=self.metrics)
         delivery = settings.delivery
-        connector = AiosmtplibConnector(
-            settings.smtp.hostname,
-            delivery.connect_timeout_seconds,
-            delivery.command_timeout_seconds,
-            ca_file=delivery.tls_ca_file,
-            credentials={
-                hop: (auth.username, auth.password) for hop, auth in delivery.route_auth.items()
-            },
+        self.connector = connector = AiosmtplibConnector.from_settings(
+            settings.smtp.hostname, delivery
         )
         self.scheduler = Scheduler(
             self.spool,
@@ -216,6 +220,10 @@ class Application:
         self.http_port = 0
         self.certificates: CertificateStore | None = None
         self._sighup_installed = False
+        self._reload_lock = asyncio.Lock()
+        self._reloads: set[asyncio.Task[None]] = set()
+        self.listener_controls: ListenerControls | None = None
+        self._edge: HttpEdge | None = None
         self.spool_lock = SpoolLock(self.data_dir / "spool")
         self.notifier = Notifier.from_environ()
         self._watchdog: asyncio.Task[None] | None = None
@@ -230,19 +238,22 @@ class Application:
         self.readiness.mark("spool")
         await self.services.batches.start()  # paused and cancelled batches, before any send
         self.scheduler.start()
-        sync = self.services.batches.follow(BATCH_SYNC_SECONDS)
-        self._batch_sync = asyncio.create_task(sync, name="batch-sync")
+        self._follow_other_nodes()
         self._maintenance = asyncio.create_task(self._compact_spool(), name="spool-compaction")
         self._repair = asyncio.create_task(self._log_repair.run(), name="message-log-repair")
         self._retention_task = asyncio.create_task(self._retention.run(), name="retention")
+        inbound = UnsubscribeMail(self.inbound, self.services.tracking)
+        relay = await self._relay(self.settings.smtp)
+        self.listener_controls = ListenerControls(self.settings.smtp, inbound, relay)
         self._smtp_servers = await start_listeners(
             self.settings.smtp,
             self._load_certificates().context,
             self.services.intake,
             self.services.api_keys,
-            UnsubscribeMail(self.inbound, self.services.tracking),
-            await self._relay(),
+            inbound,
+            relay,
             metrics=self.metrics,
+            controls=self.listener_controls,
         )
         self.readiness.mark("smtp")
         self._install_sighup()  # before HTTP answers, so "ready" implies SIGHUP is safe
@@ -251,6 +262,15 @@ class Application:
         log.info("event=started recovered=%d http_port=%d", recovered, self.http_port)
         self.notifier.ready()
         self._watchdog = asyncio.create_task(self.notifier.run_watchdog(), name="watchdog")
+
+    def _follow_other_nodes(self) -> None:
+        """Pauses and cancels made through other nodes (soon when they share PostgreSQL)."""
+        shared = self.engine.dialect.name == "postgresql"
+        if shared and not self.settings.auth.jwt_secret:  # tokens and links of one node only
+            log.warning("event=jwt_secret_per_node hint=set_[auth]_jwt_secret_on_every_node")
+        interval = SHARED_BATCH_SYNC_SECONDS if shared else BATCH_SYNC_SECONDS
+        sync = self.services.batches.follow(interval)
+        self._batch_sync = asyncio.create_task(sync, name="batch-sync")
 
     def _watch_health(self, sessions: async_sessionmaker[Any]) -> None:
         """What /metrics reads when scraped and how /readyz asks the database."""
@@ -263,9 +283,8 @@ class Application:
         self.metrics.watch_webhook_backlog(self.webhook_sender.backlog)
         self.readiness.watch_database(select_one)
 
-    async def _relay(self) -> RelaySubmitter | None:
+    async def _relay(self, smtp: SmtpSettings) -> RelaySubmitter | None:
         """The trusted-network relay, attributed to `[smtp] relay_account` (created if new)."""
-        smtp = self.settings.smtp
         if not smtp.relay_networks:
             return None
         account = await self.services.accounts.get_or_create(smtp.relay_account)
@@ -305,9 +324,38 @@ class Application:
             log.exception("event=tls_reload_failed")
 
     def _on_sighup(self) -> None:
-        self.notifier.reloading()
-        self.reload_certificates()
-        self.notifier.ready()
+        task = asyncio.create_task(self.reload(), name="reload")
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def reload(self) -> None:
+        """SIGHUP: certificates as on disk, then the config file read again and applied to
+        what is sent and accepted from now on; nothing open is dropped, nothing here exits."""
+        async with self._reload_lock:  # one reload at a time, in the order the signals came
+            self.notifier.reloading()
+            try:
+                self.reload_certificates()
+                await self._reload_settings()
+            except Exception:
+                log.exception("event=config_reload_failed config=%s", self.config_path or "-")
+            finally:
+                self.notifier.ready()
+
+    async def _reload_settings(self) -> None:
+        read = read_settings(self.config_path, self.settings)
+        if read is None:
+            return
+        settings, change = read
+        relay = await self._relay(settings.smtp)
+        self.connector.apply_settings(settings.delivery)  # first: its CA bundle may not load
+        apply_log_settings(settings.log.level, settings.log.format)
+        self.scheduler.apply_settings(settings.delivery)
+        if self.listener_controls is not None:
+            self.listener_controls.apply_settings(settings.smtp, relay)
+        if self._edge is not None:
+            self._edge.apply_settings(settings.http)
+        self.settings = settings
+        log_change(self.config_path, change)
 
     def _install_sighup(self) -> None:
         try:
@@ -327,7 +375,7 @@ class Application:
 
         sock = _listen_socket(self.settings.http.listen)
         self.http_port = sock.getsockname()[1]
-        app = create_asgi(self.services, self.settings.http)
+        app = self._edge = create_asgi(self.services, self.settings.http, self.engine)
         config = uvicorn.Config(
             app,
             log_config=None,
@@ -359,6 +407,8 @@ class Application:
         deadline = time.monotonic() + self.settings.server.shutdown_grace_seconds
         await asyncio.gather(self._stop_http(), self._drain_smtp())
         tasks = (self._maintenance, self._repair, self._batch_sync, self._retention_task)
+        for reload in list(self._reloads):
+            reload.cancel()
         for task in (*tasks, self._watchdog):
             if task is not None:
                 task.cancel()

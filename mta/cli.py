@@ -27,7 +27,7 @@ def _settings(path: str | None) -> Settings:
 
 
 async def _serve(settings: Settings, config_path: str | None) -> None:
-    app = Application(settings)
+    app = Application(settings, config_path=config_path)
     try:
         await app.start()
     except SpoolLocked as exc:  # a second `serve` on the same data_dir

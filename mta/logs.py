@@ -48,6 +48,17 @@ def configure_logging(level: str, fmt: str, stream: TextIO | None = None) -> Non
     mail_log.addFilter(_drop_login_data_warning)
 
 
+def apply_log_settings(level: str, fmt: str) -> None:
+    """A reload: the new level, and the new format on the handlers `configure_logging` set
+    up (other handlers, such as a test's capture, are left alone)."""
+    formatter = JsonFormatter() if fmt == "json" else LogfmtFormatter()
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if isinstance(handler.formatter, JsonFormatter | LogfmtFormatter):
+            handler.setFormatter(formatter)
+    root.setLevel(level.upper())
+
+
 def _drop_login_data_warning(record: logging.LogRecord) -> bool:
     """aiosmtpd warns on every successful AUTH that a field it sets itself is deprecated."""
     return "login_data is deprecated" not in record.getMessage()

@@ -9,6 +9,9 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
+# Nodes sharing one PostgreSQL each keep these caches: a key revoked, a domain or template
+# changed through one node holds on every other within this many seconds (docs/operations.md).
+SHARED_CACHE_SECONDS = 5.0
 
 
 class TtlCache(Generic[K, V]):

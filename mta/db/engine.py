@@ -11,13 +11,14 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, MetaData, create_engine, event, inspect
+from sqlalchemy import Connection, MetaData, create_engine, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from mta.db.models import Base
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001_baseline"
+MIGRATION_LOCK = 0x5CA15E4D  # the advisory lock key of schema upgrades on PostgreSQL
 
 
 class SchemaMismatch(RuntimeError):
@@ -64,6 +65,10 @@ async def create_schema(engine: AsyncEngine) -> None:
 def upgrade_connection(
     connection: Connection, revision: str = "head", scripts: Path = MIGRATIONS
 ) -> None:
+    if connection.dialect.name == "postgresql":
+        # Nodes starting at once migrate one after another: the lock lasts until the
+        # migrating transaction ends, and the next node then finds the schema at head.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = alembic_config(connection, scripts)
     if _needs_stamp(connection):
         command.stamp(config, BASELINE)

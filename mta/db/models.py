@@ -308,3 +308,14 @@ class MailBatch(Base):
     status: Mapped[str | None] = mapped_column(String(8), index=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class RateLimitBucket(Base):
+    """One caller's HTTP token bucket, shared by the nodes of a PostgreSQL deployment
+    (control/ratelimit_sql.py); `allowed` is the verdict of its last request."""
+
+    __tablename__ = "rate_limit_buckets"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float, index=True)
+    allowed: Mapped[bool] = mapped_column(Boolean)

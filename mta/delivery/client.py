@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 
 import aiosmtplib
 
+from config.settings import DeliverySettings
 from mta.delivery.classify import reply_from
 from mta.delivery.pipelining import PipelinedSession, ReplyChannel, TlsInfo, Transaction
 from mta.delivery.routing import NextHop
@@ -53,6 +54,11 @@ def verifying_context(ca_file: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file or None)
 
 
+def route_credentials(delivery: DeliverySettings) -> dict[str, tuple[str, str]]:
+    """`[delivery] route_auth` as "host:port" → (username, password)."""
+    return {hop: (auth.username, auth.password) for hop, auth in delivery.route_auth.items()}
+
+
 def tls_info(client: aiosmtplib.SMTP) -> TlsInfo | None:
     ssl_object = client.get_transport_info("ssl_object")
     if ssl_object is None:
@@ -79,6 +85,24 @@ class AiosmtplibConnector:
             "require": opportunistic_context(),
             "verify": verifying_context(ca_file),
         }
+
+    @classmethod
+    def from_settings(cls, helo_name: str, delivery: DeliverySettings) -> AiosmtplibConnector:
+        return cls(
+            helo_name,
+            delivery.connect_timeout_seconds,
+            delivery.command_timeout_seconds,
+            ca_file=delivery.tls_ca_file,
+            credentials=route_credentials(delivery),
+        )
+
+    def apply_settings(self, delivery: DeliverySettings) -> None:
+        """Timeouts, CA bundle and smarthost credentials of `[delivery]`, for the sessions
+        opened from now on (a reload). A CA bundle that does not load raises, changing nothing."""
+        self._contexts["verify"] = verifying_context(delivery.tls_ca_file)
+        self._connect_timeout = delivery.connect_timeout_seconds
+        self._command_timeout = delivery.command_timeout_seconds
+        self._credentials = route_credentials(delivery)
 
     async def open(self, hop: NextHop, policy: str) -> SmtpSession:
         """A session under the TLS policy: none | opportunistic | require | verify."""

@@ -58,6 +58,10 @@ class Deliverer:
         self._rng = rng or random.Random()
         self._own = tuple(own_listeners)
 
+    def apply_settings(self, settings: DeliverySettings) -> None:
+        """A reload: routes and TLS policies for the sessions opened from now on."""
+        self._settings = settings
+
     def destination_key(self, domain: str) -> str:
         """Queue key: the static next hop when a route applies, else the domain itself."""
         routes = self._settings.routes

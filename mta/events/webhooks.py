@@ -1,5 +1,6 @@
-"""The webhook sender: claims due outbox rows (with a lease, so two senders never post the same
-row), posts them signed through the pinned transport, and records success, retry or failure.
+"""The webhook sender: claims due outbox rows (FOR UPDATE SKIP LOCKED on PostgreSQL, and a
+lease, so two senders or nodes never post the same row), posts them signed through the
+pinned transport, and records success, retry or failure.
 
 ScaiSend format: one event a POST, hex HMAC-SHA256 of "{timestamp}.{body}" with the webhook's
 secret. SendGrid format: a JSON array of events, also ECDSA-signed when the account enabled it.
@@ -214,13 +215,16 @@ class WebhookSender:
                     .where(claimable, Webhook.enabled.is_(True), D.webhook_id.not_in(full))
                     .order_by(D.next_attempt_at, D.id)
                     .limit(CANDIDATES)
+                    # PostgreSQL: rows another node is claiming right now are skipped, not
+                    # waited for; SQLite (one node, one writer) has no row locks and drops it.
+                    .with_for_update(of=D, skip_locked=True)
                 )
             ).all()
             planned = plan_jobs([tuple(c) for c in candidates], self._busy, self._settings, free)
             if not planned:
                 return []
-            # The WHERE is checked again by the UPDATE: a row another sender took meanwhile
-            # is not taken again.
+            # The WHERE is checked again by the UPDATE (SQLite's only guard): a row another
+            # sender took meanwhile is not taken again.
             await session.execute(
                 update(D)
                 .where(D.id.in_([i for ids in planned for i in ids]), claimable)

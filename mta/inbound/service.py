@@ -24,10 +24,10 @@ from mta.inbound.matching import Candidate, Reference, authorised, events_for, r
 from mta.inbound.report import Report
 from mta.model import new_id
 from mta.services.domains import DomainService
-from mta.ttl_cache import TtlCache
+from mta.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 
 log = logging.getLogger(__name__)
-ANSWER_TTL_SECONDS = 30.0
+ANSWER_TTL_SECONDS = SHARED_CACHE_SECONDS
 ACTIONABLE = ("dsn", "arf")
 
 

@@ -92,6 +92,9 @@ class AdmittedSMTP(SMTP):
         refusal = limits.acquire(client)
         if refusal is None:
             self._counted = client
+            log.debug(
+                "session %s: connection from %s (%d open)", self.session_id, client, limits.open
+            )
             return True
         log.info("session %s: connection from %s refused: %s", self.session_id, client, refusal)
         await self.refuse(refusal)

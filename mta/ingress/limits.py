@@ -86,6 +86,13 @@ class ConnectionLimits:
             data_memory=settings.max_data_memory_bytes,
         )
 
+    def apply_settings(self, settings: SmtpSettings) -> None:
+        """A reload: new connection and message caps; connections already open stay (a
+        session past the new message cap gets 421 at its next MAIL)."""
+        self.max_total = settings.max_connections
+        self.max_per_client = settings.max_connections_per_client
+        self.max_messages = settings.max_messages_per_connection
+
     def acquire(self, client: str) -> str | None:
         """Count a new connection from `client`: None when admitted (release it when it
         ends), else the 421 reply to close it with (then it is not counted)."""
@@ -141,6 +148,12 @@ class AuthFailures:
             window=settings.auth_failure_window_seconds,
             delay_step=settings.auth_failure_delay_seconds,
         )
+
+    def apply_settings(self, settings: SmtpSettings) -> None:
+        """A reload: the new limit, window and delay; failures counted so far are kept."""
+        self.limit = settings.auth_failure_limit
+        self.window = settings.auth_failure_window_seconds
+        self.delay_step = settings.auth_failure_delay_seconds
 
     def blocked(self, client: str) -> bool:
         """Whether `client` has reached the limit within its current window."""

@@ -30,6 +30,24 @@ class Listener(NamedTuple):
     implicit_tls: ssl.SSLContext | None  # set: the socket speaks TLS from the first byte
 
 
+class ListenerControls:
+    """What every listener of a set shares and a reload may change: the connection limits,
+    the AUTH failure counts and who may relay through the MX port."""
+
+    def __init__(
+        self, settings: SmtpSettings, inbound: InboundSink, relay: RelaySink | None = None
+    ) -> None:
+        self.limits = ConnectionLimits.from_settings(settings)
+        self.failures = AuthFailures.from_settings(settings)
+        self.mx = MxHandler(inbound, relay, parse_networks(settings.relay_networks))
+
+    def apply_settings(self, settings: SmtpSettings, relay: RelaySink | None) -> None:
+        """A reload: new sessions get the new limits; open sessions are not dropped."""
+        self.limits.apply_settings(settings)
+        self.failures.apply_settings(settings)
+        self.mx.apply_settings(relay, parse_networks(settings.relay_networks))
+
+
 async def start_listeners(
     settings: SmtpSettings,
     tls: ssl.SSLContext,
@@ -38,12 +56,15 @@ async def start_listeners(
     inbound: InboundSink,
     relay: RelaySink | None = None,
     metrics: Metrics | None = None,
+    controls: ListenerControls | None = None,
 ) -> list[asyncio.base_events.Server]:
-    """Start every configured listener; on failure close the ones already started."""
+    """Start every configured listener; on failure close the ones already started.
+    `controls` (built here when not given) is how a reload reaches the running listeners."""
     loop = asyncio.get_running_loop()
     servers: list[asyncio.base_events.Server] = []
+    shared = controls or ListenerControls(settings, inbound, relay)
     try:
-        for listener in _plan(settings, tls, submissions, keys, inbound, relay, loop):
+        for listener in _plan(settings, tls, submissions, keys, shared, loop):
             if listener.listen:
                 servers.append(await _serve(loop, counted(listener, metrics)))
     except BaseException:
@@ -57,15 +78,13 @@ def _plan(
     tls: ssl.SSLContext,
     submissions: SubmissionSink,
     keys: KeyAuthenticator,
-    inbound: InboundSink,
-    relay: RelaySink | None,
+    controls: ListenerControls,
     loop: asyncio.AbstractEventLoop,
 ) -> list[Listener]:
     """The three listeners with their protocol factories (disabled ones have listen == ""),
     sharing one set of connection limits and AUTH failure counts."""
-    limits = ConnectionLimits.from_settings(settings)
-    handler = SubmissionHandler(submissions, keys, AuthFailures.from_settings(settings))
-    mx_handler = MxHandler(inbound, relay, parse_networks(settings.relay_networks))
+    limits, mx_handler = controls.limits, controls.mx
+    handler = SubmissionHandler(submissions, keys, controls.failures)
     # Behind a PROXY header the socket is plain TCP; the protocol starts TLS after the header.
     smtps_tls = None if "smtps" in settings.proxy_protocol else tls
     return [

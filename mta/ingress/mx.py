@@ -98,6 +98,11 @@ class MxHandler:
         self._relay = relay
         self._relay_networks = tuple(relay_networks)
 
+    def apply_settings(self, relay: RelaySink | None, relay_networks: Sequence[IPNetwork]) -> None:
+        """A reload: who may relay through the MX port, from their next RCPT."""
+        self._relay = relay
+        self._relay_networks = tuple(relay_networks)
+
     def _trusted(self, server: MxSMTP) -> bool:
         """Whether the client's address (a PROXY header's source) is in `[smtp] relay_networks`."""
         return self._relay is not None and in_networks(server.client_ip, self._relay_networks)
@@ -162,10 +167,13 @@ class MxHandler:
         relayed = envelope.relay_rcpts if isinstance(envelope, MxEnvelope) else []
         ours = [rcpt for rcpt in envelope.rcpt_tos if rcpt not in relayed]
         sender = reverse_path(envelope.mail_from)
+        relay = self._relay
+        if relayed and relay is None:  # a reload withdrew the relay after RCPT
+            return "451 4.3.0 Relaying was reconfigured, try again later"
         try:
-            if relayed and self._relay is not None:
+            if relayed and relay is not None:
                 trace = session_trace(server, session)
-                queued = await self._relay.submit_relay(sender, list(relayed), data, trace)
+                queued = await relay.submit_relay(sender, list(relayed), data, trace)
                 if not ours:
                     return f"250 2.0.0 Ok: queued as {queued}"
             await self._inbound.receive(sender, ours, data)

@@ -139,6 +139,17 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*self._finishing, return_exceptions=True)
 
+    def apply_settings(self, settings: DeliverySettings) -> None:
+        """A reload: routes, limits and TLS policies for what is sent from now on; a
+        connection already open finishes its message on the old ones."""
+        self._settings = settings
+        self._deliverer.apply_settings(settings)
+        for destination in self._destinations.values():
+            concurrency, per_connection = settings.limits_for(destination.key)
+            destination.concurrency = concurrency
+            destination.messages_per_connection = per_connection
+        self._kick_all()
+
     # -- destinations and connections --------------------------------------------------
 
     def _destination(self, key: str) -> Destination:

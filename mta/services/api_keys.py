@@ -20,10 +20,10 @@ from mta.db.models import ApiKey
 from mta.errors import AuthenticationError, NotFound, ValidationError
 from mta.model import Environment, new_id
 from mta.services.identity import KNOWN_SCOPES, Principal
-from mta.ttl_cache import TtlCache
+from mta.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 
 KEY_PREFIX = "SS"
-KEY_CACHE_SECONDS = 10.0
+KEY_CACHE_SECONDS = SHARED_CACHE_SECONDS
 INVALID_GRANT = "The provided authorization grant is invalid, expired, or revoked"
 
 

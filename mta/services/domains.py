@@ -27,10 +27,10 @@ from mta.services.dns_records import (
     normalise_domain,
     return_path_host,
 )
-from mta.ttl_cache import TtlCache
+from mta.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 
 DmarcPolicy = Literal["none", "quarantine", "reject"]
-SENDING_CACHE_SECONDS = 10.0
+SENDING_CACHE_SECONDS = SHARED_CACHE_SECONDS  # another node's change holds here after it
 
 
 class DomainView(msgspec.Struct, kw_only=True):

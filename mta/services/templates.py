@@ -31,12 +31,12 @@ from mta.services.template_views import (
     template_view,
     version_view,
 )
-from mta.ttl_cache import TtlCache
+from mta.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 
 __all__ = ["TemplateService", "TemplateView", "VersionFields", "VersionView"]
 
 # Another node's edit reaches sends here within this many seconds; this node's at once.
-ACTIVE_CACHE_SECONDS = 5.0
+ACTIVE_CACHE_SECONDS = SHARED_CACHE_SECONDS
 ActiveKey = tuple[str, str]
 
 

@@ -13,8 +13,16 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from config.settings import TrackingSettings
 from mta.db.models import Message, MessageRecipient
+from mta.delivery.deliverer import domain_of
 from mta.events.bus import EventBus
-from mta.events.model import Click, GroupResubscribe, GroupUnsubscribe, Open, Unsubscribe
+from mta.events.model import (
+    Click,
+    GroupResubscribe,
+    GroupUnsubscribe,
+    Open,
+    Unsubscribe,
+    event_type,
+)
 from mta.intake.tracking import Tracker, machine_open
 from mta.intake.tracking_links import trackable
 from mta.intake.tracking_tokens import (
@@ -25,6 +33,7 @@ from mta.intake.tracking_tokens import (
 )
 
 log = logging.getLogger(__name__)
+TrackedEvent = Open | Click | Unsubscribe | GroupUnsubscribe | GroupResubscribe
 MAX_AGENT_CHARS = 512
 
 
@@ -55,9 +64,7 @@ class TrackingService:
         if common is None:
             return False
         agent = _agent(visitor)
-        self._bus.emit(
-            Open(**common, useragent=agent, ip=visitor.ip, machine_open=machine_open(agent))
-        )
+        self._emit(Open(**common, useragent=agent, ip=visitor.ip, machine_open=machine_open(agent)))
         return True
 
     async def click(self, token: str, visitor: Visitor) -> str | None:
@@ -69,7 +76,7 @@ class TrackingService:
         common = await self._about(claim)
         if common is not None:  # a message pruned from the log still redirects
             offset = {"index": claim.url_index, "type": claim.url_type}
-            self._bus.emit(
+            self._emit(
                 Click(
                     **common,
                     url=claim.url,
@@ -102,7 +109,7 @@ class TrackingService:
         if common is None:
             return None
         url = self.tracker.url("/wf/unsubscribe", claim)
-        self._bus.emit(
+        self._emit(
             GroupResubscribe(
                 **common,
                 asm_group_id=claim.asm_group_id,
@@ -137,13 +144,13 @@ class TrackingService:
         url = self.tracker.url("/wf/unsubscribe", claim) if method != "mailto" else ""
         group = claim.asm_group_id
         if group is None:
-            self._bus.emit(
+            self._emit(
                 Unsubscribe(
                     **common, url=url, method=method, useragent=_agent(visitor), ip=visitor.ip
                 )
             )
         else:
-            self._bus.emit(
+            self._emit(
                 GroupUnsubscribe(
                     **common,
                     asm_group_id=group,
@@ -154,6 +161,18 @@ class TrackingService:
                 )
             )
         return Subscription(email=common["email"], asm_group_id=group)
+
+    def _emit(self, event: TrackedEvent) -> None:
+        """To the bus, and one log line like delivery's (no queue id: the mail has left it)."""
+        self._bus.emit(event)
+        log.info(
+            "event=%s message_id=%s rcpt_index=%d destination=%s%s",
+            event_type(event),
+            event.message_id,
+            event.recipient_index,
+            domain_of(event.email),
+            _details(event),
+        )
 
     async def _about(self, claim: Claim) -> dict[str, Any] | None:
         """The event fields for the claim's message and recipient, from the message log."""
@@ -175,6 +194,18 @@ class TrackingService:
             "categories": list(message.categories),
             "custom_args": {k: str(v) for k, v in message.custom_args.items()},
         }
+
+
+def _details(event: TrackedEvent) -> str:
+    """What the line adds per kind: the machine-open flag, the group, how one unsubscribed."""
+    parts = []
+    if isinstance(event, Open):
+        parts.append(f"machine_open={str(event.machine_open).lower()}")
+    if isinstance(event, GroupUnsubscribe | GroupResubscribe):
+        parts.append(f"asm_group_id={event.asm_group_id}")
+    if isinstance(event, Unsubscribe | GroupUnsubscribe) and event.method:
+        parts.append(f"method={event.method}")
+    return "".join(f" {part}" for part in parts)
 
 
 def _agent(visitor: Visitor) -> str:

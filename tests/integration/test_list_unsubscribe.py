@@ -135,6 +135,13 @@ def test_one_click_group_unsubscribe_then_resubscribe(
         "one-click",
     ]
     assert httpx.post(url[:-2] + "xy", data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    about = f"message_id={message_id} rcpt_index=0 destination=example.com"
+    log = scaisend.log()  # one line per event, as delivery logs its outcomes
+    unsubscribed_line = (
+        f"event=group_unsubscribe {about} asm_group_id={group['id']} method=one-click"
+    )
+    assert log.count(unsubscribed_line) == 2
+    assert log.count(f"event=group_resubscribe {about} asm_group_id={group['id']}") == 1
 
 
 def test_mailto_unsubscribe_over_smtp(

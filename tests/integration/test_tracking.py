@@ -157,6 +157,27 @@ def test_open_and_click_tracking(
     assert all(c["data"]["url"] == TARGET and c["data"]["useragent"] == BROWSER for c in clicks)
 
 
+def test_opens_and_clicks_are_logged_one_line_each(
+    server: ScaisendServer, sink: SmtpSink, dns_server: DnsServer
+) -> None:
+    _, key = account_with_key(server, dns_server)
+    message_id = send_tracked(server, key)
+    (received,) = sink.wait_for(1)
+    message = email.message_from_bytes(received.data, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    _, markup = parts(message)
+    (pixel,) = re.findall(rf'<img src="({re.escape(server.base_url)}/wf/open\?upn=[\w-]+)"', markup)
+    link = re.findall(r'href="([^"]+)"', markup)[0]
+    wait_for_status(server, key, message_id, "delivered")
+    with httpx.Client(follow_redirects=False, timeout=10) as client:
+        assert client.get(pixel, headers={"User-Agent": GOOGLE}).status_code == 200
+        assert client.get(link, headers={"User-Agent": BROWSER}).status_code == 302
+    about = f"message_id={message_id} rcpt_index=0 destination=example.com"
+    log = server.log()
+    assert log.count(f"event=open {about} machine_open=true") == 1
+    assert log.count(f"event=click {about}") == 1
+
+
 def test_no_open_redirect(server: ScaisendServer, sink: SmtpSink, dns_server: DnsServer) -> None:
     token, key = account_with_key(server, dns_server)
     message_id = send_tracked(server, key)

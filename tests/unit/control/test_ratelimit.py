@@ -89,3 +89,15 @@ def test_buckets_are_bounded_and_forget_the_least_recently_used() -> None:
 def test_refuses_nonsense_limits(rate: float, burst: int, most: int) -> None:
     with pytest.raises(ValueError):
         TokenBuckets(rate, burst, max_buckets=most)
+
+
+def test_configure_applies_a_lower_limit_from_the_next_request() -> None:
+    clock = Clock()
+    buckets = TokenBuckets(100.0, 100, clock=clock)
+    assert buckets.take("k").remaining == 99
+    buckets.configure(1.0, 2)
+    seen = [buckets.take("k") for _ in range(3)]
+    assert [d.allowed for d in seen] == [True, True, False]
+    assert seen[0].limit == 2 and seen[-1].retry_after == 1
+    with pytest.raises(ValueError):
+        buckets.configure(0.0, 2)

@@ -3,6 +3,7 @@ PostgreSQL, an old create_all database is adopted, a foreign one is refused."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 from pathlib import Path
@@ -15,10 +16,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Connection, MetaData, String, create_engine, inspect
 
 from mta.db.engine import (
-    BASELINE,
     MIGRATIONS,
     SchemaMismatch,
     alembic_config,
+    baseline_shape,
     create_schema,
     current_revision,
     head_revision,
@@ -81,8 +82,10 @@ async def test_upgrade_is_idempotent_and_reports_head(tmp_path: Path) -> None:
 async def test_a_create_all_database_is_stamped_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
-    async with engine.begin() as conn:  # what releases before migrations did
-        await conn.run_sync(Base.metadata.create_all)
+    # What releases before migrations did: create_all of the tables the baseline has.
+    baseline = [t for name, t in Base.metadata.tables.items() if name in baseline_shape()]
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: Base.metadata.create_all(c, tables=baseline))
         await conn.exec_driver_sql(
             "INSERT INTO accounts (id, name, created_at) VALUES ('a1', 'acme', 1.0)"
         )
@@ -91,7 +94,9 @@ async def test_a_create_all_database_is_stamped_and_keeps_its_rows(tmp_path: Pat
     await engine.dispose()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT name FROM accounts").fetchall() == [("acme",)]
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(BASELINE,)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (head_revision(),)
+        ]
 
 
 async def test_an_unversioned_database_of_other_tables_is_refused(tmp_path: Path) -> None:
@@ -125,13 +130,26 @@ def test_new_revision_writes_what_the_models_add(tmp_path: Path) -> None:
     scripts = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     models = _with_extra_column()
+    head = head_revision()
     path = new_revision("Add account nickname", scripts, models)
-    assert path.name == "0002_add_account_nickname.py"
+    assert head is not None and path.name == f"{int(head[:4]) + 1:04d}_add_account_nickname.py"
     source = path.read_text()
-    assert "down_revision = '0001_baseline'" in source
+    assert f"down_revision = {head!r}" in source
     assert "op.add_column" in source and "nickname" in source
     engine = create_engine("sqlite://")
     with engine.begin() as conn:  # and the revision brings a database to the models
         upgrade_connection(conn, "head", scripts)
         assert _diff(conn, models) == []
     engine.dispose()
+
+
+async def test_nodes_starting_at_once_migrate_one_after_another(postgres_cluster: Any) -> None:
+    database = await postgres_cluster.create_database(template="template1")  # empty
+    engines = [make_engine(postgres_cluster.url(database)) for _ in range(3)]
+    try:
+        await asyncio.gather(*(create_schema(engine) for engine in engines))
+        assert await current_revision(engines[0]) == head_revision()
+    finally:
+        for engine in engines:
+            await engine.dispose()
+        await postgres_cluster.drop_database(database)
