@@ -14,11 +14,13 @@ from litestar.types import Message, Receive, Scope, Send
 from config.settings import HttpSettings
 from control.auth import PRINCIPAL_STATE, authenticate, bucket_key
 from control.errors import error_body
+from control.nul import NUL_MESSAGE, has_nul
 from control.ratelimit import Decision, RateLimiter
 from mta.services.container import Services
 from mta.services.identity import Principal
 
 TOO_MANY_REQUESTS = msgspec.json.encode(error_body("too many requests"))
+NUL_IN_URL = msgspec.json.encode(error_body(NUL_MESSAGE, "url"))
 
 
 def is_v3(path: str) -> bool:
@@ -61,10 +63,14 @@ class ApiEdge:
         if scope["type"] != ScopeType.HTTP or not is_v3(scope["path"]):
             await self.app(scope, receive, send)
             return
+        if has_nul(scope["path"], scope["query_string"]):  # before any lookup: see control/nul
+            await self._reply(send, 400, NUL_IN_URL, [])
+            return
         decision = await self.buckets.acquire(await self._identify(scope))
         headers = rate_headers(decision)
         if not decision.allowed:
-            await self._too_many(send, headers, decision.retry_after)
+            retry = [(b"retry-after", str(decision.retry_after).encode()), *headers]
+            await self._reply(send, 429, TOO_MANY_REQUESTS, retry)
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -89,17 +95,18 @@ class ApiEdge:
         return client_key(scope)  # bad or missing credentials spend the address's budget
 
     @staticmethod
-    async def _too_many(send: Send, headers: list[tuple[bytes, bytes]], retry: int) -> None:
+    async def _reply(
+        send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
         await send(
             {
                 "type": "http.response.start",
-                "status": 429,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
-                    (b"content-length", str(len(TOO_MANY_REQUESTS)).encode()),
-                    (b"retry-after", str(retry).encode()),
+                    (b"content-length", str(len(body)).encode()),
                     *headers,
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": TOO_MANY_REQUESTS, "more_body": False})
+        await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import KINDS, Backend, Database, backend
 from tests.support.dns_server import DnsServer
 from tests.support.postgres import postgres_cluster  # noqa: F401  (a session fixture)
 from tests.support.server import ScaisendServer, free_port
@@ -49,11 +50,31 @@ def receiver() -> Iterator[WebhookReceiver]:
     receiver.stop()
 
 
+@pytest.fixture(scope="module", params=KINDS)
+def db_backend(request: pytest.FixtureRequest) -> Backend:
+    """Every test that touches a database runs on each kind (ids `sqlite`, `postgresql`;
+    `-k sqlite` runs one). Module-scoped servers take a fresh database from this."""
+    return backend(request)
+
+
 @pytest.fixture
-def scaisend(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[ScaisendServer]:
+def database(db_backend: Backend) -> Iterator[Database]:
+    """A fresh database for this test: give `database.url` to ScaisendServer, or make an
+    engine on `database.engine_url(tmp_path)`."""
+    with db_backend.fresh() as fresh:
+        yield fresh
+
+
+@pytest.fixture
+def scaisend(
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
+) -> Iterator[ScaisendServer]:
     host, port = dns_server.address
     server = ScaisendServer(
-        tmp_path, nameserver=f"{host}:{port}", smtp_port=sink.controller.port
+        tmp_path,
+        nameserver=f"{host}:{port}",
+        smtp_port=sink.controller.port,
+        database_url=database.url,
     ).start()
     yield server
     server.stop()

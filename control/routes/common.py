@@ -11,6 +11,7 @@ from litestar import Request
 from litestar.exceptions import HTTPException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
+from control.nul import refuse_nul
 from mta.errors import PayloadTooLarge, ValidationError
 from mta.intake.request import decode_json
 
@@ -69,6 +70,7 @@ def parse_json(body: bytes, kind: type[T]) -> T:
         raise ValidationError("The request body is not valid UTF-8.") from None
     except RecursionError:
         raise ValidationError("The request body nests JSON too deeply.") from None
+    refuse_nul(body)
     return result
 
 

@@ -32,6 +32,7 @@ class Destination:
     idle: int = 0  # of those, waiting for the next job
     failures: int = 0  # connection failures in a row
     suspended_until: float = 0.0
+    closing: bool = False  # stopping: idle connections quit instead of waiting for work
     work: asyncio.Event = field(default_factory=asyncio.Event)
 
     def push(self, job: Job) -> None:
@@ -44,6 +45,11 @@ class Destination:
 
     def suspended(self, now: float | None = None) -> bool:
         return self.suspended_until > (time.time() if now is None else now)
+
+    def close_idle(self) -> None:
+        """Stopping: idle connections stop waiting for the next job and close now."""
+        self.closing = True
+        self.work.set()
 
     def connection_failed(self, limit: int, base_backoff: float) -> bool:
         """Count a failure; True when the destination has just been backed off as a whole."""
@@ -64,7 +70,7 @@ class Destination:
         deadline = time.monotonic() + idle_seconds
         while not self.jobs:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self.closing:
                 return None
             self.work.clear()
             self.idle += 1

@@ -127,6 +127,8 @@ class Scheduler:
         """Stop sending; connections finish the message they are sending within `grace`
         seconds; outcomes already received are still recorded (for a while)."""
         self._running = False
+        for destination in self._destinations.values():
+            destination.close_idle()
         deadline = time.monotonic() + grace
         while self._connections and time.monotonic() < deadline:
             await asyncio.sleep(0.05)

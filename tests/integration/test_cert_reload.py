@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.api import account_with_key
 from tests.support.certs import make_ca_and_leaf
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
@@ -110,7 +111,7 @@ def certs(tmp_path: Path) -> Certs:
 
 @pytest.fixture
 def server(
-    tmp_path: Path, certs: Certs, dns_server: DnsServer, sink: SmtpSink
+    tmp_path: Path, certs: Certs, dns_server: DnsServer, sink: SmtpSink, database: Database
 ) -> Iterator[ScaisendServer]:
     host, port = dns_server.address
     tls = {"tls_cert": str(certs.cert), "tls_key": str(certs.key)}
@@ -119,6 +120,7 @@ def server(
         nameserver=f"{host}:{port}",
         smtp_port=sink.controller.port,
         extra={"smtp": tls},
+        database_url=database.url,
     ).start()
     yield running
     running.stop()

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.support.api import admin, set_up_account
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
@@ -26,7 +27,9 @@ SUBJECT = re.compile(rb"^Subject: (crash-[\w-]+)\r?$", re.M)
 
 
 @pytest.fixture
-def server(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[ScaisendServer]:
+def server(
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
+) -> Iterator[ScaisendServer]:
     host, port = dns_server.address
     instance = ScaisendServer(
         tmp_path,
@@ -36,6 +39,7 @@ def server(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[Sc
             "smtp": {"relay_networks": ["127.0.0.1/32"], "relay_account": "crash"},
             "log": {"level": "info"},
         },
+        database_url=database.url,
     )
     yield instance
     instance.stop()

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.api import account_with_key, send, wait_for_status
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
@@ -48,7 +49,7 @@ def fill(path: Path) -> Path:
 
 
 def test_a_full_disk_refuses_instead_of_acknowledging_and_recovers(
-    tmp_path: Path, small_disk: Path, dns_server: DnsServer, sink: SmtpSink
+    tmp_path: Path, small_disk: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
 ) -> None:
     host, port = dns_server.address
     server = ScaisendServer(
@@ -58,7 +59,8 @@ def test_a_full_disk_refuses_instead_of_acknowledging_and_recovers(
         extra={
             "storage": {
                 "data_dir": str(small_disk / "var"),
-                "database_url": f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}",
+                # The metadata stays off the small disk: only the spool fills it.
+                "database_url": database.url or f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}",
             },
             "smtp": {"relay_networks": ["127.0.0.1/32"], "relay_account": "disk"},
         },

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import SINK_HOST
 from tests.support.api import account_with_key
+from tests.support.databases import Backend, Database
 from tests.support.dns_server import DnsServer
 from tests.support.raw_smtp import SMUGGLING, RawSmtp
 from tests.support.server import ScaisendServer, free_port
@@ -49,7 +50,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, db_backend: Backend) -> Iterator[World]:
     workdir: Path = tmp_path_factory.mktemp("hostile")
     dns = DnsServer("127.0.0.1", 0)
     dns.start()
@@ -64,12 +65,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "relay_networks": [f"{RELAY_CLIENT}/32"],
         "relay_account": "acme",
     }
-    server = ScaisendServer(
-        workdir, nameserver=f"{host}:{port}", smtp_port=sink.controller.port, extra={"smtp": smtp}
-    ).start()
-    token, key = account_with_key(server, dns)
-    yield World(server, sink, token, key)
-    server.stop()
+    with db_backend.fresh() as database:
+        server = ScaisendServer(
+            workdir,
+            nameserver=f"{host}:{port}",
+            smtp_port=sink.controller.port,
+            extra={"smtp": smtp},
+            database_url=database.url,
+        ).start()
+        token, key = account_with_key(server, dns)
+        yield World(server, sink, token, key)
+        server.stop()
     sink.stop()
     dns.stop()
 
@@ -291,11 +297,17 @@ def test_auth_abuse(quiet: World) -> None:
         assert client.cmd(f"AUTH PLAIN {plain}").code == 503  # already authenticated
 
 
-def test_timeouts_close_with_421(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> None:
+def test_timeouts_close_with_421(
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
+) -> None:
     host, port = dns_server.address
     smtp = {"command_timeout_seconds": 1.0, "session_timeout_seconds": 3.0}
     server = ScaisendServer(
-        tmp_path, nameserver=f"{host}:{port}", smtp_port=sink.controller.port, extra={"smtp": smtp}
+        tmp_path,
+        nameserver=f"{host}:{port}",
+        smtp_port=sink.controller.port,
+        extra={"smtp": smtp},
+        database_url=database.url,
     ).start()
     try:
         with RawSmtp(server.mx_port) as idle:

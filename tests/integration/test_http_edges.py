@@ -5,11 +5,11 @@ SendGrid's shape, and `GET /v3/scopes`."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,21 +17,33 @@ import pytest
 
 from mta.services.scopes import ALL_SCOPES
 from tests.support.api import admin
+from tests.support.databases import Backend
 from tests.support.server import ScaisendServer
 
 LIMIT = 300_000
 
 
-def start(workdir: Path, http: dict[str, Any]) -> ScaisendServer:
+@contextlib.contextmanager
+def start(
+    factory: pytest.TempPathFactory, db_backend: Backend, http: dict[str, Any]
+) -> Iterator[ScaisendServer]:
     # Nothing is delivered here: a dead nameserver and port keep every message local.
-    return ScaisendServer(workdir, nameserver="127.0.0.1:9", smtp_port=9, extra={"http": http})
+    with db_backend.fresh() as database:
+        server = ScaisendServer(
+            factory.mktemp("edge"),
+            nameserver="127.0.0.1:9",
+            smtp_port=9,
+            extra={"http": http},
+            database_url=database.url,
+        )
+        yield server.start()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
-def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaisendServer]:
-    server = start(tmp_path_factory.mktemp("edge"), {"max_body_bytes": LIMIT}).start()
-    yield server
-    server.stop()
+def edge(tmp_path_factory: pytest.TempPathFactory, db_backend: Backend) -> Iterator[ScaisendServer]:
+    with start(tmp_path_factory, db_backend, {"max_body_bytes": LIMIT}) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -230,12 +242,31 @@ def test_hostile_json_is_a_400(edge: ScaisendServer, jwt: str, body: bytes, says
     assert httpx.get(f"{edge.base_url}/v3/scopes", headers=bearer(jwt)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("GET", "/v3/templates/a%00b", None, "url"),
+        ("GET", "/v3/messages?query=subject%3D%22a%00%22", None, "url"),
+        ("POST", "/v3/templates", {"name": "a\x00", "generation": "dynamic"}, "name"),
+        ("POST", "/v3/api_keys", {"name": "k\x00"}, "name"),
+    ],
+)
+def test_nul_in_text_is_a_400_naming_the_field(
+    edge: ScaisendServer, jwt: str, method: str, path: str, body: Any, field: str
+) -> None:
+    """PostgreSQL's text cannot hold NUL: without the check these were 500s there."""
+    response = httpx.request(method, edge.base_url + path, headers=bearer(jwt), json=body)
+    assert "NUL" in assert_sendgrid_error(response, 400)
+    assert response.json()["errors"][0]["field"] == field
+
+
 @pytest.fixture(scope="module")
-def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaisendServer]:
+def tight(
+    tmp_path_factory: pytest.TempPathFactory, db_backend: Backend
+) -> Iterator[ScaisendServer]:
     limits = {"rate_limit_per_second": 1.0, "rate_limit_burst": 3}
-    server = start(tmp_path_factory.mktemp("tight"), limits).start()
-    yield server
-    server.stop()
+    with start(tmp_path_factory, db_backend, limits) as server:
+        yield server
 
 
 def test_429_per_key_with_retry_after(tight: ScaisendServer) -> None:

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from tests.support.api import account_with_key, admin, send, wait_for_status
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
@@ -33,13 +34,16 @@ FBL_DOMAIN = "fbl.scaisend.test"
 
 
 @pytest.fixture
-def fbl_server(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[ScaisendServer]:
+def fbl_server(
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
+) -> Iterator[ScaisendServer]:
     host, port = dns_server.address
     server = ScaisendServer(
         tmp_path,
         nameserver=f"{host}:{port}",
         smtp_port=sink.controller.port,
         extra={"smtp": {"inbound_domains": [FBL_DOMAIN]}},
+        database_url=database.url,
     ).start()
     yield server
     server.stop()

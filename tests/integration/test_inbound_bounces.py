@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import account_with_key, admin, send, wait_for_status
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.postfix import PostfixInstance, postfix_unavailable
 from tests.support.server import ScaisendServer, free_port
@@ -25,7 +26,7 @@ RETURN_PATH_HOST = "bounces.mail.example.com"  # set_up_account's domain, VERP h
 
 @pytest.fixture
 def bouncing_peer(
-    tmp_path: Path, dns_server: DnsServer
+    tmp_path: Path, dns_server: DnsServer, database: Database
 ) -> Iterator[tuple[ScaisendServer, PostfixInstance]]:
     reason = postfix_unavailable()
     if reason:
@@ -38,6 +39,7 @@ def bouncing_peer(
         nameserver=f"{host}:{port}",
         smtp_port=postfix_port,
         extra={"delivery": {"routes": {PEER_DOMAIN: f"127.0.0.1:{postfix_port}"}}},
+        database_url=database.url,
     )
     postfix = PostfixInstance(
         tmp_path / "postfix",

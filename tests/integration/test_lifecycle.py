@@ -22,11 +22,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
 from tests.conftest import SINK_HOST
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer, free_port
 from tests.support.sink import SmtpSink
 
 RELAY = {"smtp": {"relay_networks": ["127.0.0.1/32"], "relay_account": "acme"}}
+GRACE = {"server": {"shutdown_grace_seconds": 30.0}}  # the default, which these tests test
 
 
 @pytest.fixture
@@ -58,22 +60,28 @@ def wait_state(sock: socket.socket, state: str, timeout: float = 30.0) -> list[s
 
 
 def server_for(
-    tmp_path: Path, dns: DnsServer, sink: SmtpSink, **extra: dict[str, Any]
+    tmp_path: Path, dns: DnsServer, sink: SmtpSink, database_url: str, **extra: dict[str, Any]
 ) -> ScaisendServer:
     host, port = dns.address
     return ScaisendServer(
-        tmp_path, nameserver=f"{host}:{port}", smtp_port=sink.controller.port, extra=extra
+        tmp_path,
+        nameserver=f"{host}:{port}",
+        smtp_port=sink.controller.port,
+        extra=extra,
+        database_url=database_url,
     )
 
 
 def test_a_second_server_on_the_same_spool_refuses_to_start(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
 ) -> None:
-    first = server_for(tmp_path, dns_server, sink).start()
+    first = server_for(tmp_path, dns_server, sink, database_url=database.url).start()
     try:
         (tmp_path / "second").mkdir()
         data_dir = {"data_dir": str(tmp_path / "var")}
-        second = server_for(tmp_path / "second", dns_server, sink, storage=data_dir)
+        second = server_for(
+            tmp_path / "second", dns_server, sink, storage=data_dir, database_url=database.url
+        )
         assert first.process is not None
         result = subprocess.run(
             [sys.executable, "-m", "mta.cli", "serve", "--config", str(second.config)],
@@ -91,9 +99,13 @@ def test_a_second_server_on_the_same_spool_refuses_to_start(
 
 
 def test_sd_notify_ready_watchdog_and_stopping(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, notify_socket: socket.socket
+    tmp_path: Path,
+    dns_server: DnsServer,
+    sink: SmtpSink,
+    notify_socket: socket.socket,
+    database: Database,
 ) -> None:
-    server = server_for(tmp_path, dns_server, sink).start()
+    server = server_for(tmp_path, dns_server, sink, database_url=database.url).start()
     try:
         seen = wait_state(notify_socket, "READY=1")
         assert "STOPPING=1" not in seen
@@ -108,9 +120,15 @@ def test_sd_notify_ready_watchdog_and_stopping(
 
 
 def test_sigterm_lets_an_open_smtp_session_finish_its_data(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, notify_socket: socket.socket
+    tmp_path: Path,
+    dns_server: DnsServer,
+    sink: SmtpSink,
+    notify_socket: socket.socket,
+    database: Database,
 ) -> None:
-    server = server_for(tmp_path, dns_server, sink, **RELAY).start()
+    server = server_for(
+        tmp_path, dns_server, sink, **RELAY, **GRACE, database_url=database.url
+    ).start()
     try:
         wait_state(notify_socket, "READY=1")
         assert server.process is not None
@@ -150,14 +168,18 @@ class SlowRemote:
 
 
 def test_sigterm_lets_a_delivery_in_flight_finish(
-    tmp_path: Path, dns_server: DnsServer, notify_socket: socket.socket
+    tmp_path: Path, dns_server: DnsServer, notify_socket: socket.socket, database: Database
 ) -> None:
     remote = SlowRemote()
     controller = Controller(remote, hostname=SINK_HOST, port=free_port(SINK_HOST))
     controller.start()
     host, port = dns_server.address
     server = ScaisendServer(
-        tmp_path, nameserver=f"{host}:{port}", smtp_port=controller.port, extra=RELAY
+        tmp_path,
+        nameserver=f"{host}:{port}",
+        smtp_port=controller.port,
+        extra=RELAY | GRACE,
+        database_url=database.url,
     ).start()
     try:
         with smtplib.SMTP("127.0.0.1", server.mx_port, timeout=30) as client:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
@@ -22,7 +23,9 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture
-def server(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[ScaisendServer]:
+def server(
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
+) -> Iterator[ScaisendServer]:
     host, port = dns_server.address
     server = ScaisendServer(
         tmp_path,
@@ -32,6 +35,7 @@ def server(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[Sc
             "smtp": {"relay_networks": ["127.0.0.1/32"], "relay_account": "acme"},
             "http": {"metrics_token": TOKEN},
         },
+        database_url=database.url,
     )
     yield server.start()
     server.stop()

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from mta.services.scopes import ALL_SCOPES
+from tests.support.databases import Backend
 from tests.support.server import ScaisendServer
 
 CHECKS = ",".join(
@@ -32,13 +33,18 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaisendServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, db_backend: Backend
+) -> Iterator[ScaisendServer]:
     workdir = tmp_path_factory.mktemp("schemathesis")
     # Every message goes to a closed local port and no name resolves: nothing leaves.
     local = {"delivery": {"routes": {"*": "127.0.0.1:9"}}}
-    server = ScaisendServer(workdir, nameserver="127.0.0.1:9", smtp_port=9, extra=local)
-    yield server.start()
-    server.stop()
+    with db_backend.fresh() as database:
+        server = ScaisendServer(
+            workdir, nameserver="127.0.0.1:9", smtp_port=9, extra=local, database_url=database.url
+        )
+        yield server.start()
+        server.stop()
 
 
 def schemathesis(server: ScaisendServer, credential: str, *filters: str) -> None:

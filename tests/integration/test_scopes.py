@@ -17,6 +17,7 @@ from control.app import create_app
 from mta.services.container import Services
 from mta.services.scopes import KNOWN_SCOPES
 from tests.support.api import admin
+from tests.support.databases import Backend
 from tests.support.server import ScaisendServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Litestar 3 notices
@@ -44,11 +45,16 @@ OPERATIONS = v3_operations()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaisendServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, db_backend: Backend
+) -> Iterator[ScaisendServer]:
     workdir: Path = tmp_path_factory.mktemp("scopes")
-    server = ScaisendServer(workdir, nameserver="127.0.0.1:9", smtp_port=9).start()
-    yield server
-    server.stop()
+    with db_backend.fresh() as database:
+        server = ScaisendServer(
+            workdir, nameserver="127.0.0.1:9", smtp_port=9, database_url=database.url
+        ).start()
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import SINK_HOST
 from tests.support.api import account_with_key
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer, free_port, write_config
 from tests.support.sink import SmtpSink
@@ -51,7 +52,11 @@ def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 @pytest.fixture
 def server(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, notify_socket: socket.socket
+    tmp_path: Path,
+    dns_server: DnsServer,
+    sink: SmtpSink,
+    notify_socket: socket.socket,
+    database: Database,
 ) -> Iterator[ScaisendServer]:
     host, port = dns_server.address
     running = ScaisendServer(
@@ -59,6 +64,7 @@ def server(
         nameserver=f"{host}:{port}",
         smtp_port=sink.controller.port,
         extra={"log": {"level": "info"}},
+        database_url=database.url,
     ).start()
     yield running
     running.stop()

@@ -19,6 +19,7 @@ from tests.support.api import (
     admin,
     dkim_dns,
     set_up_account,
+    wait_for_listed,
     wait_for_status,
 )
 from tests.support.dns_server import DnsServer
@@ -239,12 +240,7 @@ def test_a_utf8_recipient_needs_smtputf8_at_the_next_hop(
     ) as client:
         client.login("apikey", key)
         client.sendmail("hello@mail.example.com", ["用户@example.com"], raw.encode(), ["SMTPUTF8"])
-    messages = httpx.get(
-        f"{scaisend.base_url}/v3/messages",
-        headers={"Authorization": f"Bearer {key}"},
-        params={"page_size": 1},
-    ).json()["messages"]
-    message_id = messages[0]["id"]
+    message_id = wait_for_listed(scaisend, key)
     if sink.smtputf8:
         wait_for_status(scaisend, key, message_id, "delivered")
         assert [m.rcpt_tos for m in sink.snapshot()] == [["用户@example.com"]]
@@ -266,12 +262,7 @@ def test_a_test_key_over_smtp_runs_the_pipeline_but_sends_nothing(
     ) as client:
         client.login("apikey", key)
         client.send_message(message("ada@example.com", "sandboxed"))
-    messages = httpx.get(
-        f"{scaisend.base_url}/v3/messages",
-        headers={"Authorization": f"Bearer {key}"},
-        params={"page_size": 1},
-    ).json()["messages"]
-    logged = wait_for_status(scaisend, key, messages[0]["id"], "delivered")
+    logged = wait_for_status(scaisend, key, wait_for_listed(scaisend, key), "delivered")
     assert logged["subject"] == "sandboxed"
     assert sink.snapshot() == []
 

@@ -13,13 +13,19 @@ import pytest
 from tests.conftest import SINK_HOST
 from tests.support.api import account_with_key, send, wait_for_status
 from tests.support.certs import make_ca_and_leaf
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer, free_port
 from tests.support.sink import SmtpSink
 
 
 def start(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, delivery: dict[str, Any]
+    tmp_path: Path,
+    dns_server: DnsServer,
+    sink: SmtpSink,
+    delivery: dict[str, Any],
+    *,
+    database_url: str,
 ) -> ScaisendServer:
     host, port = dns_server.address
     return ScaisendServer(
@@ -27,6 +33,7 @@ def start(
         nameserver=f"{host}:{port}",
         smtp_port=sink.controller.port,
         extra={"delivery": delivery},
+        database_url=database_url,
     ).start()
 
 
@@ -46,10 +53,16 @@ def plain_sink(tmp_path: Path) -> Iterator[SmtpSink]:
 
 
 def test_verify_accepts_a_certificate_from_the_configured_ca(
-    tmp_path: Path, dns_server: DnsServer, ca_sink: tuple[SmtpSink, Path]
+    tmp_path: Path, dns_server: DnsServer, ca_sink: tuple[SmtpSink, Path], database: Database
 ) -> None:
     sink, ca = ca_sink
-    server = start(tmp_path, dns_server, sink, {"tls_policy": "verify", "tls_ca_file": str(ca)})
+    server = start(
+        tmp_path,
+        dns_server,
+        sink,
+        {"tls_policy": "verify", "tls_ca_file": str(ca)},
+        database_url=database.url,
+    )
     try:
         _, key = account_with_key(server, dns_server)
         message = wait_for_status(server, key, send(server, key, "ada@example.com"), "delivered")
@@ -63,10 +76,14 @@ def test_verify_accepts_a_certificate_from_the_configured_ca(
 
 
 def test_verify_defers_when_the_certificate_cannot_be_verified(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
 ) -> None:
     server = start(
-        tmp_path, dns_server, sink, {"destinations": {"example.com": {"tls_policy": "verify"}}}
+        tmp_path,
+        dns_server,
+        sink,
+        {"destinations": {"example.com": {"tls_policy": "verify"}}},
+        database_url=database.url,
     )
     try:
         _, key = account_with_key(server, dns_server)
@@ -79,9 +96,11 @@ def test_verify_defers_when_the_certificate_cannot_be_verified(
 
 
 def test_require_never_falls_back_to_plaintext(
-    tmp_path: Path, dns_server: DnsServer, plain_sink: SmtpSink
+    tmp_path: Path, dns_server: DnsServer, plain_sink: SmtpSink, database: Database
 ) -> None:
-    server = start(tmp_path, dns_server, plain_sink, {"tls_policy": "require"})
+    server = start(
+        tmp_path, dns_server, plain_sink, {"tls_policy": "require"}, database_url=database.url
+    )
     try:
         _, key = account_with_key(server, dns_server)
         message = wait_for_status(server, key, send(server, key, "ada@example.com"), "deferred")
@@ -92,9 +111,9 @@ def test_require_never_falls_back_to_plaintext(
 
 
 def test_opportunistic_delivers_in_the_clear_without_starttls(
-    tmp_path: Path, dns_server: DnsServer, plain_sink: SmtpSink
+    tmp_path: Path, dns_server: DnsServer, plain_sink: SmtpSink, database: Database
 ) -> None:
-    server = start(tmp_path, dns_server, plain_sink, {})
+    server = start(tmp_path, dns_server, plain_sink, {}, database_url=database.url)
     try:
         _, key = account_with_key(server, dns_server)
         message = wait_for_status(server, key, send(server, key, "ada@example.com"), "delivered")
@@ -113,7 +132,12 @@ def smarthost(tmp_path: Path) -> Iterator[SmtpSink]:
 
 @pytest.mark.parametrize(("password", "delivered"), [("s3cret", True), ("wrong", False)])
 def test_a_smarthost_gets_auth_over_tls(
-    tmp_path: Path, dns_server: DnsServer, smarthost: SmtpSink, password: str, delivered: bool
+    tmp_path: Path,
+    dns_server: DnsServer,
+    smarthost: SmtpSink,
+    password: str,
+    delivered: bool,
+    database: Database,
 ) -> None:
     hop = f"{SINK_HOST}:{smarthost.controller.port}"
     server = start(
@@ -124,6 +148,7 @@ def test_a_smarthost_gets_auth_over_tls(
             "routes": {"*": hop},
             "route_auth": {hop: {"username": "relay-user", "password": password}},
         },
+        database_url=database.url,
     )
     try:
         _, key = account_with_key(server, dns_server)

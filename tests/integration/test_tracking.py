@@ -21,6 +21,7 @@ import pytest
 
 from mta.intake.tracking_tokens import Claim, TrackingKey, make_token
 from tests.support.api import account_with_key, dkim_dns, wait_for_status
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
@@ -40,13 +41,16 @@ HTML = (
 
 
 @pytest.fixture
-def server(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[ScaisendServer]:
+def server(
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
+) -> Iterator[ScaisendServer]:
     host, port = dns_server.address
     running = ScaisendServer(
         tmp_path,
         nameserver=f"{host}:{port}",
         smtp_port=sink.controller.port,
         extra={"tracking": {"secret": SECRET}},
+        database_url=database.url,
     ).start()
     yield running
     running.stop()

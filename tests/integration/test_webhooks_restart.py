@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.api import account_with_key, admin, send, wait_for_status
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
@@ -28,13 +29,16 @@ WEBHOOKS = {
 
 
 @pytest.fixture
-def server(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[ScaisendServer]:
+def server(
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
+) -> Iterator[ScaisendServer]:
     host, port = dns_server.address
     server = ScaisendServer(
         tmp_path,
         nameserver=f"{host}:{port}",
         smtp_port=sink.controller.port,
         extra={"webhooks": WEBHOOKS},
+        database_url=database.url,
     ).start()
     yield server
     server.stop()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import admin
+from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
@@ -20,13 +21,16 @@ HOOKS = "/v3/user/webhooks"
 
 
 @pytest.fixture
-def guarded(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[ScaisendServer]:
+def guarded(
+    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
+) -> Iterator[ScaisendServer]:
     host, port = dns_server.address
     server = ScaisendServer(
         tmp_path,
         nameserver=f"{host}:{port}",
         smtp_port=sink.controller.port,
         extra={"webhooks": {"allow_private_targets": False, "retry_schedule_seconds": [1]}},
+        database_url=database.url,
     ).start()
     yield server
     server.stop()

@@ -87,6 +87,23 @@ def wait_for_status(
     raise AssertionError(f"message never reached {status}: {body}")
 
 
+def wait_for_listed(server: ScaisendServer, key: str) -> str:
+    """The id of the newest message in the log, once there is one: the log is written in
+    batches, a moment after the SMTP 250."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        response = httpx.get(
+            f"{server.base_url}/v3/messages",
+            headers={"Authorization": f"Bearer {key}"},
+            params={"page_size": 1},
+        )
+        assert response.status_code == 200, response.text
+        if messages := response.json()["messages"]:
+            return str(messages[0]["id"])
+        time.sleep(0.1)
+    raise AssertionError("no message reached the message log")
+
+
 def account_with_key(server: ScaisendServer, dns_server: DnsServer) -> tuple[str, str]:
     token = server.token()
     set_up_account(server, dns_server, token)

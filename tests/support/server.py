@@ -9,24 +9,45 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+# A test server stops in well under a second; this caps the wait for what a test left open
+# (an SMTP session, a slow delivery). The lifecycle tests that test the grace set their own.
+STOP_GRACE_SECONDS = 5.0
+
+
+def _port_range() -> range:
+    """20000-32000, below the kernel's ephemeral range (32768 and up on Linux), so that the
+    outgoing connections of other tests cannot take a port before our server binds it; a
+    slice of it per pytest-xdist worker, so that workers never pick the same one."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    size = 12_000 // max(workers, 1)
+    return range(20_000 + worker * size, 20_000 + (worker + 1) * size)
+
+
+_handed_out: deque[tuple[str, int]] = deque(maxlen=256)
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port free now, below the kernel's ephemeral range (32768 and up on Linux), so that
-    the outgoing connections of other tests cannot take it before our server binds it."""
-    rng = random.Random()
+    """A port free now and not handed out lately (a server binds its ports only once it has
+    started), from this worker's slice of the range."""
+    rng, ports = random.Random(), _port_range()
     for _ in range(200):
-        port = rng.randrange(20_000, 32_000)
+        port = rng.choice(ports)
+        if (host, port) in _handed_out:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind((host, port))
             except OSError:
                 continue
-            return port
+        _handed_out.append((host, port))
+        return port
     with socket.socket() as sock:  # a crowded range: let the kernel pick
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
@@ -63,7 +84,9 @@ class ScaisendServer:
         nameserver: str,
         smtp_port: int,
         extra: dict[str, dict[str, Any]] | None = None,
+        database_url: str = "",
     ) -> None:
+        """`database_url` from the `database` fixture (tests/conftest.py); "" is SQLite."""
         self.workdir = workdir
         self.http_port, self.submission_port = free_port(), free_port()
         self.smtps_port, self.mx_port = free_port(), free_port()
@@ -76,11 +99,14 @@ class ScaisendServer:
                 "mx_listen": f"127.0.0.1:{self.mx_port}",
             },
             "storage": {"data_dir": str(workdir / "var")},
+            "server": {"shutdown_grace_seconds": STOP_GRACE_SECONDS},
             "dns": {"nameservers": [nameserver], "timeout_seconds": 2.0},
             "delivery": {"smtp_port": smtp_port, "retry_schedule_seconds": [1, 2, 4]},
             "webhooks": {"allow_private_targets": True, "retry_schedule_seconds": [1, 2]},
             "log": {"level": "debug"},
         }
+        if database_url:
+            sections["storage"]["database_url"] = database_url
         for section, keys in (extra or {}).items():
             sections.setdefault(section, {}).update(keys)
         self.config = write_config(workdir / "scaisend.toml", sections)

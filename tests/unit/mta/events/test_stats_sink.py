@@ -4,7 +4,6 @@ the message log's last_event_time and counters. The pure metric mapping as a tab
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mta.db.engine import create_schema, make_engine, make_sessionmaker
-from mta.db.models import Account, DailyStats, Message
+from mta.db.models import DailyStats, Message
 from mta.events.bus import EventBus, MessageLogEntry
 from mta.events.model import (
     Bounce,
@@ -37,21 +35,16 @@ from mta.events.stats import (
     first_engagements,
     utc_day,
 )
+from tests.support.databases import Database, migrated_sessions
 
 DAY1 = 1767225600  # 2026-01-01T00:00:00Z
 DAY2 = DAY1 + 86400
 
 
 @pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[Any]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await create_schema(engine)
-    made = make_sessionmaker(engine)
-    async with made() as session:
-        session.add_all([Account(id=a, name=a, created_at=time.time()) for a in ("acme", "other")])
-        await session.commit()
-    yield made
-    await engine.dispose()
+async def sessions(database: Database, tmp_path: Path) -> AsyncIterator[Any]:
+    async with migrated_sessions(database, tmp_path, ("acme", "other")) as made:
+        yield made
 
 
 def entry(

@@ -5,7 +5,6 @@ never get the same outbox row, and on PostgreSQL a row locked by another node is
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from config.settings import WebhookSettings
-from mta.db.engine import create_schema, make_engine, make_sessionmaker
-from mta.db.models import Account, WebhookDelivery
+from mta.db.models import WebhookDelivery
 from mta.events.webhooks import Job
+from tests.support.databases import Database, migrated_sessions
 from tests.unit.mta.events.test_webhook_sender import add_hook, rows, sender
 
 WIDE = WebhookSettings(
@@ -30,24 +29,10 @@ WIDE = WebhookSettings(
 URL = "http://127.0.0.1:9/hook"  # never posted to: these tests only claim
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    database = None
-    if request.param == "postgresql":
-        cluster = request.getfixturevalue("postgres_cluster")
-        database = await cluster.create_database()
-        engine = make_engine(cluster.url(database))
-    else:
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await create_schema(engine)
-    made = make_sessionmaker(engine)
-    async with made() as session:
-        session.add(Account(id="acme", name="acme", created_at=time.time()))
-        await session.commit()
-    yield made
-    await engine.dispose()
-    if database is not None:
-        await cluster.drop_database(database)
+@pytest.fixture
+async def sessions(database: Database, tmp_path: Path) -> AsyncIterator[Any]:
+    async with migrated_sessions(database, tmp_path) as made:
+        yield made
 
 
 def claimed_ids(jobs: list[Job]) -> list[str]:

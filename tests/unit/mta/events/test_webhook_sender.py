@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import select, update
 
 from config.settings import DnsSettings, WebhookSettings
-from mta.db.engine import create_schema, make_engine, make_sessionmaker
-from mta.db.models import Account, Webhook, WebhookDelivery
+from mta.db.models import Webhook, WebhookDelivery
 from mta.dns import DnsResolver
 from mta.events.webhooks import WebhookSender, sign
 from mta.model import new_id
+from tests.support.databases import Database, migrated_sessions
 from tests.support.webhook_receiver import WebhookReceiver
 
 SETTINGS = WebhookSettings(
@@ -32,15 +32,9 @@ SETTINGS = WebhookSettings(
 
 
 @pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[Any]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await create_schema(engine)
-    made = make_sessionmaker(engine)
-    async with made() as session:
-        session.add(Account(id="acme", name="acme", created_at=time.time()))
-        await session.commit()
-    yield made
-    await engine.dispose()
+async def sessions(database: Database, tmp_path: Path) -> AsyncIterator[Any]:
+    async with migrated_sessions(database, tmp_path) as made:
+        yield made
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from mta.events.bus import EventBus
 from mta.inbound.service import InboundService
 from mta.services.dns_records import generate_dkim_key
 from mta.services.domains import DomainService
+from tests.support.databases import Database
 
 STATIC = "fbl.scaisend.test"
 ACME_RP, OTHER_RP = "bounces.mail.acme.test", "bounces.mail.other.test"
@@ -104,8 +105,8 @@ def _message(message_id: str, account: str, recipients: list[str]) -> list[Any]:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+async def world(tmp_path: Path, database: Database) -> AsyncIterator[World]:
+    engine = make_engine(database.engine_url(tmp_path))
     await create_schema(engine)
     sessions = make_sessionmaker(engine)
     async with sessions() as session:

@@ -301,13 +301,20 @@ def test_decode_top_level_errors_name_the_field(
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"{", b"{nope}", b'{"personalizations": [}', b"\xff\xfe", b"not json"],
+    [b"", b"{", b"{nope}", b'{"personalizations": [}', b"not json"],
 )
 def test_invalid_json(body: bytes) -> None:
     with pytest.raises(ValidationError) as failure:
         decode_json(body, MailSend)
     assert failure.value.field is None
     assert failure.value.message.startswith("The request body is not valid JSON: ")
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe", b'{"subject": "\xff"}'])
+def test_invalid_utf8_is_named(body: bytes) -> None:
+    with pytest.raises(ValidationError) as failure:
+        decode_json(body, MailSend)
+    assert failure.value.message == "The request body is not valid UTF-8."
 
 
 @pytest.mark.parametrize(
