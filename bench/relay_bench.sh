@@ -3,6 +3,7 @@
 # (../shared/bench/peers.sh: smtp-source -> MTA -> smtp-sink, all on 127.0.0.1).
 #   bench/relay_bench.sh                 # N=20000 messages of 5 KB, 20 clients, 3 repetitions
 #   N=2000 REPEAT=1 bench/relay_bench.sh # a quick look
+#   WORKERS=2 bench/relay_bench.sh       # [server] workers = 2 (default 1: one process)
 # ScaiSend runs with the trusted-network relay ([smtp] relay_networks) so smtp-source can
 # inject without AUTH, and a smarthost route ("*") to the harness's sink. Figures go to
 # $OUT (default /tmp/mtabench-out/<time>); copy them into docs/benchmarks.md.
@@ -13,6 +14,7 @@ SHARED_BENCH="${SHARED_BENCH:-$ROOT/../shared/bench}"
 PORT="${MTA_UNDER_TEST_PORT:-2530}"
 STATE="${SCAISEND_BENCH_DIR:-/var/tmp/scaisend-bench}"
 PY="$ROOT/.venv/bin/python"
+WORKERS="${WORKERS:-1}"
 [ -x "$PY" ] || { echo "run 'make test' or 'make run' once to create .venv" >&2; exit 1; }
 
 rm -rf "$STATE" && mkdir -p "$STATE"
@@ -33,6 +35,8 @@ relay_account = "bench"
 data_dir = "$STATE/var"
 [delivery]
 routes = { "*" = "\$BENCH_SINK_HOST:\$BENCH_SINK_PORT" }
+[server]
+workers = $WORKERS
 [log]
 level = "warning"
 TOML

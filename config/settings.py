@@ -308,12 +308,18 @@ class LogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError(f"format: bad format {self.format!r} (logfmt or json)")
 
 
+MAX_WORKERS = 64
+
+
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     shutdown_grace_seconds: float = 30.0
+    workers: int = 1  # event-loop processes on this host (mta/supervisor.py when above 1)
 
     def __post_init__(self) -> None:
         if not self.shutdown_grace_seconds >= 0:
             raise ValueError("shutdown_grace_seconds: must be 0 or more")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ValueError(f"workers: must be between 1 and {MAX_WORKERS}")
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

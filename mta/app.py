@@ -4,14 +4,11 @@ and stops every part in order (database, spool recovery, workers, SMTP, HTTP).""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
 import signal
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +37,7 @@ from mta.logs import apply_log_settings
 from mta.metrics import Metrics, Readiness
 from mta.notify import Notifier
 from mta.reload import ConfigPath, HttpEdge, log_change, read_settings
+from mta.runtime import EmbeddedUvicorn, drain_smtp_sessions, listen_socket
 from mta.scheduler.control import QueueControl
 from mta.scheduler.scheduler import Scheduler
 from mta.services.accounts import AccountService
@@ -55,12 +53,12 @@ from mta.services.suppressions import SuppressionService
 from mta.services.templates import TemplateService
 from mta.services.tracking import TrackingService, make_tracker
 from mta.services.webhooks import WebhookService
+from mta.workers import layout
 from queue_store import LogSpool
 from queue_store.lock import SpoolLock
 
 log = logging.getLogger(__name__)
 COMPACTION_INTERVAL_SECONDS = 600.0
-SMTP_SESSION = "._handle_client"  # aiosmtpd.smtp.SMTP runs each session in this task
 BATCH_SYNC_SECONDS = 30.0  # how soon a pause or cancel made on another node takes effect
 SHARED_BATCH_SYNC_SECONDS = 2.0  # the same when the nodes share PostgreSQL (several nodes)
 
@@ -94,40 +92,6 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
     )
 
 
-class _EmbeddedUvicorn(uvicorn.Server):
-    """uvicorn on our loop; signals belong to the process, not to uvicorn."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def _listen_socket(listen: str) -> socket.socket:
-    host, port = parse_hostport(listen)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
-
-
-def smtp_sessions() -> int:
-    """SMTP sessions running on this loop. aiosmtpd runs each in a task of its own; neither
-    asyncio (before 3.12) nor uvloop lets a closed server wait for its connections."""
-    coroutines = (task.get_coro() for task in asyncio.all_tasks())
-    return sum(getattr(c, "__qualname__", "").endswith(SMTP_SESSION) for c in coroutines)
-
-
-async def drain_smtp_sessions(grace: float) -> int:
-    """Wait up to `grace` seconds for the open SMTP sessions to end; how many are left."""
-    deadline = time.monotonic() + grace
-    while (left := smtp_sessions()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    return left
-
-
 class Application:
     """Everything one `scaisend serve` process runs, on one event loop."""
 
@@ -137,16 +101,18 @@ class Application:
         resolver: Resolver | None = None,
         *,
         config_path: ConfigPath = None,
+        worker: int | None = None,
     ) -> None:
         self.settings = settings
         self.config_path = config_path  # read again on SIGHUP
         self.data_dir = Path(settings.storage.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.layout = layout(self.data_dir, settings.server.workers, worker)
         self.engine = make_engine(database_url(settings.storage.database_url, self.data_dir))
         sessions = make_sessionmaker(self.engine)
         self.metrics, self.readiness = Metrics(), Readiness()
         self.resolver = resolver or DnsResolver(settings.dns, self.metrics)
-        self.spool = LogSpool(self.data_dir / "spool")
+        self.spool = LogSpool(self.layout.spool)
         self.webhook_sender = WebhookSender(
             sessions, settings.webhooks, self.resolver, metrics=self.metrics
         )
@@ -194,9 +160,7 @@ class Application:
                 CoalescedLookup(suppressions),
                 tracker=tracker,
             ),
-            queue=QueueControl(
-                self.spool, self.scheduler, self.bus, self.data_dir / "queue-held.json"
-            ),
+            queue=QueueControl(self.spool, self.scheduler, self.bus, self.layout.held_file),
             batches=batches,
             suppressions=suppressions,
             asm_groups=AsmGroupService(sessions),
@@ -215,7 +179,7 @@ class Application:
         self._retention_task: asyncio.Task[None] | None = None
         self._retention = Retention(sessions, retention_policy(settings))
         self._log_repair = LogRepair(self.spool, sessions, self.bus)
-        self._http: _EmbeddedUvicorn | None = None
+        self._http: EmbeddedUvicorn | None = None
         self._http_task: asyncio.Task[None] | None = None
         self.http_port = 0
         self.certificates: CertificateStore | None = None
@@ -224,7 +188,7 @@ class Application:
         self._reloads: set[asyncio.Task[None]] = set()
         self.listener_controls: ListenerControls | None = None
         self._edge: HttpEdge | None = None
-        self.spool_lock = SpoolLock(self.data_dir / "spool")
+        self.spool_lock = SpoolLock(self.layout.spool)
         self.notifier = Notifier.from_environ()
         self._watchdog: asyncio.Task[None] | None = None
 
@@ -241,7 +205,8 @@ class Application:
         self._follow_other_nodes()
         self._maintenance = asyncio.create_task(self._compact_spool(), name="spool-compaction")
         self._repair = asyncio.create_task(self._log_repair.run(), name="message-log-repair")
-        self._retention_task = asyncio.create_task(self._retention.run(), name="retention")
+        if self.layout.primary:  # one pruner per host is enough; the others would race it
+            self._retention_task = asyncio.create_task(self._retention.run(), name="retention")
         inbound = UnsubscribeMail(self.inbound, self.services.tracking)
         relay = await self._relay(self.settings.smtp)
         self.listener_controls = ListenerControls(self.settings.smtp, inbound, relay)
@@ -254,6 +219,7 @@ class Application:
             relay,
             metrics=self.metrics,
             controls=self.listener_controls,
+            reuse_port=self.layout.reuse_port,
         )
         self.readiness.mark("smtp")
         self._install_sighup()  # before HTTP answers, so "ready" implies SIGHUP is safe
@@ -268,7 +234,8 @@ class Application:
         shared = self.engine.dialect.name == "postgresql"
         if shared and not self.settings.auth.jwt_secret:  # tokens and links of one node only
             log.warning("event=jwt_secret_per_node hint=set_[auth]_jwt_secret_on_every_node")
-        interval = SHARED_BATCH_SYNC_SECONDS if shared else BATCH_SYNC_SECONDS
+        several = shared or self.layout.index is not None  # workers: nodes on one host
+        interval = SHARED_BATCH_SYNC_SECONDS if several else BATCH_SYNC_SECONDS
         sync = self.services.batches.follow(interval)
         self._batch_sync = asyncio.create_task(sync, name="batch-sync")
 
@@ -372,12 +339,14 @@ class Application:
 
     async def _start_http(self) -> None:
         from control.app import create_asgi  # the HTTP adapter sits on top of mta
+        from control.fanout import fan_out, unix_sockets
 
-        sock = _listen_socket(self.settings.http.listen)
+        sock = listen_socket(self.settings.http.listen, self.layout.reuse_port)
         self.http_port = sock.getsockname()[1]
         app = self._edge = create_asgi(self.services, self.settings.http, self.engine)
+        sockets = [sock, *unix_sockets(self.layout)]
         config = uvicorn.Config(
-            app,
+            fan_out(app, self.layout.peers),
             log_config=None,
             log_level="warning",
             access_log=False,
@@ -386,8 +355,8 @@ class Application:
             server_header=False,
             timeout_graceful_shutdown=max(1, round(self.settings.server.shutdown_grace_seconds)),
         )
-        self._http = _EmbeddedUvicorn(config)
-        self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]), name="http")
+        self._http = EmbeddedUvicorn(config)
+        self._http_task = asyncio.create_task(self._http.serve(sockets=sockets), name="http")
         while not self._http.started and not self._http_task.done():
             await asyncio.sleep(0.01)
 
@@ -419,6 +388,8 @@ class Application:
         for server in self._smtp_servers:
             await server.wait_closed()
         await self.engine.dispose()
+        if self.layout.socket is not None:
+            self.layout.socket.unlink(missing_ok=True)
         self.spool_lock.release()
         log.info("event=stopped")
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
 from config import ConfigError, Settings, load_settings
 from mta.app import Application
@@ -13,6 +14,8 @@ from mta.cli_db import add_db_commands, run_db_command
 from mta.cli_inbound import add_inbound_commands, run_inbound_command
 from mta.cli_queue import add_queue_commands, run_queue_command
 from mta.logs import configure_logging
+from mta.supervisor import run_supervisor
+from mta.workers import supervised
 from queue_store.lock import SpoolLocked
 
 OPERATOR_ACCOUNT = "operator"  # the account `scaisend queue` speaks as
@@ -26,14 +29,21 @@ def _settings(path: str | None) -> Settings:
         raise SystemExit(2) from None
 
 
-async def _serve(settings: Settings, config_path: str | None) -> None:
-    app = Application(settings, config_path=config_path)
+async def _serve(settings: Settings, config_path: str | None, worker: int | None) -> None:
+    app = Application(settings, config_path=config_path, worker=worker)
     try:
         await app.start()
     except SpoolLocked as exc:  # a second `serve` on the same data_dir
         print(f"scaisend: {exc}", file=sys.stderr, flush=True)
         await app.engine.dispose()
         raise SystemExit(1) from None
+    if not worker:  # the banner once, from worker 0 when there are workers
+        _banner(settings, config_path)
+    await _wait_for_stop()
+    await app.stop()
+
+
+def _banner(settings: Settings, config_path: str | None) -> None:
     print(
         f"scaisend: HTTP API on http://{settings.http.listen}, submission "
         f"{settings.smtp.submission_listen} (STARTTLS), {settings.smtp.smtps_listen} (TLS), "
@@ -45,12 +55,14 @@ async def _serve(settings: Settings, config_path: str | None) -> None:
         f"scaisend: get an admin token with: {sys.argv[0]} token --account <name>{config}",
         flush=True,
     )
+
+
+async def _wait_for_stop() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    await app.stop()
 
 
 async def _token(settings: Settings, account: str, role: str, ttl: int) -> str:
@@ -74,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("serve", "run the server"), ("check-config", "validate the config")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", help="TOML file (default: built-in defaults)")
+        if name == "serve":  # set by the supervisor of `[server] workers` (mta/supervisor.py)
+            sub.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     token = commands.add_parser("token", help="print a JWT for an account (created if new)")
     token.add_argument("--config")
     token.add_argument("--account", required=True)
@@ -96,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command != "serve":  # stdout is the command's answer
         configure_logging("warning", settings.log.format, sys.stderr)
     else:
-        configure_logging(settings.log.level, settings.log.format)
+        configure_logging(settings.log.level, settings.log.format, worker=args.worker)
     if args.command == "db":
         raise SystemExit(run_db_command(args, settings))
     if args.command == "queue":
@@ -105,13 +119,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "token":
         print(asyncio.run(_token(settings, args.account, args.role, args.ttl)))
         return
+    data_dir = Path(settings.storage.data_dir)
+    if args.worker is None and supervised(data_dir, settings.server.workers):
+        raise SystemExit(run_supervisor(settings, args.config))
     try:
         import uvloop
 
     except ImportError:
-        asyncio.run(_serve(settings, args.config))
+        asyncio.run(_serve(settings, args.config, args.worker))
     else:
-        uvloop.run(_serve(settings, args.config))
+        uvloop.run(_serve(settings, args.config, args.worker))
 
 
 if __name__ == "__main__":

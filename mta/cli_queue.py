@@ -1,5 +1,6 @@
 """`scaisend queue …`: postqueue / postsuper for ScaiSend, against the running server's
-`/api/admin/queue` with an operator token made from the server's own secret."""
+`/api/admin/queue` with an operator token made from the server's own secret. With workers,
+that endpoint asks every worker (control/fanout.py), so the command sees the whole queue."""
 
 from __future__ import annotations
 
@@ -81,6 +82,10 @@ def run_queue_command(args: argparse.Namespace, settings: Settings, token: str) 
             file=sys.stderr,
         )
         return 1
+    if missing := response.headers.get("x-scaisend-workers-unreachable"):
+        print(
+            f"scaisend: workers {missing} did not answer; their mail is not shown", file=sys.stderr
+        )
     if response.status_code >= 400:
         errors = response.json().get("errors", [{}])
         print(f"scaisend: {errors[0].get('message', response.text)}", file=sys.stderr)

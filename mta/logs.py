@@ -17,6 +17,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        if (worker := getattr(record, "worker", None)) is not None:
+            data["worker"] = worker
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data)
@@ -25,24 +27,31 @@ class JsonFormatter(logging.Formatter):
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
+        worker = getattr(record, "worker", None)
+        tag = "" if worker is None else f"worker={worker} "
         line = (
             f"ts={stamp} level={record.levelname.lower()} logger={record.name} "
-            f"{record.getMessage()}"
+            f"{tag}{record.getMessage()}"
         )
         if record.exc_info:
             line += " exc=" + json.dumps(self.formatException(record.exc_info))
         return line
 
 
-def configure_logging(level: str, fmt: str, stream: TextIO | None = None) -> None:
+def configure_logging(
+    level: str, fmt: str, stream: TextIO | None = None, worker: int | None = None
+) -> None:
     """One handler on the root logger; stdout by default (journald), stderr for commands
-    whose stdout is their answer."""
+    whose stdout is their answer. A worker's lines say `worker=k` (they share one stream)."""
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter() if fmt == "json" else LogfmtFormatter())
+    if worker is not None:
+        handler.addFilter(_WorkerTag(worker))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request: ours say more
     mail_log = logging.getLogger("mail.log")  # aiosmtpd: per-command chatter at INFO
     mail_log.setLevel(logging.WARNING)
     mail_log.addFilter(_drop_login_data_warning)
@@ -57,6 +66,16 @@ def apply_log_settings(level: str, fmt: str) -> None:
         if isinstance(handler.formatter, JsonFormatter | LogfmtFormatter):
             handler.setFormatter(formatter)
     root.setLevel(level.upper())
+
+
+class _WorkerTag(logging.Filter):
+    def __init__(self, worker: int) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self.worker
+        return True
 
 
 def _drop_login_data_warning(record: logging.LogRecord) -> bool:

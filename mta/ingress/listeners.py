@@ -57,16 +57,18 @@ async def start_listeners(
     relay: RelaySink | None = None,
     metrics: Metrics | None = None,
     controls: ListenerControls | None = None,
+    reuse_port: bool = False,
 ) -> list[asyncio.base_events.Server]:
     """Start every configured listener; on failure close the ones already started.
-    `controls` (built here when not given) is how a reload reaches the running listeners."""
+    `controls` (built here when not given) is how a reload reaches the running listeners;
+    `reuse_port` (workers) lets every worker bind the same ports (SO_REUSEPORT)."""
     loop = asyncio.get_running_loop()
     servers: list[asyncio.base_events.Server] = []
     shared = controls or ListenerControls(settings, inbound, relay)
     try:
         for listener in _plan(settings, tls, submissions, keys, shared, loop):
             if listener.listen:
-                servers.append(await _serve(loop, counted(listener, metrics)))
+                servers.append(await _serve(loop, counted(listener, metrics), reuse_port))
     except BaseException:
         await close_listeners(servers)
         raise
@@ -149,8 +151,12 @@ def counted(listener: Listener, metrics: Metrics | None) -> Listener:
     return listener._replace(factory=make)
 
 
-async def _serve(loop: asyncio.AbstractEventLoop, listener: Listener) -> asyncio.base_events.Server:
+async def _serve(
+    loop: asyncio.AbstractEventLoop, listener: Listener, reuse_port: bool = False
+) -> asyncio.base_events.Server:
     host, port = listen_address(listener.listen)
-    server = await loop.create_server(listener.factory, host, port, ssl=listener.implicit_tls)
+    server = await loop.create_server(
+        listener.factory, host, port, ssl=listener.implicit_tls, reuse_port=reuse_port or None
+    )
     log.info("smtp %s listening on %s port %d", listener.name, host, bound_port(server))
     return server

@@ -1,0 +1,118 @@
+"""Workers (`[server] workers` above 1): each serves its HTTP app on a Unix socket too, and
+/metrics and /api/admin/queue asked on the shared port are asked of every worker over those
+sockets and answered as one (control/merge.py), so a request sees the whole server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
+
+from control.merge import Answer, Reply, merge_answers
+from mta.workers import WorkerLayout
+
+log = logging.getLogger(__name__)
+LOCAL_HEADER = "x-scaisend-worker-local"  # set on the fanned-out requests: answer for yourself
+UNREACHABLE_HEADER = "x-scaisend-workers-unreachable"
+ASK_TIMEOUT_SECONDS = 30.0
+FORWARDED = (b"authorization", b"accept")
+
+
+def unix_sockets(layout: WorkerLayout) -> list[socket.socket]:
+    """The worker's own listening Unix socket (none for the single process), readable by
+    the service's user only; a stale file of an earlier run is replaced."""
+    if layout.socket is None:
+        return []
+    path = layout.socket
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+    except OSError as exc:  # most likely a data_dir path too long for AF_UNIX (107 bytes)
+        sock.close()
+        raise OSError(f"cannot listen on {path}: {exc}") from exc
+    os.chmod(path, 0o600)
+    sock.listen(128)
+    sock.setblocking(False)
+    return [sock]
+
+
+def fans_out(path: str) -> bool:
+    return path == "/metrics" or path == "/api/admin/queue" or path.startswith("/api/admin/queue/")
+
+
+def is_local(scope: Scope) -> bool:
+    name = LOCAL_HEADER.encode()
+    return any(key == name for key, _ in scope["headers"])
+
+
+def fan_out(app: ASGIApp, peers: tuple[tuple[int, Path], ...]) -> ASGIApp:
+    """`app` itself for the single process; for a worker, `app` behind the fan-out."""
+    return WorkerFanout(app, peers) if peers else app
+
+
+class WorkerFanout:
+    """An ASGI app in front of the worker's own: whole-server requests go to every worker."""
+
+    def __init__(self, app: ASGIApp, peers: tuple[tuple[int, Path], ...]) -> None:
+        self.app = app
+        self.peers = peers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or not fans_out(scope["path"]) or is_local(scope):
+            await self.app(scope, receive, send)
+            return
+        await self._fan_out(scope, send)
+
+    async def _fan_out(self, scope: HTTPScope, send: Send) -> None:
+        query = scope.get("query_string", b"").decode("latin-1")
+        asked = [self._ask(k, peer, scope, query) for k, peer in self.peers]
+        found = await asyncio.gather(*asked)
+        answers = [answer for answer in found if answer is not None]
+        missing = [
+            str(k) for (k, _), answer in zip(self.peers, found, strict=True) if answer is None
+        ]
+        params = dict(parse_qsl(query))
+        reply = merge_answers(scope["method"], scope["path"], params, answers)
+        await _send(send, reply, missing)
+
+    async def _ask(self, index: int, peer: Path, scope: HTTPScope, query: str) -> Answer | None:
+        headers = {LOCAL_HEADER: "1"}
+        for key, value in scope["headers"]:
+            if key in FORWARDED:
+                headers[key.decode()] = value.decode("latin-1")
+        transport = httpx.AsyncHTTPTransport(uds=str(peer))
+        url = f"http://worker{scope['path']}" + (f"?{query}" if query else "")
+        try:
+            async with httpx.AsyncClient(
+                transport=transport, timeout=ASK_TIMEOUT_SECONDS
+            ) as client:
+                response = await client.request(scope["method"], url, headers=headers)
+        except httpx.HTTPError as exc:
+            log.warning("event=worker_unreachable socket=%s error=%r", peer, str(exc))
+            return None
+        kind = response.headers.get("content-type", "application/json")
+        return Answer(
+            worker=index, status=response.status_code, content_type=kind, body=response.content
+        )
+
+
+async def _send(send: Send, reply: Reply, missing: list[str]) -> None:
+    headers: list[Any] = [(b"cache-control", b"no-store")]
+    if reply.status != 204:
+        headers.append((b"content-type", reply.content_type.encode()))
+        headers.append((b"content-length", str(len(reply.body)).encode()))
+    if missing:  # the reply lacks these workers' part
+        headers.append((UNREACHABLE_HEADER.encode(), ",".join(missing).encode()))
+    start: Any = {"type": "http.response.start", "status": reply.status, "headers": headers}
+    await send(start)
+    await send({"type": "http.response.body", "body": reply.body, "more_body": False})
