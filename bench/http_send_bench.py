@@ -4,7 +4,7 @@ so the client does not compete with the server for the CPU the way a Python clie
 against a `scaisend serve` it starts, for T seconds. Prints requests/s, p50/p99 latency and
 the server's CPU time per request.
 
-    .venv/bin/python bench/http_send_bench.py [--clients 20] [--seconds 20]
+    .venv/bin/python bench/http_send_bench.py [--clients 20] [--seconds 20] [--workers 1]
 
 The key is a test key, so the whole intake runs (validation, MIME, DKIM signing, durable
 spool, message log, events) but nothing is delivered: this measures acceptance.
@@ -44,12 +44,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_server(state: Path, port: int) -> subprocess.Popen[bytes]:
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and of its children (the workers when `[server] workers` > 1)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + sum(tree_cpu_seconds(int(child)) for child in children)
+
+
+def wait_ready(base: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server was not ready within {timeout:.0f} s")
+
+
+def start_server(state: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     config = state / "scaisend.toml"
     config.write_text(
         f'[http]\nlisten = "127.0.0.1:{port}"\n[smtp]\nsubmission_listen = ""\n'
         f'smtps_listen = ""\nmx_listen = ""\n[storage]\ndata_dir = "{state / "var"}"\n'
-        '[log]\nlevel = "warning"\n'
+        f'[server]\nworkers = {workers}\n[log]\nlevel = "warning"\n'
     )
     return subprocess.Popen(
         [sys.executable, "-m", "mta.cli", "serve", "--config", str(config)],
@@ -140,19 +158,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=1, help="[server] workers")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     state = Path(tempfile.mkdtemp(prefix="scaisend-http-bench-", dir="/var/tmp"))
     port = free_port()
-    server = start_server(state, port)
+    server = start_server(state, port, args.workers)
     try:
         base = f"http://127.0.0.1:{port}"
-        time.sleep(1.0)
+        wait_ready(base)
         key = asyncio.run(prepare(base, token(state)))
-        cpu_before = cpu_seconds(server.pid)
+        cpu_before = tree_cpu_seconds(server.pid)
         result = run_wrk(base, key, args.clients, args.seconds, state)
-        cpu = cpu_seconds(server.pid) - cpu_before
+        cpu = tree_cpu_seconds(server.pid) - cpu_before
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -162,7 +181,10 @@ def main() -> None:
             server.kill()
         shutil.rmtree(state, ignore_errors=True)
     requests = int(result["requests"])
-    print(f"requests {requests} ({result['errors']} not 202)  connections {args.clients}")
+    print(
+        f"requests {requests} ({result['errors']} not 202)  connections {args.clients}"
+        f"  workers {args.workers}"
+    )
     print(f"rate {result['rate']} requests/s")
     print(f"latency p50 {result['50%']}  p99 {result['99%']}")
     print(f"server CPU {1000 * cpu / max(requests, 1):.2f} ms per request")
