@@ -109,7 +109,7 @@ class TrackingService:
         if common is None:
             return None
         url = self.tracker.url("/wf/unsubscribe", claim)
-        self._emit(
+        await self._emit_written(
             GroupResubscribe(
                 **common,
                 asm_group_id=claim.asm_group_id,
@@ -144,13 +144,13 @@ class TrackingService:
         url = self.tracker.url("/wf/unsubscribe", claim) if method != "mailto" else ""
         group = claim.asm_group_id
         if group is None:
-            self._emit(
+            await self._emit_written(
                 Unsubscribe(
                     **common, url=url, method=method, useragent=_agent(visitor), ip=visitor.ip
                 )
             )
         else:
-            self._emit(
+            await self._emit_written(
                 GroupUnsubscribe(
                     **common,
                     asm_group_id=group,
@@ -173,6 +173,12 @@ class TrackingService:
             domain_of(event.email),
             _details(event),
         )
+
+    async def _emit_written(self, event: TrackedEvent) -> None:
+        """A change of subscription is answered (200, or the SMTP 250 of a mailto) only once
+        its event is in the database: a crash right after must not lose an unsubscribe."""
+        self._emit(event)
+        await self._bus.written()
 
     async def _about(self, claim: Claim) -> dict[str, Any] | None:
         """The event fields for the claim's message and recipient, from the message log."""
