@@ -57,13 +57,11 @@ class SqlTokenBuckets:
         clock: Callable[[], float] = time.time,
         prune_every: int = PRUNE_EVERY,
     ) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate and burst must be positive")
         # One statement a request, committed on its own: no BEGIN / COMMIT round trips.
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.rate, self.burst, self._clock = rate, burst, clock
-        self._statement = take_statement(rate, burst)
+        self._clock = clock
         self._fallback = TokenBuckets(rate, burst, clock=clock)
+        self.configure(rate, burst)
         self._taken, self._prune_every = 0, prune_every
 
     def configure(self, rate: float, burst: int) -> None:

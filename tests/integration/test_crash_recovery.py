@@ -113,12 +113,7 @@ class Clients:
 
 
 def delivered(sink: SmtpSink) -> Counter[str]:
-    found: Counter[str] = Counter()
-    for message in sink.snapshot():
-        match = SUBJECT.search(message.data)
-        if match:
-            found[match.group(1).decode()] += 1
-    return found
+    return sink.tally(SUBJECT)
 
 
 def test_acknowledged_mail_survives_sigkill(

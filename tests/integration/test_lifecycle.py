@@ -24,6 +24,7 @@ from aiosmtpd.smtp import Envelope
 from tests.conftest import SINK_HOST
 from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
+from tests.support.notify import notify_socket_at, wait_state
 from tests.support.server import ScaisendServer, free_port
 from tests.support.sink import SmtpSink
 
@@ -33,30 +34,8 @@ GRACE = {"server": {"shutdown_grace_seconds": 30.0}}  # the default, which these
 
 @pytest.fixture
 def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
-    """A datagram socket standing in for systemd's; the server finds it in its environment."""
-    path = tmp_path / "notify.sock"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.bind(str(path))
-        sock.settimeout(1)
-        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
-        monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    with notify_socket_at(tmp_path / "notify.sock", monkeypatch, watchdog_usec=200_000) as sock:
         yield sock
-
-
-def wait_state(sock: socket.socket, state: str, timeout: float = 30.0) -> list[str]:
-    """Read datagrams until one carries `state`; every line seen so far."""
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    for _ in range(10_000):
-        if time.monotonic() > deadline:
-            break
-        try:
-            seen.extend(sock.recv(4096).decode().split("\n"))
-        except TimeoutError:
-            continue
-        if state in seen:
-            return seen
-    raise AssertionError(f"{state} not received; got {seen[-20:]}")
 
 
 def server_for(

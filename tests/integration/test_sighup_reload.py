@@ -23,6 +23,7 @@ from tests.conftest import SINK_HOST
 from tests.support.api import account_with_key
 from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
+from tests.support.notify import notify_socket_at
 from tests.support.server import ScaisendServer, free_port, write_config
 from tests.support.sink import SmtpSink
 
@@ -41,12 +42,7 @@ def second_sink(tmp_path: Path) -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
-    """A datagram socket standing in for systemd's; the server finds it in its environment."""
-    path = tmp_path / "notify.sock"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.bind(str(path))
-        sock.settimeout(1)
-        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    with notify_socket_at(tmp_path / "notify.sock", monkeypatch) as sock:
         yield sock
 
 

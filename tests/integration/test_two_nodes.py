@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import pytest
 from mta.ttl_cache import SHARED_CACHE_SECONDS
 from tests.support.api import admin, set_up_account
 from tests.support.dns_server import DnsServer
+from tests.support.polling import wait_until
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
 from tests.support.webhook_receiver import WebhookReceiver
@@ -92,16 +93,6 @@ def cluster(
         asyncio.run(postgres_cluster.drop_database(database))
 
 
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def client_tls() -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -125,12 +116,7 @@ def smtp_message(subject: str) -> bytes:
 
 
 def delivered(sink: SmtpSink) -> Counter[str]:
-    found: Counter[str] = Counter()
-    for message in sink.snapshot():
-        match = SUBJECT.search(message.data)
-        if match:
-            found[match.group(1).decode()] += 1
-    return found
+    return sink.tally(SUBJECT)
 
 
 def message_status(node: ScaisendServer, token: str, message_id: str) -> str | None:

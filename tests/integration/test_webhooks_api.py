@@ -5,27 +5,16 @@ tenant isolation on every `/{id}` route."""
 from __future__ import annotations
 
 import json
-import time
-from typing import Any
 
 import httpx
 
 from mta.events.webhooks import sign
 from tests.support.api import admin
+from tests.support.polling import wait_until
 from tests.support.server import ScaisendServer
 from tests.support.webhook_receiver import Delivery, WebhookReceiver
 
 HOOKS = "/v3/user/webhooks"
-
-
-def wait_for(check: Any, what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def verified(delivery: Delivery, secret: str) -> bool:
@@ -66,10 +55,10 @@ def test_manage_test_rotate_deliveries_and_redeliver(
     # A test event goes through the outbox, signed with the secret.
     sent = admin(scaisend, token, "POST", f"{HOOKS}/{hook['id']}/test")
     assert sent.status_code == 202, sent.text
-    first = wait_for(lambda: list(receiver.deliveries), "the test event")[0]
+    first = wait_until(lambda: list(receiver.deliveries), "the test event")[0]
     assert verified(first, hook["signing_secret"])
     assert json.loads(first.body)["event_id"] == sent.json()["event_id"]
-    wait_for(
+    wait_until(
         lambda: delivery_state(scaisend, token, hook["id"], sent.json()["id"]) == "delivered",
         "the test delivery to be recorded",
     )
@@ -79,7 +68,7 @@ def test_manage_test_rotate_deliveries_and_redeliver(
     assert rotated["signing_secret"] != hook["signing_secret"]
     receiver.status = 500
     failing = admin(scaisend, token, "POST", f"{HOOKS}/{hook['id']}/test").json()
-    second = wait_for(lambda: receiver.deliveries[1:], "the second test event")[0]
+    second = wait_until(lambda: receiver.deliveries[1:], "the second test event")[0]
     assert verified(second, rotated["signing_secret"])
     assert not verified(second, hook["signing_secret"])
 
@@ -89,7 +78,7 @@ def test_manage_test_rotate_deliveries_and_redeliver(
         rows = row.json()["result"]
         return bool(rows) and rows[0]["attempts"] >= 1 and rows[0]["last_status"] == 500
 
-    wait_for(failed_once, "the failed attempt to be recorded")
+    wait_until(failed_once, "the failed attempt to be recorded")
     page = admin(scaisend, token, "GET", f"{HOOKS}/{hook['id']}/deliveries?limit=1").json()
     assert [r["id"] for r in page["result"]] == [failing["id"]]
     assert page["_metadata"] == {"count": 2, "limit": 1, "offset": 0, "next_offset": 1}
@@ -109,7 +98,7 @@ def test_manage_test_rotate_deliveries_and_redeliver(
         scaisend, token, "POST", f"{HOOKS}/{hook['id']}/deliveries/{sent.json()['id']}/redeliver"
     )
     assert again.status_code == 202 and again.json()["state"] == "pending", again.text
-    wait_for(
+    wait_until(
         lambda: [d for d in receiver.deliveries if d.body == first.body][1:],
         "the redelivered event",
     )

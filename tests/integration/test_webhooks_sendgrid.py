@@ -5,13 +5,13 @@ arrays in SendGrid's field names, and SendGrid's helper verifies the ECDSA signa
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from sendgrid.helpers.eventwebhook import EventWebhook
 
 from tests.support.api import account_with_key, admin, send, wait_for_status
 from tests.support.dns_server import DnsServer
+from tests.support.polling import wait_until
 from tests.support.server import ScaisendServer
 from tests.support.webhook_receiver import Delivery, WebhookReceiver
 
@@ -22,16 +22,6 @@ TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
 
 def events_received(receiver: WebhookReceiver) -> list[dict[str, Any]]:
     return [event for d in list(receiver.deliveries) for event in json.loads(d.body)]
-
-
-def wait_for(check: Any, what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def verifies(delivery: Delivery, public_key: str) -> bool:
@@ -74,7 +64,7 @@ def test_sendgrid_event_webhook_signed_and_verified_by_sendgrids_helper(
 
     message_id = send(scaisend, key, "ada@example.com")
     wait_for_status(scaisend, key, message_id, "delivered")
-    wait_for(lambda: len(events_received(receiver)) >= 2, "processed and delivered")
+    wait_until(lambda: len(events_received(receiver)) >= 2, "processed and delivered")
     events = events_received(receiver)
     assert sorted(e["event"] for e in events) == ["delivered", "processed"]
     for event in events:
@@ -91,7 +81,7 @@ def test_sendgrid_event_webhook_signed_and_verified_by_sendgrids_helper(
     before = len(receiver.deliveries)
     tested = admin(scaisend, token, "POST", "/v3/user/webhooks/event/test", {"url": receiver.url})
     assert tested.status_code == 204, tested.text
-    wait_for(lambda: receiver.deliveries[before:], "the test event")
+    wait_until(lambda: receiver.deliveries[before:], "the test event")
     assert verifies(receiver.deliveries[before], signed["public_key"])
     other = admin(
         scaisend, token, "POST", "/v3/user/webhooks/event/test", {"url": "https://x.test"}

@@ -6,7 +6,6 @@ SIGTERM stops them all and exits 0. A spool left by a retired worker is still se
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -14,11 +13,9 @@ import signal
 import smtplib
 import socket
 import ssl
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +24,8 @@ from control.fanout import LOCAL_HEADER
 from tests.support.api import account_with_key, admin
 from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
+from tests.support.notify import notify_socket_at, wait_state
+from tests.support.polling import wait_until
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
 
@@ -34,16 +33,6 @@ SUBJECT = re.compile(rb"^Subject: (w-[\w-]+)\r?$", re.M)
 STARTED = re.compile(r"event=worker_started worker=(\d+) pid=(\d+)")
 SLOW = "slow@example.com"
 SMTP_MESSAGES, HTTP_MESSAGES, QUEUED = 30, 20, 16
-
-
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start(
@@ -228,25 +217,9 @@ def running(pid: int) -> bool:
 
 @pytest.fixture
 def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
-    """A datagram socket standing in for systemd's, in the supervisor's environment."""
-    path = tmp_path / "notify.sock"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.bind(str(path))
-        sock.settimeout(1)
-        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
-        monkeypatch.setenv("WATCHDOG_USEC", "400000")
+    """Standing in for systemd's socket, in the supervisor's environment."""
+    with notify_socket_at(tmp_path / "notify.sock", monkeypatch, watchdog_usec=400_000) as sock:
         yield sock
-
-
-def states(sock: socket.socket, until: str, timeout: float = 30.0) -> list[str]:
-    """Datagram lines up to the first `until` line."""
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and until not in seen:
-        with contextlib.suppress(TimeoutError):
-            seen.extend(sock.recv(4096).decode().split("\n"))
-    assert until in seen, seen
-    return seen
 
 
 def test_the_supervisor_speaks_for_its_workers_to_systemd(
@@ -256,18 +229,18 @@ def test_the_supervisor_speaks_for_its_workers_to_systemd(
     done when every worker has reloaded, STOPPING=1 and exit 0 on SIGTERM."""
     server = start(tmp_path, dns_server, sink)
     try:
-        seen = states(notify_socket, "READY=1")
+        seen = wait_state(notify_socket, "READY=1")
         assert "event=workers_ready" in server.log()  # logged before READY=1 is sent
         assert "STOPPING=1" not in seen
-        states(notify_socket, "WATCHDOG=1", timeout=5)
-        states(notify_socket, "WATCHDOG=1", timeout=5)
+        wait_state(notify_socket, "WATCHDOG=1", timeout=5)
+        wait_state(notify_socket, "WATCHDOG=1", timeout=5)
         assert server.process is not None
         server.process.send_signal(signal.SIGHUP)
-        states(notify_socket, "RELOADING=1")
-        states(notify_socket, "READY=1")  # once both workers are done
+        wait_state(notify_socket, "RELOADING=1")
+        wait_state(notify_socket, "READY=1")  # once both workers are done
         assert server.log().count("event=config_reloaded") == 2
         server.process.send_signal(signal.SIGTERM)
-        states(notify_socket, "STOPPING=1")
+        wait_state(notify_socket, "STOPPING=1")
         assert server.process.wait(timeout=30) == 0
     finally:
         server.stop()

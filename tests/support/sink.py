@@ -3,9 +3,11 @@ offering STARTTLS, recording every transaction."""
 
 from __future__ import annotations
 
+import re
 import ssl
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +128,13 @@ class SmtpSink:
     def snapshot(self) -> list[Received]:
         with self._lock:
             return list(self.messages)
+
+    def tally(self, pattern: re.Pattern[bytes]) -> Counter[str]:
+        """How many received messages carry each value of `pattern`'s first group (a
+        subject tag, say): duplicates show as counts above 1."""
+        found: Counter[str] = Counter()
+        for message in self.snapshot():
+            match = pattern.search(message.data)
+            if match:
+                found[match.group(1).decode()] += 1
+        return found
