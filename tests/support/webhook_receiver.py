@@ -29,8 +29,10 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length)
+                length = int(self.headers.get("Content-Length", "-1"))
+                body = self.rfile.read(max(length, 0))
+                if length < 0 or len(body) < length:
+                    return  # the sender died mid-request (a killed node): nothing arrived
                 with lock:
                     status, delay = receiver.status, receiver.delay
                     headers = {k.lower(): v for k, v in self.headers.items()}
