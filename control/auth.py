@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 
 from mta.errors import AuthenticationError, PermissionDenied
 from mta.services.api_keys import INVALID_GRANT
@@ -44,7 +45,9 @@ def bucket_key(principal: Principal) -> str:
     return f"{principal.kind}:{principal.account_id}:{principal.subject}"
 
 
-async def provide_principal(request: Request[Any, Any, Any], services: Services) -> Principal:
+async def provide_principal(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> Principal:
     found = request.scope.get("state", {}).get(PRINCIPAL_STATE)
     if isinstance(found, Principal):
         return found
@@ -53,7 +56,9 @@ async def provide_principal(request: Request[Any, Any, Any], services: Services)
     return await authenticate(services, request.headers.get("authorization", ""))
 
 
-async def provide_admin(request: Request[Any, Any, Any], services: Services) -> Principal:
+async def provide_admin(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> Principal:
     token = bearer_token(request.headers.get("authorization", ""))
     if not looks_like_jwt(token):
         raise PermissionDenied("admin endpoints need a JWT (scaisend token), not an API key")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from control.routes.common import read_body
 from control.schemas.bodies import ApiKeyCreate, ApiKeyRename, ApiKeyUpdate
@@ -16,7 +18,9 @@ from mta.services.identity import Principal
 
 @post("/v3/api_keys", status_code=201)
 async def create_key(
-    request: Request[Any, Any, Any], services: Services, principal: Principal
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> dict[str, Any]:
     principal.require("api_keys.create")
     body = await read_body(request, ApiKeyCreate)
@@ -44,21 +48,30 @@ def _public(key: ApiKeyView) -> dict[str, Any]:
 
 
 @get("/v3/api_keys")
-async def list_keys(services: Services, principal: Principal) -> dict[str, Any]:
+async def list_keys(
+    services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> dict[str, Any]:
     principal.require("api_keys.read")
     keys = await services.api_keys.list(principal.account_id)
     return {"result": [_public(k) for k in keys]}
 
 
 @get("/v3/api_keys/{key_id:str}")
-async def get_key(key_id: str, services: Services, principal: Principal) -> dict[str, Any]:
+async def get_key(
+    key_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> dict[str, Any]:
     principal.require("api_keys.read")
     return {"result": [_public(await services.api_keys.get(principal.account_id, key_id))]}
 
 
 @put("/v3/api_keys/{key_id:str}")
 async def replace_key(
-    key_id: str, request: Request[Any, Any, Any], services: Services, principal: Principal
+    key_id: FromPath[str],
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> dict[str, Any]:
     principal.require("api_keys.update")
     body = await read_body(request, ApiKeyUpdate)
@@ -71,7 +84,10 @@ async def replace_key(
 
 @patch("/v3/api_keys/{key_id:str}")
 async def rename_key(
-    key_id: str, request: Request[Any, Any, Any], services: Services, principal: Principal
+    key_id: FromPath[str],
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> dict[str, Any]:
     principal.require("api_keys.update")
     body = await read_body(request, ApiKeyRename)
@@ -80,7 +96,11 @@ async def rename_key(
 
 
 @delete("/v3/api_keys/{key_id:str}", status_code=204)
-async def revoke_key(key_id: str, services: Services, principal: Principal) -> None:
+async def revoke_key(
+    key_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> None:
     principal.require("api_keys.delete")
     await services.api_keys.revoke(principal.account_id, key_id)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from control.routes.common import read_body
 from control.schemas.suppressions import (
@@ -26,7 +28,7 @@ GROUP = "/v3/asm/groups/{group_id:str}"
 
 @post(GLOBAL, status_code=201)
 async def add_global(
-    request: AnyRequest, services: Services, principal: Principal
+    request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> RecipientEmails:
     principal.require("asm.suppressions.global.create")
     body = await read_body(request, RecipientEmails)
@@ -35,20 +37,26 @@ async def add_global(
 
 
 @get(GLOBAL + "/{email:str}")
-async def get_global(email: str, services: Services, principal: Principal) -> GlobalStatus:
+async def get_global(
+    email: FromPath[str], services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> GlobalStatus:
     principal.require("asm.suppressions.global.read")
     found = await services.suppressions.is_global(principal.account_id, email)
     return GlobalStatus(recipient_email=email.lower() if found else None)
 
 
 @delete(GLOBAL + "/{email:str}", status_code=204)
-async def delete_global(email: str, services: Services, principal: Principal) -> None:
+async def delete_global(
+    email: FromPath[str], services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> None:
     principal.require("asm.suppressions.global.delete")
     await services.suppressions.delete_entry(principal.account_id, "unsubscribes", email)
 
 
 @post("/v3/asm/groups", status_code=201)
-async def create_group(request: AnyRequest, services: Services, principal: Principal) -> Group:
+async def create_group(
+    request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> Group:
     principal.require("asm.groups.create")
     body = await read_body(request, GroupCreate)
     return await services.asm_groups.create(
@@ -57,7 +65,9 @@ async def create_group(request: AnyRequest, services: Services, principal: Princ
 
 
 @get("/v3/asm/groups")
-async def list_groups(request: AnyRequest, services: Services, principal: Principal) -> list[Group]:
+async def list_groups(
+    request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> list[Group]:
     """`?id=1&id=2` narrows the list to those groups, as SendGrid's."""
     principal.require("asm.groups.read")
     found = (parse_id(i) for i in request.query_params.getall("id", []))
@@ -66,14 +76,21 @@ async def list_groups(request: AnyRequest, services: Services, principal: Princi
 
 
 @get(GROUP)
-async def get_group(group_id: str, services: Services, principal: Principal) -> Group:
+async def get_group(
+    group_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> Group:
     principal.require("asm.groups.read")
     return await services.asm_groups.get(principal.account_id, group_id_of(group_id))
 
 
 @patch(GROUP, status_code=201)
 async def update_group(
-    group_id: str, request: AnyRequest, services: Services, principal: Principal
+    group_id: FromPath[str],
+    request: AnyRequest,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> Group:
     principal.require("asm.groups.update")
     body = await read_body(request, GroupUpdate)
@@ -83,14 +100,21 @@ async def update_group(
 
 
 @delete(GROUP, status_code=204)
-async def delete_group(group_id: str, services: Services, principal: Principal) -> None:
+async def delete_group(
+    group_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> None:
     principal.require("asm.groups.delete")
     await services.asm_groups.delete(principal.account_id, group_id_of(group_id))
 
 
 @post(GROUP + "/suppressions", status_code=201)
 async def add_group_suppressions(
-    group_id: str, request: AnyRequest, services: Services, principal: Principal
+    group_id: FromPath[str],
+    request: AnyRequest,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> RecipientEmails:
     principal.require("asm.groups.suppressions.create")
     body = await read_body(request, RecipientEmails)
@@ -102,7 +126,9 @@ async def add_group_suppressions(
 
 @get(GROUP + "/suppressions")
 async def list_group_suppressions(
-    group_id: str, services: Services, principal: Principal
+    group_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> list[str]:
     principal.require("asm.groups.suppressions.read")
     return await services.asm_groups.suppressed(principal.account_id, group_id_of(group_id))
@@ -110,7 +136,10 @@ async def list_group_suppressions(
 
 @post(GROUP + "/suppressions/search", status_code=200)
 async def search_group_suppressions(
-    group_id: str, request: AnyRequest, services: Services, principal: Principal
+    group_id: FromPath[str],
+    request: AnyRequest,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> list[str]:
     principal.require("asm.groups.suppressions.read")
     body = await read_body(request, RecipientEmails)
@@ -121,7 +150,10 @@ async def search_group_suppressions(
 
 @delete(GROUP + "/suppressions/{email:str}", status_code=204)
 async def delete_group_suppression(
-    group_id: str, email: str, services: Services, principal: Principal
+    group_id: FromPath[str],
+    email: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> None:
     principal.require("asm.groups.suppressions.delete")
     await services.asm_groups.remove_suppression(principal.account_id, group_id_of(group_id), email)
@@ -129,14 +161,16 @@ async def delete_group_suppression(
 
 @get("/v3/asm/suppressions")
 async def all_group_suppressions(
-    services: Services, principal: Principal
+    services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> list[GroupSuppression]:
     principal.require("asm.groups.suppressions.read")
     return await services.asm_groups.all_suppressions(principal.account_id)
 
 
 @get("/v3/asm/suppressions/{email:str}")
-async def groups_for_email(email: str, services: Services, principal: Principal) -> GroupStatuses:
+async def groups_for_email(
+    email: FromPath[str], services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> GroupStatuses:
     principal.require("asm.groups.suppressions.read")
     found = await services.asm_groups.groups_for(principal.account_id, email)
     return GroupStatuses(suppressions=found)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from control.routes.common import read_body
 from control.schemas.batches import ScheduledSendCreate, ScheduledSendUpdate
@@ -15,20 +17,28 @@ from mta.services.identity import Principal
 
 
 @post("/v3/mail/batch", status_code=201)
-async def create_batch(services: Services, principal: Principal) -> dict[str, str]:
+async def create_batch(
+    services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> dict[str, str]:
     principal.require("mail.batch.create")
     return {"batch_id": await services.batches.create(principal.account_id)}
 
 
 @get("/v3/mail/batch/{batch_id:str}")
-async def validate_batch(batch_id: str, services: Services, principal: Principal) -> dict[str, str]:
+async def validate_batch(
+    batch_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> dict[str, str]:
     principal.require("mail.batch.read")
     return {"batch_id": await services.batches.validate(principal.account_id, batch_id)}
 
 
 @post("/v3/user/scheduled_sends", status_code=201)
 async def pause_or_cancel(
-    request: Request[Any, Any, Any], services: Services, principal: Principal
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> ScheduledSend:
     principal.require("user.scheduled_sends.create")
     body = await read_body(request, ScheduledSendCreate)
@@ -36,14 +46,18 @@ async def pause_or_cancel(
 
 
 @get("/v3/user/scheduled_sends")
-async def list_scheduled(services: Services, principal: Principal) -> list[ScheduledSend]:
+async def list_scheduled(
+    services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> list[ScheduledSend]:
     principal.require("user.scheduled_sends.read")
     return await services.batches.list_scheduled(principal.account_id)
 
 
 @get("/v3/user/scheduled_sends/{batch_id:str}")
 async def get_scheduled(
-    batch_id: str, services: Services, principal: Principal
+    batch_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> list[ScheduledSend]:
     principal.require("user.scheduled_sends.read")
     return await services.batches.get(principal.account_id, batch_id)
@@ -51,7 +65,10 @@ async def get_scheduled(
 
 @patch("/v3/user/scheduled_sends/{batch_id:str}", status_code=204)
 async def update_scheduled(
-    batch_id: str, request: Request[Any, Any, Any], services: Services, principal: Principal
+    batch_id: FromPath[str],
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> None:
     principal.require("user.scheduled_sends.update")
     body = await read_body(request, ScheduledSendUpdate)
@@ -59,7 +76,11 @@ async def update_scheduled(
 
 
 @delete("/v3/user/scheduled_sends/{batch_id:str}", status_code=204)
-async def delete_scheduled(batch_id: str, services: Services, principal: Principal) -> None:
+async def delete_scheduled(
+    batch_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> None:
     principal.require("user.scheduled_sends.delete")
     await services.batches.delete(principal.account_id, batch_id)
 

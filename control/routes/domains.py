@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 
 from control.auth import provide_admin
 from control.routes.common import read_body
@@ -19,7 +20,9 @@ ADMIN = {"principal": Provide(provide_admin)}
 
 @post("/api/admin/domains", dependencies=ADMIN, status_code=201)
 async def create_domain(
-    request: Request[Any, Any, Any], services: Services, principal: Principal
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> DomainView:
     body = await read_body(request, DomainCreate)
     return await services.domains.create(
@@ -28,17 +31,27 @@ async def create_domain(
 
 
 @get("/api/admin/domains", dependencies=ADMIN)
-async def list_domains(services: Services, principal: Principal) -> list[DomainView]:
+async def list_domains(
+    services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> list[DomainView]:
     return await services.domains.list(principal.account_id)
 
 
 @get("/api/admin/domains/{domain_id:str}", dependencies=ADMIN)
-async def get_domain(domain_id: str, services: Services, principal: Principal) -> DomainView:
+async def get_domain(
+    domain_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> DomainView:
     return await services.domains.get(principal.account_id, domain_id)
 
 
 @post("/api/admin/domains/{domain_id:str}/verify", dependencies=ADMIN, status_code=200)
-async def verify_domain(domain_id: str, services: Services, principal: Principal) -> DomainView:
+async def verify_domain(
+    domain_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> DomainView:
     return await services.domains.verify(principal.account_id, domain_id)
 
 

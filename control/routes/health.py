@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 
 from config.settings import HttpSettings
@@ -41,7 +42,9 @@ def routes(http: HttpSettings) -> list[HTTPRouteHandler]:
     """The three handlers; /metrics wants `[http] metrics_token` as a bearer when it is set."""
 
     @get("/metrics", include_in_schema=False)
-    async def metrics(request: Request[Any, Any, Any], services: Services) -> Response[bytes]:
+    async def metrics(
+        request: Request[Any, Any, Any], services: NamedDependency[Services]
+    ) -> Response[bytes]:
         if http.metrics_token and not bearer_matches(
             request.headers.get("authorization", ""), http.metrics_token
         ):
@@ -59,7 +62,7 @@ def routes(http: HttpSettings) -> list[HTTPRouteHandler]:
         return Alive(status="ok")
 
     @get("/readyz", include_in_schema=False)
-    async def readyz(services: Services) -> Response[Ready]:
+    async def readyz(services: NamedDependency[Services]) -> Response[Ready]:
         body = readiness_body(await services.readiness.report())
         return Response(body, status_code=503 if body.not_ready else 200)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import MediaType, Request, Response, post
+from litestar.di import NamedDependency
 
 from control.routes.common import read_body
 from mta.intake.request import MailSend
@@ -15,7 +16,9 @@ from mta.services.identity import Principal
 
 @post("/v3/mail/send", status_code=202)
 async def mail_send(
-    request: Request[Any, Any, Any], services: Services, principal: Principal
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> Response[dict[str, str] | bytes]:
     principal.require("mail.send")
     body = await read_body(request, MailSend)

@@ -3,10 +3,11 @@ parameter style (`?to_email=..&page_size=..`) or SendGrid's (`?query=..&limit=..
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from mta.services.container import Services
 from mta.services.identity import Principal
@@ -15,27 +16,31 @@ from mta.services.messages import MessageView
 
 
 @get("/v3/messages/{message_id:str}")
-async def get_message(message_id: str, services: Services, principal: Principal) -> MessageView:
+async def get_message(
+    message_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> MessageView:
     return await services.messages.get(principal, message_id)
 
 
 @get("/v3/messages")
 async def list_messages(
-    services: Services,
-    principal: Principal,
-    expression: str | None = Parameter(query="query", default=None),  # `query` is Litestar's
-    to_email: str | None = None,
-    from_email: str | None = None,
-    subject: str | None = None,
-    status: str | None = None,
-    msg_id: str | None = None,
-    template_id: str | None = None,
-    categories: str | None = None,
-    api_key_id: str | None = None,
-    last_event_time_after: str | None = None,
-    last_event_time_before: str | None = None,
-    page_size: int = 10,
-    limit: int | None = None,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+    expression: Annotated[str | None, QueryParameter(name="query")] = None,  # `query`: Litestar's
+    to_email: FromQuery[str | None] = None,
+    from_email: FromQuery[str | None] = None,
+    subject: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    msg_id: FromQuery[str | None] = None,
+    template_id: FromQuery[str | None] = None,
+    categories: FromQuery[str | None] = None,
+    api_key_id: FromQuery[str | None] = None,
+    last_event_time_after: FromQuery[str | None] = None,
+    last_event_time_before: FromQuery[str | None] = None,
+    page_size: FromQuery[int] = 10,
+    limit: FromQuery[int | None] = None,
 ) -> dict[str, Any]:
     base = parse_query(expression) if expression is not None else None
     wanted = from_parameters(

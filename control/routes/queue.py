@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import delete, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from control.auth import provide_admin
 from mta.errors import PermissionDenied
@@ -24,11 +24,11 @@ def _operator(principal: Principal) -> None:
 
 @get("/api/admin/queue", dependencies=ADMIN)
 async def list_queue(
-    services: Services,
-    principal: Principal,
-    domain: str | None = None,
-    queue_state: Annotated[QueueState | None, Parameter(query="state")] = None,
-    limit: int = 100,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+    domain: FromQuery[str | None] = None,
+    queue_state: Annotated[QueueState | None, QueryParameter(name="state")] = None,
+    limit: FromQuery[int] = 100,
 ) -> dict[str, list[QueuedMessage]]:
     _operator(principal)
     messages = await services.queue.list(domain=domain, state=queue_state, limit=limit)
@@ -36,37 +36,59 @@ async def list_queue(
 
 
 @get("/api/admin/queue/{queue_id:str}", dependencies=ADMIN)
-async def show_queued(queue_id: str, services: Services, principal: Principal) -> QueuedMessage:
+async def show_queued(
+    queue_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> QueuedMessage:
     _operator(principal)
     return await services.queue.show(queue_id)
 
 
 @post("/api/admin/queue/retry", dependencies=ADMIN, status_code=200)
-async def retry_all(services: Services, principal: Principal) -> dict[str, int]:
+async def retry_all(
+    services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> dict[str, int]:
     _operator(principal)
     return {"retried": await services.queue.retry(None)}
 
 
 @post("/api/admin/queue/{queue_id:str}/retry", dependencies=ADMIN, status_code=200)
-async def retry_one(queue_id: str, services: Services, principal: Principal) -> dict[str, int]:
+async def retry_one(
+    queue_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> dict[str, int]:
     _operator(principal)
     return {"retried": await services.queue.retry(queue_id)}
 
 
 @post("/api/admin/queue/{queue_id:str}/hold", dependencies=ADMIN, status_code=200)
-async def hold(queue_id: str, services: Services, principal: Principal) -> QueuedMessage:
+async def hold(
+    queue_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> QueuedMessage:
     _operator(principal)
     return await services.queue.hold(queue_id)
 
 
 @post("/api/admin/queue/{queue_id:str}/release", dependencies=ADMIN, status_code=200)
-async def release(queue_id: str, services: Services, principal: Principal) -> QueuedMessage:
+async def release(
+    queue_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> QueuedMessage:
     _operator(principal)
     return await services.queue.release(queue_id)
 
 
 @delete("/api/admin/queue/{queue_id:str}", dependencies=ADMIN, status_code=204)
-async def delete_queued(queue_id: str, services: Services, principal: Principal) -> None:
+async def delete_queued(
+    queue_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> None:
     _operator(principal)
     await services.queue.delete(queue_id)
 

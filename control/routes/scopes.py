@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import get
+from litestar.di import NamedDependency
 
 from mta.services.identity import Principal
 
@@ -13,7 +14,7 @@ class ScopeList(msgspec.Struct, kw_only=True):
 
 
 @get("/v3/scopes")
-async def list_scopes(principal: Principal) -> ScopeList:
+async def list_scopes(principal: NamedDependency[Principal]) -> ScopeList:
     return ScopeList(scopes=principal.scope_list())
 
 

@@ -4,6 +4,8 @@ endpoints over the daily aggregates (start_date required, end_date, aggregated_b
 from __future__ import annotations
 
 from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 
 from mta.errors import PermissionDenied
 from mta.services.container import Services
@@ -13,13 +15,13 @@ from mta.services.stats import DateStats, page, stats_range, today_utc
 
 @get("/v3/stats")
 async def global_stats(
-    services: Services,
-    principal: Principal,
-    start_date: str | None = None,
-    end_date: str | None = None,
-    aggregated_by: str | None = None,
-    limit: int | None = None,
-    offset: int = 0,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+    start_date: FromQuery[str | None] = None,
+    end_date: FromQuery[str | None] = None,
+    aggregated_by: FromQuery[str | None] = None,
+    limit: FromQuery[int | None] = None,
+    offset: FromQuery[int] = 0,
 ) -> list[DateStats]:
     if not (principal.has_scope("stats.read") or principal.has_scope("stats.global.read")):
         raise PermissionDenied("access forbidden: this key lacks the scope stats.read")
@@ -29,14 +31,14 @@ async def global_stats(
 
 @get("/v3/categories/stats")
 async def category_stats(
-    services: Services,
-    principal: Principal,
-    categories: list[str] | None = None,
-    start_date: str | None = None,
-    end_date: str | None = None,
-    aggregated_by: str | None = None,
-    limit: int | None = None,
-    offset: int = 0,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+    categories: FromQuery[list[str] | None] = None,
+    start_date: FromQuery[str | None] = None,
+    end_date: FromQuery[str | None] = None,
+    aggregated_by: FromQuery[str | None] = None,
+    limit: FromQuery[int | None] = None,
+    offset: FromQuery[int] = 0,
 ) -> list[DateStats]:
     principal.require("categories.stats.read")
     span = stats_range(start_date, end_date, aggregated_by, today_utc())
@@ -46,15 +48,15 @@ async def category_stats(
 
 @get("/v3/categories/stats/sums")
 async def category_sums(
-    services: Services,
-    principal: Principal,
-    start_date: str | None = None,
-    end_date: str | None = None,
-    aggregated_by: str | None = None,
-    sort_by_metric: str = "delivered",
-    sort_by_direction: str = "desc",
-    limit: int = 5,
-    offset: int = 0,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+    start_date: FromQuery[str | None] = None,
+    end_date: FromQuery[str | None] = None,
+    aggregated_by: FromQuery[str | None] = None,
+    sort_by_metric: FromQuery[str] = "delivered",
+    sort_by_direction: FromQuery[str] = "desc",
+    limit: FromQuery[int] = 5,
+    offset: FromQuery[int] = 0,
 ) -> DateStats:
     principal.require("categories.stats.sums.read")
     span = stats_range(start_date, end_date, aggregated_by, today_utc())

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, delete, get
+from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from control.routes.common import read_body
 from control.schemas.suppressions import DeleteEntries
@@ -46,22 +48,36 @@ def list_routes(name: ListName) -> list[HTTPRouteHandler]:
 
     @get(path, name=f"{name}-list")
     async def list_entries(
-        request: AnyRequest, services: Services, principal: Principal
+        request: AnyRequest,
+        services: NamedDependency[Services],
+        principal: NamedDependency[Principal],
     ) -> list[Entry]:
         return await _list(name, request, services, principal)
 
     @get(path + "/{email:str}", name=f"{name}-get")
-    async def get_entry(email: str, services: Services, principal: Principal) -> list[Entry]:
+    async def get_entry(
+        email: FromPath[str],
+        services: NamedDependency[Services],
+        principal: NamedDependency[Principal],
+    ) -> list[Entry]:
         principal.require(f"suppression.{name}.read")
         return await services.suppressions.get_entry(principal.account_id, name, email)
 
     @delete(path + "/{email:str}", status_code=204, name=f"{name}-delete-one")
-    async def delete_entry(email: str, services: Services, principal: Principal) -> None:
+    async def delete_entry(
+        email: FromPath[str],
+        services: NamedDependency[Services],
+        principal: NamedDependency[Principal],
+    ) -> None:
         principal.require(f"suppression.{name}.delete")
         await services.suppressions.delete_entry(principal.account_id, name, email)
 
     @delete(path, status_code=204, name=f"{name}-delete")
-    async def delete_entries(request: AnyRequest, services: Services, principal: Principal) -> None:
+    async def delete_entries(
+        request: AnyRequest,
+        services: NamedDependency[Services],
+        principal: NamedDependency[Principal],
+    ) -> None:
         principal.require(f"suppression.{name}.delete")
         body = await read_body(request, DeleteEntries)
         await services.suppressions.delete_entries(
@@ -73,13 +89,15 @@ def list_routes(name: ListName) -> list[HTTPRouteHandler]:
 
 @get("/v3/suppression/unsubscribes")
 async def list_unsubscribes(
-    request: AnyRequest, services: Services, principal: Principal
+    request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> list[Entry]:
     return await _list("unsubscribes", request, services, principal)
 
 
 @get("/v3/suppression/why/{email:str}")
-async def why(email: str, services: Services, principal: Principal) -> list[Why]:
+async def why(
+    email: FromPath[str], services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> list[Why]:
     """Ours: every entry for the address with the event that caused it (or "api")."""
     principal.require("suppression.read")
     return await services.suppressions.why(principal.account_id, email)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from control.routes.common import read_body
 from control.schemas.bodies import TemplateCreate, TemplateDuplicate, TemplateRename, VersionBody
@@ -27,7 +29,7 @@ VERSION = TEMPLATE + "/versions/{version_id:str}"
 
 @post("/v3/templates", status_code=201)
 async def create_template(
-    request: AnyRequest, services: Services, principal: Principal
+    request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> TemplateView:
     principal.require("templates.create")
     body = await read_body(request, TemplateCreate)
@@ -38,7 +40,7 @@ async def create_template(
 
 @get("/v3/templates")
 async def list_templates(
-    request: AnyRequest, services: Services, principal: Principal
+    request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> TemplateList:
     principal.require("templates.read")
     query = request.query_params
@@ -51,14 +53,21 @@ async def list_templates(
 
 
 @get(TEMPLATE)
-async def get_template(template_id: str, services: Services, principal: Principal) -> TemplateView:
+async def get_template(
+    template_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> TemplateView:
     principal.require("templates.read")
     return await services.templates.get(principal.account_id, template_id)
 
 
 @patch(TEMPLATE)
 async def rename_template(
-    template_id: str, request: AnyRequest, services: Services, principal: Principal
+    template_id: FromPath[str],
+    request: AnyRequest,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> TemplateView:
     principal.require("templates.update")
     body = await read_body(request, TemplateRename)
@@ -66,14 +75,21 @@ async def rename_template(
 
 
 @delete(TEMPLATE, status_code=204)
-async def delete_template(template_id: str, services: Services, principal: Principal) -> None:
+async def delete_template(
+    template_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> None:
     principal.require("templates.delete")
     await services.templates.delete(principal.account_id, template_id)
 
 
 @post(TEMPLATE, status_code=201)
 async def duplicate_template(
-    template_id: str, request: AnyRequest, services: Services, principal: Principal
+    template_id: FromPath[str],
+    request: AnyRequest,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> TemplateView:
     principal.require("templates.create")
     body = await read_body(request, TemplateDuplicate)
@@ -82,7 +98,10 @@ async def duplicate_template(
 
 @post(TEMPLATE + "/versions", status_code=201)
 async def create_version(
-    template_id: str, request: AnyRequest, services: Services, principal: Principal
+    template_id: FromPath[str],
+    request: AnyRequest,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> VersionView:
     principal.require("templates.versions.create")
     fields = version_fields(await read_body(request, VersionBody), creating=True)
@@ -91,7 +110,10 @@ async def create_version(
 
 @get(VERSION)
 async def get_version(
-    template_id: str, version_id: str, services: Services, principal: Principal
+    template_id: FromPath[str],
+    version_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> VersionView:
     principal.require("templates.versions.read")
     return await services.templates.get_version(principal.account_id, template_id, version_id)
@@ -99,11 +121,11 @@ async def get_version(
 
 @patch(VERSION)
 async def update_version(
-    template_id: str,
-    version_id: str,
+    template_id: FromPath[str],
+    version_id: FromPath[str],
     request: AnyRequest,
-    services: Services,
-    principal: Principal,
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> VersionView:
     principal.require("templates.versions.update")
     fields = version_fields(await read_body(request, VersionBody), creating=False)
@@ -114,7 +136,10 @@ async def update_version(
 
 @delete(VERSION, status_code=204)
 async def delete_version(
-    template_id: str, version_id: str, services: Services, principal: Principal
+    template_id: FromPath[str],
+    version_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> None:
     principal.require("templates.versions.delete")
     await services.templates.delete_version(principal.account_id, template_id, version_id)
@@ -122,7 +147,10 @@ async def delete_version(
 
 @post(VERSION + "/activate", status_code=200)
 async def activate_version(
-    template_id: str, version_id: str, services: Services, principal: Principal
+    template_id: FromPath[str],
+    version_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> VersionView:
     principal.require("templates.versions.activate.create")
     return await services.templates.activate(principal.account_id, template_id, version_id)

@@ -8,6 +8,8 @@ import urllib.parse
 from typing import Any
 
 from litestar import MediaType, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 
 from mta.intake.tracking import CLICK_PATH, OPEN_PATH, UNSUBSCRIBE_PATH
 from mta.services.container import Services
@@ -45,7 +47,7 @@ def not_found() -> Response[str]:
 
 @get(OPEN_PATH, include_in_schema=False)
 async def open_pixel(
-    request: Request[Any, Any, Any], services: Services, upn: str = ""
+    request: Request[Any, Any, Any], services: NamedDependency[Services], upn: FromQuery[str] = ""
 ) -> Response[bytes]:
     if not await services.tracking.open(upn, visitor(request)):
         return Response(b"", status_code=404, media_type=MediaType.TEXT, headers=NO_STORE)
@@ -54,7 +56,7 @@ async def open_pixel(
 
 @get(CLICK_PATH, include_in_schema=False)
 async def click(
-    request: Request[Any, Any, Any], services: Services, upn: str = ""
+    request: Request[Any, Any, Any], services: NamedDependency[Services], upn: FromQuery[str] = ""
 ) -> Response[str]:
     url = await services.tracking.click(upn, visitor(request))
     if url is None:
@@ -72,7 +74,9 @@ def _form(token: str, subscription: Subscription) -> str:
 
 
 @get(UNSUBSCRIBE_PATH, include_in_schema=False)
-async def unsubscribe_page(services: Services, upn: str = "") -> Response[str]:
+async def unsubscribe_page(
+    services: NamedDependency[Services], upn: FromQuery[str] = ""
+) -> Response[str]:
     """A confirmation page only: link scanners fetch with GET, so GET changes nothing."""
     subscription = await services.tracking.subscription(upn)
     if subscription is None:
@@ -84,7 +88,7 @@ async def unsubscribe_page(services: Services, upn: str = "") -> Response[str]:
 
 @post(UNSUBSCRIBE_PATH, status_code=200, include_in_schema=False)
 async def unsubscribe(
-    request: Request[Any, Any, Any], services: Services, upn: str = ""
+    request: Request[Any, Any, Any], services: NamedDependency[Services], upn: FromQuery[str] = ""
 ) -> Response[str]:
     """RFC 8058's one-click POST ("List-Unsubscribe=One-Click"), or the page's form."""
     form = await request.form()

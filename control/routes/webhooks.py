@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from control.routes.common import read_body
 from control.schemas.bodies import (
@@ -36,7 +37,9 @@ MAX_PAGE = 500
 
 @post("/v3/user/webhooks", status_code=201)
 async def create_webhook(
-    request: Request[Any, Any, Any], services: Services, principal: Principal
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> WebhookView:
     principal.require("user.webhooks.event.settings.create")
     body = await read_body(request, WebhookCreate)
@@ -46,20 +49,29 @@ async def create_webhook(
 
 
 @get("/v3/user/webhooks")
-async def list_webhooks(services: Services, principal: Principal) -> list[WebhookView]:
+async def list_webhooks(
+    services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> list[WebhookView]:
     principal.require(READ)
     return await services.webhooks.list(principal.account_id)
 
 
 @get("/v3/user/webhooks/{webhook_id:str}")
-async def get_webhook(webhook_id: str, services: Services, principal: Principal) -> WebhookView:
+async def get_webhook(
+    webhook_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> WebhookView:
     principal.require(READ)
     return await services.webhooks.get(principal.account_id, webhook_id)
 
 
 @patch("/v3/user/webhooks/{webhook_id:str}")
 async def update_webhook(
-    webhook_id: str, request: Request[Any, Any, Any], services: Services, principal: Principal
+    webhook_id: FromPath[str],
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> WebhookView:
     principal.require(UPDATE)
     body = await read_body(request, WebhookUpdate)
@@ -68,32 +80,44 @@ async def update_webhook(
 
 
 @delete("/v3/user/webhooks/{webhook_id:str}", status_code=204)
-async def delete_webhook(webhook_id: str, services: Services, principal: Principal) -> None:
+async def delete_webhook(
+    webhook_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> None:
     principal.require("user.webhooks.event.settings.delete")
     await services.webhooks.delete(principal.account_id, webhook_id)
 
 
 @post("/v3/user/webhooks/{webhook_id:str}/rotate", status_code=200)
-async def rotate_secret(webhook_id: str, services: Services, principal: Principal) -> WebhookView:
+async def rotate_secret(
+    webhook_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> WebhookView:
     principal.require(UPDATE)
     return await services.webhooks.rotate(principal.account_id, webhook_id)
 
 
 @post("/v3/user/webhooks/{webhook_id:str}/test", status_code=202)
-async def test_webhook(webhook_id: str, services: Services, principal: Principal) -> DeliveryView:
+async def test_webhook(
+    webhook_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> DeliveryView:
     principal.require(UPDATE)
     return await services.webhooks.send_test(principal.account_id, webhook_id)
 
 
 @get("/v3/user/webhooks/{webhook_id:str}/deliveries")
 async def list_deliveries(
-    webhook_id: str,
-    services: Services,
-    principal: Principal,
-    delivery_state: Annotated[str | None, Parameter(query="state")] = None,
-    event_type: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    webhook_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+    delivery_state: Annotated[str | None, QueryParameter(name="state")] = None,
+    event_type: FromQuery[str | None] = None,
+    limit: FromQuery[int] = 50,
+    offset: FromQuery[int] = 0,
 ) -> DeliveryPage:
     principal.require(READ)
     if not 1 <= limit <= MAX_PAGE:
@@ -106,21 +130,28 @@ async def list_deliveries(
 
 @post("/v3/user/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/redeliver", status_code=202)
 async def redeliver(
-    webhook_id: str, delivery_id: str, services: Services, principal: Principal
+    webhook_id: FromPath[str],
+    delivery_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> DeliveryView:
     principal.require(UPDATE)
     return await services.webhooks.redeliver(principal.account_id, webhook_id, delivery_id)
 
 
 @get("/v3/user/webhooks/event/settings")
-async def get_event_settings(services: Services, principal: Principal) -> dict[str, Any]:
+async def get_event_settings(
+    services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> dict[str, Any]:
     principal.require(READ)
     return await services.webhooks.sendgrid.get(principal.account_id)
 
 
 @patch("/v3/user/webhooks/event/settings")
 async def update_event_settings(
-    request: Request[Any, Any, Any], services: Services, principal: Principal
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> dict[str, Any]:
     principal.require(UPDATE)
     body = await read_body(request, EventWebhookSettings)
@@ -129,14 +160,18 @@ async def update_event_settings(
 
 
 @get("/v3/user/webhooks/event/settings/signed")
-async def get_signed(services: Services, principal: Principal) -> SignedView:
+async def get_signed(
+    services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> SignedView:
     principal.require(READ)
     return await services.webhooks.sendgrid.signed(principal.account_id)
 
 
 @patch("/v3/user/webhooks/event/settings/signed")
 async def update_signed(
-    request: Request[Any, Any, Any], services: Services, principal: Principal
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> SignedView:
     principal.require(UPDATE)
     body = await read_body(request, WebhookSignedUpdate)
@@ -145,7 +180,9 @@ async def update_signed(
 
 @post("/v3/user/webhooks/event/test", status_code=204)
 async def test_event_webhook(
-    request: Request[Any, Any, Any], services: Services, principal: Principal
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
 ) -> None:
     principal.require(UPDATE)
     body = await read_body(request, EventWebhookTest)
