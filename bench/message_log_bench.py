@@ -22,7 +22,7 @@ from typing import Any
 from mta.db.engine import create_schema, make_engine, make_sessionmaker
 from mta.events.retention import refresh_statistics
 from mta.services.identity import Principal
-from mta.services.message_query import MessageFilter, parse_query
+from mta.services.message_query import NO_FILTER, MessageFilter, parse_query
 from mta.services.messages import MessageService
 
 T0 = 1767225600.0  # messages spread over the 30 days after 2026-01-01
@@ -123,9 +123,9 @@ def filters(
         return lambda: (who, parse_query(text()), size)
 
     return {
-        "newest (no filter)": lambda: (reader, MessageFilter(), 10),
-        "newest, page 1000": lambda: (reader, MessageFilter(), 1000),
-        "mail.send key: own": lambda: (sender, MessageFilter(), 10),
+        "newest (no filter)": lambda: (reader, NO_FILTER, 10),
+        "newest, page 1000": lambda: (reader, NO_FILTER, 1000),
+        "mail.send key: own": lambda: (sender, NO_FILTER, 10),
         "to_email": q(lambda: f'to_email="user{rng.randrange(ADDRESSES)}@example.com"'),
         "from_email": q(lambda: f'from_email="sender{rng.randrange(50)}@mail.example.com"'),
         "subject": q(lambda: f'subject="Subject {rng.randrange(1000)}"'),
@@ -141,6 +141,17 @@ def filters(
         "to_email + status": q(
             lambda: f'to_email="user{rng.randrange(ADDRESSES)}@example.com" AND status="delivered"'
         ),
+        "to_email OR to_email": q(
+            lambda: (
+                f'to_email="user{rng.randrange(ADDRESSES)}@example.com" '
+                f'OR to_email="user{rng.randrange(ADDRESSES)}@example.com"'
+            )
+        ),
+        "NOT category + status": q(
+            lambda: f'status="bounced" AND NOT categories="cat{rng.randrange(20)}"'
+        ),
+        "subject LIKE prefix": q(lambda: f'subject LIKE "Subject {rng.randrange(1000)}%"'),
+        "subject LIKE infix": q(lambda: f'subject LIKE "%ject {rng.randrange(1000)}"'),
     }
 
 

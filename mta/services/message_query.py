@@ -1,9 +1,26 @@
-"""The message log's filter: SendGrid's `query=` expressions parsed into a `MessageFilter`
-(pure), and the same filter built from the tutorial's plain parameters.
+"""The message log's filter: SendGrid's `query=` expressions parsed (pure) into a small
+expression tree (And / Or / Not over Match, Like and TimeRange), and the same tree built from
+the tutorial's plain parameters. mta.services.messages turns a tree into SQL.
 
-Grammar: clause (AND clause)*; clause is `field = "v"`, `field IN ("a", "b")`,
-`last_event_time BETWEEN TIMESTAMP "t1" AND TIMESTAMP "t2"` or `last_event_time <op>
-TIMESTAMP "t"`, optionally in parentheses. Anything else is a ValidationError on `query`.
+Grammar (keywords in any case, field names exact; NOT binds tighter than AND, AND than OR):
+
+    query     := or_expr
+    or_expr   := and_expr (OR and_expr)*
+    and_expr  := not_expr (AND not_expr)*
+    not_expr  := NOT* primary
+    primary   := "(" or_expr ")" | condition
+    condition := field ("=" | "!=") value
+               | field [NOT] IN "(" value ("," value)* ")"
+               | field [NOT] LIKE value                  (not on status)
+               | CONTAINS "(" categories "," value ")"
+               | last_event_time [NOT] BETWEEN TIMESTAMP value AND TIMESTAMP value
+               | last_event_time ("<" | "<=" | ">" | ">=") TIMESTAMP value
+    value     := "…" | '…'                               (backslash escapes the next character)
+
+In a LIKE pattern `%` matches any run of characters and `_` any one; a backslash before
+either makes it literal (`\\_` in the literal, or `\\\\_` as BigQuery spells it), and a doubled
+backslash in the pattern is one literal backslash. Anything else is a ValidationError on
+`query`.
 """
 
 from __future__ import annotations
@@ -19,19 +36,11 @@ from mta.errors import ValidationError
 MAX_QUERY_LENGTH = 4000
 MAX_VALUES = 100  # values in one IN list
 MAX_VALUE_LENGTH = 1000
-MAX_NESTING = 8
+MAX_NESTING = 8  # parentheses
+MAX_CONDITIONS = 50  # conditions in one query
 
-# Query field → MessageFilter attribute (a list of accepted values).
-LIST_FIELDS = {
-    "msg_id": "msg_ids",
-    "to_email": "to_emails",
-    "from_email": "from_emails",
-    "subject": "subjects",
-    "status": "statuses",
-    "template_id": "template_ids",
-    "categories": "categories",
-    "api_key_id": "api_key_ids",
-}
+EMAIL_FIELDS = frozenset({"to_email", "from_email"})
+FIELDS = EMAIL_FIELDS | {"msg_id", "subject", "status", "template_id", "categories", "api_key_id"}
 STATUSES = frozenset({"processed", "delivered", "not_delivered", "deferred", "bounced", "dropped"})
 # SendGrid's `not_delivered` covers every settled failure of ours.
 STATUS_ALIASES = {"not_delivered": ("not_delivered", "bounced", "dropped")}
@@ -42,29 +51,57 @@ _TOKEN = re.compile(
     | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
     | (?P<op><=|>=|!=|=|<|>|\(|\)|,)
     )""",
-    re.VERBOSE,
+    re.VERBOSE | re.DOTALL,
 )
-_ESCAPE = re.compile(r"\\(.)")
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+# In a LIKE literal `\%` and `\_` stay escaped (the pattern's escape), `\\` is one backslash.
+_LIKE_ESCAPE = re.compile(r"\\([%_])|\\(.)", re.DOTALL)
 
 
-class MessageFilter(msgspec.Struct, kw_only=True):
-    """Every list is "one of these" (None: no condition); times are Unix seconds."""
+class Match(msgspec.Struct, frozen=True):
+    """`field` is one of `values` (`=`, IN, Contains); for to_email and categories: the
+    message has such a recipient or category."""
 
-    msg_ids: list[str] | None = None
-    to_emails: list[str] | None = None
-    from_emails: list[str] | None = None
-    subjects: list[str] | None = None
-    statuses: list[str] | None = None
-    template_ids: list[str] | None = None
-    categories: list[str] | None = None
-    api_key_ids: list[str] | None = None
-    last_event_after: float | None = None  # inclusive
-    last_event_before: float | None = None  # inclusive
+    field: str
+    values: tuple[str, ...]
+
+
+class Like(msgspec.Struct, frozen=True):
+    """`field` matches the LIKE `pattern` (escape character: backslash)."""
+
+    field: str
+    pattern: str
+
+
+class TimeRange(msgspec.Struct, frozen=True):
+    """last_event_time within [after, before] (Unix seconds, both inclusive; None: open)."""
+
+    after: float | None = None
+    before: float | None = None
+
+
+class Not(msgspec.Struct, frozen=True):
+    item: MessageFilter
+
+
+class And(msgspec.Struct, frozen=True):
+    """Every item holds; no items: every message."""
+
+    items: tuple[MessageFilter, ...]
+
+
+class Or(msgspec.Struct, frozen=True):
+    items: tuple[MessageFilter, ...]
+
+
+MessageFilter = And | Or | Not | Match | Like | TimeRange
+NO_FILTER = And(())
 
 
 class Token(msgspec.Struct, frozen=True):
     kind: str  # string | word | op
-    text: str
+    text: str  # a string's value, its escapes resolved
+    raw: str = ""  # a string's text between the quotes
 
 
 def _fail(message: str) -> ValidationError:
@@ -83,21 +120,37 @@ def tokenize(query: str) -> list[Token]:
             break
         match = _TOKEN.match(query, position)
         if match is None or match.end() == position:
-            raise _fail(f"unexpected character at offset {position}")
+            at = len(query) - len(query[position:].lstrip())
+            raise _fail(f"unexpected {query[at]!r} at offset {at}")
         kind = match.lastgroup or ""
         text = match.group(kind)
         if kind == "string":
-            text = _ESCAPE.sub(r"\1", text[1:-1])
-        tokens.append(Token(kind, text))
+            tokens.append(Token(kind, _ESCAPE.sub(r"\1", text[1:-1]), text[1:-1]))
+        else:
+            tokens.append(Token(kind, text))
         position = match.end()
     return tokens
+
+
+def _and(items: list[MessageFilter]) -> MessageFilter:
+    flat = [part for item in items for part in (item.items if isinstance(item, And) else (item,))]
+    return flat[0] if len(flat) == 1 else And(tuple(flat))
+
+
+def _or(items: list[MessageFilter]) -> MessageFilter:
+    flat = [part for item in items for part in (item.items if isinstance(item, Or) else (item,))]
+    return flat[0] if len(flat) == 1 else Or(tuple(flat))
+
+
+def negate(item: MessageFilter) -> MessageFilter:
+    return item.item if isinstance(item, Not) else Not(item)
 
 
 class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.at = 0
-        self.result = MessageFilter()
+        self.conditions = 0
 
     def peek(self) -> Token | None:
         return self.tokens[self.at] if self.at < len(self.tokens) else None
@@ -109,64 +162,126 @@ class _Parser:
         self.at += 1
         return token
 
+    def at_word(self, word: str) -> bool:
+        token = self.peek()
+        return token is not None and token.kind == "word" and token.text.upper() == word
+
+    def at_op(self, op: str) -> bool:
+        token = self.peek()
+        return token is not None and token.kind == "op" and token.text == op
+
     def keyword(self, word: str) -> None:
         token = self.take()
-        if token.kind == "op" or token.text.upper() != word:
+        if token.kind != "word" or token.text.upper() != word:
             raise _fail(f"expected {word}, found {token.text!r}")
 
-    def string(self) -> str:
+    def op(self, op: str) -> None:
+        token = self.take()
+        if token.kind != "op" or token.text != op:
+            raise _fail(f"expected {op!r}, found {token.text!r}")
+
+    def literal(self) -> Token:
         token = self.take()
         if token.kind != "string":
             raise _fail(f"expected a quoted value, found {token.text!r}")
         if len(token.text) > MAX_VALUE_LENGTH:
             raise _fail("a value is too long")
-        return token.text
+        return token
+
+    def string(self) -> str:
+        return self.literal().text
 
     def parse(self) -> MessageFilter:
         if not self.tokens:
             raise _fail("the query is empty")
-        self.clause()
-        while self.peek() is not None:
-            self.keyword("AND")
-            self.clause()
-        return self.result
-
-    def clause(self, depth: int = 0) -> None:
+        result = self.or_expr(0)
         token = self.peek()
-        if token is not None and token.kind == "op" and token.text == "(":
+        if token is not None:
+            raise _fail(f"expected AND, OR or the end, found {token.text!r}")
+        return result
+
+    def or_expr(self, depth: int) -> MessageFilter:
+        items = [self.and_expr(depth)]
+        while self.at_word("OR"):
+            self.take()
+            items.append(self.and_expr(depth))
+        return _or(items)
+
+    def and_expr(self, depth: int) -> MessageFilter:
+        items = [self.not_expr(depth)]
+        while self.at_word("AND"):
+            self.take()
+            items.append(self.not_expr(depth))
+        return _and(items)
+
+    def not_expr(self, depth: int) -> MessageFilter:
+        negations = 0
+        while self.at_word("NOT"):  # bounded by the tokens
+            self.take()
+            negations += 1
+        item = self.primary(depth)
+        return negate(item) if negations % 2 else item
+
+    def primary(self, depth: int) -> MessageFilter:
+        if self.at_op("("):
             if depth >= MAX_NESTING:
                 raise _fail(f"more than {MAX_NESTING} nested parentheses")
             self.take()
-            self.clause(depth + 1)
-            closing = self.take()
-            if closing.text != ")" or closing.kind != "op":
-                raise _fail(f"expected ')', found {closing.text!r}")
-            return
+            item = self.or_expr(depth + 1)
+            self.op(")")
+            return item
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise _fail(f"more than {MAX_CONDITIONS} conditions")
+        return self.condition()
+
+    def condition(self) -> MessageFilter:
         field = self.take()
         if field.kind != "word":
             raise _fail(f"expected a field name, found {field.text!r}")
+        if field.text.upper() == "CONTAINS" and self.at_op("("):
+            return self.contains()
         if field.text == "last_event_time":
-            self.time_clause()
-        elif field.text in LIST_FIELDS:
-            self.list_clause(field.text)
-        else:
-            raise _fail(f"unknown field {field.text!r}")
+            return self.time_clause()
+        if field.text in FIELDS:
+            return self.field_clause(field.text)
+        raise _fail(f"unknown field {field.text!r}")
 
-    def list_clause(self, field: str) -> None:
+    def contains(self) -> MessageFilter:
+        self.op("(")
+        field = self.take()
+        if field.kind != "word" or field.text != "categories":
+            raise _fail(f"Contains takes categories, not {field.text!r}")
+        self.op(",")
+        value = self.string()
+        self.op(")")
+        return Match("categories", (value,))
+
+    def field_clause(self, field: str) -> MessageFilter:
         operator = self.take()
-        if operator.kind == "op" and operator.text == "=":
-            values = [self.string()]
-        elif operator.kind == "word" and operator.text.upper() == "IN":
-            values = self.value_list()
+        word = operator.text.upper() if operator.kind == "word" else None
+        negated = word == "NOT"
+        if negated:
+            operator = self.take()
+            word = operator.text.upper() if operator.kind == "word" else None
+        if word == "IN":
+            item: MessageFilter = match(field, self.value_list())
+        elif word == "LIKE" and field != "status":
+            item = Like(field, like_pattern(field, self.literal().raw))
+        elif operator.kind == "op" and operator.text in ("=", "!=") and not negated:
+            item = match(field, [self.string()])
+            negated = operator.text == "!="
         else:
-            raise _fail(f"{field} takes = or IN, not {operator.text!r}")
-        self.restrict(field, values)
+            takes = "=, != or [NOT] IN" if field == "status" else "=, !=, [NOT] IN or [NOT] LIKE"
+            raise _fail(f"{field} takes {takes}, not {operator.text!r}")
+        return Not(item) if negated else item
 
     def value_list(self) -> list[str]:
-        if self.take().text != "(":
+        if not self.at_op("("):
             raise _fail("IN needs a list in parentheses")
+        self.take()
         values = [self.string()]
-        while (separator := self.take()).text == ",":
+        while (separator := self.take()).text == "," and separator.kind == "op":
             values.append(self.string())
             if len(values) > MAX_VALUES:
                 raise _fail(f"at most {MAX_VALUES} values in one IN list")
@@ -174,55 +289,54 @@ class _Parser:
             raise _fail(f"expected ',' or ')', found {separator.text!r}")
         return values
 
-    def restrict(self, field: str, values: list[str]) -> None:
-        """AND of two conditions on one field keeps the values both accept."""
-        attribute = LIST_FIELDS[field]
-        if field == "status":
-            values = [_status(value) for value in values]
-        if field in ("to_email", "from_email"):
-            values = [normalise_email(value) for value in values]
-        current: list[str] | None = getattr(self.result, attribute)
-        merged = values if current is None else [v for v in current if v in values]
-        setattr(self.result, attribute, list(dict.fromkeys(merged)))
-
     def timestamp(self) -> float:
         self.keyword("TIMESTAMP")
         return parse_time(self.string())
 
-    def time_clause(self) -> None:
+    def time_clause(self) -> MessageFilter:
         operator = self.take()
         word = operator.text.upper() if operator.kind == "word" else None
+        if word == "NOT" and self.at_word("BETWEEN"):
+            self.take()
+            return Not(self.between())
         if word == "BETWEEN":
-            start = self.timestamp()
-            self.keyword("AND")
-            self.after(start)
-            self.before(self.timestamp())
-        elif operator.kind == "op" and operator.text in (">", ">="):
-            self.after(self.timestamp())
-        elif operator.kind == "op" and operator.text in ("<", "<="):
-            self.before(self.timestamp())
-        else:
-            raise _fail(f"last_event_time takes BETWEEN, <, <=, > or >=, not {operator.text!r}")
+            return self.between()
+        if operator.kind == "op" and operator.text in (">", ">="):
+            return TimeRange(after=self.timestamp())
+        if operator.kind == "op" and operator.text in ("<", "<="):
+            return TimeRange(before=self.timestamp())
+        raise _fail(f"last_event_time takes BETWEEN, <, <=, > or >=, not {operator.text!r}")
 
-    def after(self, moment: float) -> None:
-        current = self.result.last_event_after
-        self.result.last_event_after = moment if current is None else max(current, moment)
+    def between(self) -> TimeRange:
+        start = self.timestamp()
+        self.keyword("AND")
+        return TimeRange(after=start, before=self.timestamp())
 
-    def before(self, moment: float) -> None:
-        current = self.result.last_event_before
-        self.result.last_event_before = moment if current is None else min(current, moment)
+
+def match(field: str, values: list[str]) -> Match:
+    """A Match with the values as stored: statuses checked, addresses normalised."""
+    if field == "status":
+        for value in values:
+            if value not in STATUSES:
+                raise _fail(f"unknown status {value!r}")
+    if field in EMAIL_FIELDS:
+        values = [normalise_email(value) for value in values]
+    return Match(field, tuple(dict.fromkeys(values)))
+
+
+def like_pattern(field: str, raw: str) -> str:
+    """A LIKE literal's text → the pattern (escape: backslash), checked to be complete."""
+    pattern = _LIKE_ESCAPE.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2), raw)
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    if trailing % 2:
+        raise _fail(f"the LIKE pattern {pattern!r} ends with a lone backslash")
+    return normalise_email(pattern) if field in EMAIL_FIELDS else pattern
 
 
 def normalise_email(value: str) -> str:
     """As intake stores addresses: the domain lower-cased, the local part as given."""
     local, at, domain = value.strip().rpartition("@")
     return f"{local}@{domain.lower()}" if at else value.strip()
-
-
-def _status(value: str) -> str:
-    if value not in STATUSES:
-        raise _fail(f"unknown status {value!r}")
-    return value
 
 
 def parse_time(text: str) -> float:
@@ -243,7 +357,7 @@ def parse_query(query: str) -> MessageFilter:
     return _Parser(tokenize(query)).parse()
 
 
-def expand_statuses(statuses: list[str]) -> list[str]:
+def expand_statuses(statuses: tuple[str, ...] | list[str]) -> list[str]:
     return list(
         dict.fromkeys(s for status in statuses for s in STATUS_ALIASES.get(status, [status]))
     )
@@ -252,24 +366,23 @@ def expand_statuses(statuses: list[str]) -> list[str]:
 def from_parameters(
     params: dict[str, str | None], base: MessageFilter | None = None
 ) -> MessageFilter:
-    """The tutorial's style: `?to_email=..&status=..` (each one value) → a MessageFilter,
-    narrowing `base` (a parsed `query=`) when both are given."""
-    parser = _Parser([])
-    parser.result = result = base or MessageFilter()
+    """The tutorial's style: `?to_email=..&status=..` (each one value) → an And of their
+    conditions, with `base` (a parsed `query=`) when both are given."""
+    items: list[MessageFilter] = [] if base is None else [base]
     for field, value in params.items():
         if value is None or value == "":
             continue
         if field == "last_event_time_after":
-            parser.after(_param_time(value, field))
+            items.append(TimeRange(after=_param_time(value, field)))
         elif field == "last_event_time_before":
-            parser.before(_param_time(value, field))
+            items.append(TimeRange(before=_param_time(value, field)))
         else:
             try:
-                parser.restrict(field, [value])
+                items.append(match(field, [value]))
             except ValidationError as exc:
                 message = exc.message.removeprefix("invalid query: ")
                 raise ValidationError(message, field=field) from None
-    return result
+    return _and(items) if items else NO_FILTER
 
 
 def _param_time(value: str, field: str) -> float:

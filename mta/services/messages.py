@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from mta.db.models import Event, Message, MessageCategory, MessageRecipient
 from mta.errors import NotFound, PermissionDenied, ValidationError
 from mta.services.identity import Principal
-from mta.services.message_query import MessageFilter, expand_statuses
+from mta.services.message_query import NO_FILTER, And, Match, MessageFilter
+from mta.services.message_where import where_clause
 
 READ_ALL_SCOPES = ("messages.read", "email_activity.read")
 MAX_PAGE_SIZE = 1000
@@ -100,43 +101,36 @@ def _restrict(query: Select[Any], principal: Principal) -> Select[Any]:
     raise PermissionDenied("access forbidden: this key lacks the scope messages.read")
 
 
-def apply_filter(query: Select[Any], account_id: str, wanted: MessageFilter) -> Select[Any]:
-    """The filter as WHERE clauses, each one an index the message log keeps can answer,
-    ordered newest first."""
+def apply_filter(
+    query: Select[Any], account_id: str, wanted: MessageFilter, dialect: str = "sqlite"
+) -> Select[Any]:
+    """The filter as a WHERE clause, ordered newest first. A category every result must
+    have is a join instead: the category's own index is walked in time order, so a rare
+    category is found without reading the account's other messages, a common one without
+    sorting all of it."""
     order = (Message.created_at.desc(), Message.id.desc())
-    if wanted.categories is not None:
-        # Walk the category's own index in time order: a rare category is found without
-        # reading the account's other messages, a common one without sorting all of it.
+    category, rest = _split_category(wanted)
+    if category is not None:
         query = query.join(MessageCategory, MessageCategory.message_id == Message.id).where(
             MessageCategory.account_id == account_id,
-            MessageCategory.category.in_(wanted.categories),
+            MessageCategory.category.in_(category.values),
         )
-        if len(wanted.categories) == 1:
+        if len(category.values) == 1:
             order = (MessageCategory.created_at.desc(), MessageCategory.message_id.desc())
         else:
             query = query.distinct()  # a message in two of the categories is listed once
-    columns = (
-        (wanted.msg_ids, Message.id),
-        (wanted.from_emails, Message.from_email),
-        (wanted.subjects, Message.subject),
-        (wanted.template_ids, Message.template_id),
-        (wanted.api_key_ids, Message.api_key_id),
-    )
-    for values, column in columns:
-        if values is not None:
-            query = query.where(column.in_(values))
-    if wanted.statuses is not None:
-        query = query.where(Message.status.in_(expand_statuses(wanted.statuses)))
-    if wanted.to_emails is not None:
-        recipients = select(MessageRecipient.message_id).where(
-            MessageRecipient.email.in_(wanted.to_emails)
-        )
-        query = query.where(Message.id.in_(recipients))
-    if wanted.last_event_after is not None:
-        query = query.where(Message.last_event_time >= wanted.last_event_after)
-    if wanted.last_event_before is not None:
-        query = query.where(Message.last_event_time <= wanted.last_event_before)
+    if rest != NO_FILTER:
+        query = query.where(where_clause(rest, account_id, dialect))
     return query.order_by(*order)
+
+
+def _split_category(wanted: MessageFilter) -> tuple[Match | None, MessageFilter]:
+    """The first top-level `categories` Match, and the rest of the filter."""
+    items = wanted.items if isinstance(wanted, And) else (wanted,)
+    for index, item in enumerate(items):
+        if isinstance(item, Match) and item.field == "categories":
+            return item, And(items[:index] + items[index + 1 :])
+    return None, wanted
 
 
 def event_view(row: Event) -> MessageEventView:
@@ -231,8 +225,9 @@ class MessageService:
                 f"{size_field} must be between 1 and {MAX_PAGE_SIZE}", field=size_field
             )
         base = _restrict(select(*COLUMNS).select_from(Message), principal)
-        query = apply_filter(base, principal.account_id, wanted).limit(page_size)
         async with self._sessions() as session:
+            dialect = session.get_bind().dialect.name
+            query = apply_filter(base, principal.account_id, wanted, dialect).limit(page_size)
             rows = list(await session.execute(query))
             recipients = await self._recipients(session, [row.id for row in rows])
             return [self._view(row, recipients.get(row.id, [])) for row in rows]

@@ -97,12 +97,18 @@ def test_message_log_filters_and_access(
         'AND TIMESTAMP "2999-01-01T00:00:00Z"'
     )
     assert listed(scaisend, key, query=between, limit=1000) == [gone, news, ada]
+    assert listed(scaisend, key, query='status="bounced" OR subject="News"') == [gone, news]
+    assert listed(scaisend, key, query='NOT Contains(categories, "receipts")') == [news]
+    query = 'subject LIKE "Rec%" AND to_email != "gone@example.com"'
+    assert listed(scaisend, key, query=query, status="delivered") == [ada]
 
     # Bad input: SendGrid's error shape, naming the field.
     for params, field in [
         ({"query": 'to_email="a" OR 1=1'}, "query"),
         ({"query": "nope"}, "query"),
         ({"query": 'status="whatever"'}, "query"),
+        ({"query": 'subject LIKE "a\\\\"'}, "query"),
+        ({"query": 'msg_id="a" OR ' * 50 + 'msg_id="a"'}, "query"),
         ({"limit": 1001}, "limit"),
         ({"page_size": 0}, "page_size"),
         ({"status": "whatever"}, "status"),
