@@ -148,6 +148,7 @@ class Application:
                 settings.webhooks.allow_private_targets,
                 settings.webhooks.allowed_ports,
                 on_outbox=self.webhook_sender.wake,
+                oauth_tester=self.webhook_sender,
             ),
             tokens=TokenService(jwt_secret(settings)),
             intake=Intake(

@@ -22,6 +22,7 @@ from mta.errors import ValidationError
 from mta.services.container import Services
 from mta.services.event_webhook import SignedView
 from mta.services.identity import Principal
+from mta.services.webhook_oauth import OAuthInput
 from mta.services.webhooks import (
     DeliveryPage,
     DeliveryQuery,
@@ -33,6 +34,15 @@ from mta.services.webhooks import (
 READ = "user.webhooks.event.settings.read"
 UPDATE = "user.webhooks.event.settings.update"
 MAX_PAGE = 500
+OAuthBody = WebhookCreate | WebhookUpdate | EventWebhookSettings | EventWebhookTest
+
+
+def oauth_input(body: OAuthBody) -> OAuthInput:
+    return OAuthInput(
+        client_id=body.oauth_client_id,
+        client_secret=body.oauth_client_secret,
+        token_url=body.oauth_token_url,
+    )
 
 
 @post("/v3/user/webhooks", status_code=201)
@@ -44,7 +54,7 @@ async def create_webhook(
     principal.require("user.webhooks.event.settings.create")
     body = await read_body(request, WebhookCreate)
     return await services.webhooks.create(
-        principal.account_id, body.url, body.enabled_events, body.format
+        principal.account_id, body.url, body.enabled_events, body.format, oauth_input(body)
     )
 
 
@@ -155,8 +165,12 @@ async def update_event_settings(
 ) -> dict[str, Any]:
     principal.require(UPDATE)
     body = await read_body(request, EventWebhookSettings)
-    changes = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not None}
-    return await services.webhooks.sendgrid.update(principal.account_id, changes)
+    changes = {
+        k: v
+        for k, v in msgspec.structs.asdict(body).items()
+        if v is not None and not k.startswith("oauth_")
+    }
+    return await services.webhooks.sendgrid.update(principal.account_id, changes, oauth_input(body))
 
 
 @get("/v3/user/webhooks/event/settings/signed")
@@ -186,7 +200,7 @@ async def test_event_webhook(
 ) -> None:
     principal.require(UPDATE)
     body = await read_body(request, EventWebhookTest)
-    await services.webhooks.sendgrid.test(principal.account_id, body.url)
+    await services.webhooks.sendgrid.test(principal.account_id, body.url, oauth_input(body))
 
 
 ROUTES = [

@@ -70,10 +70,17 @@ class VersionBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     warnings: list[dict[str, str]] | None = None
 
 
+# OAuth fields: absent keeps what is stored; "" or null on the client id and token URL clears.
+OAuthField = str | None | msgspec.UnsetType
+
+
 class WebhookCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: str
     enabled_events: list[str]
     format: Literal["scaisend", "sendgrid"] = "scaisend"
+    oauth_client_id: OAuthField = msgspec.UNSET
+    oauth_client_secret: OAuthField = msgspec.UNSET
+    oauth_token_url: OAuthField = msgspec.UNSET
 
 
 class WebhookUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -81,6 +88,9 @@ class WebhookUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled_events: list[str] | None = None
     enabled: bool | None = None
     format: Literal["scaisend", "sendgrid"] | None = None
+    oauth_client_id: OAuthField = msgspec.UNSET
+    oauth_client_secret: OAuthField = msgspec.UNSET
+    oauth_token_url: OAuthField = msgspec.UNSET
 
 
 class WebhookSignedUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -90,8 +100,8 @@ class WebhookSignedUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
 class EventWebhookSettings(
     msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
 ):
-    """SendGrid's single event webhook (`/v3/user/webhooks/event/settings`): a URL and one
-    flag per event type. SendGrid's OAuth fields are accepted and not used."""
+    """SendGrid's single event webhook (`/v3/user/webhooks/event/settings`): a URL, one
+    flag per event type and SendGrid's OAuth client-credentials fields."""
 
     enabled: bool | None = None
     url: str | None = None
@@ -106,13 +116,13 @@ class EventWebhookSettings(
     unsubscribe: bool | None = None
     group_unsubscribe: bool | None = None
     group_resubscribe: bool | None = None
-    oauth_client_id: str | None = None
-    oauth_client_secret: str | None = None
-    oauth_token_url: str | None = None
+    oauth_client_id: OAuthField = msgspec.UNSET
+    oauth_client_secret: OAuthField = msgspec.UNSET
+    oauth_token_url: OAuthField = msgspec.UNSET
 
 
 class EventWebhookTest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     url: str | None = None
-    oauth_client_id: str | None = None
-    oauth_client_secret: str | None = None
-    oauth_token_url: str | None = None
+    oauth_client_id: OAuthField = msgspec.UNSET
+    oauth_client_secret: OAuthField = msgspec.UNSET
+    oauth_token_url: OAuthField = msgspec.UNSET

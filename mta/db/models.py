@@ -159,6 +159,11 @@ class Webhook(Base):
     created_at: Mapped[float] = mapped_column(Float)
     # Webhooks: "scaisend" (one event a POST, HMAC) or "sendgrid" (JSON arrays, ECDSA).
     format: Mapped[str] = mapped_column(String(12), default="scaisend")
+    # Webhooks: OAuth 2.0 client credentials (SendGrid's second mechanism); the secret is
+    # stored as given because it must be sent to the token URL, and is never shown again.
+    oauth_client_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    oauth_client_secret: Mapped[str | None] = mapped_column(Text, default=None)
+    oauth_token_url: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class WebhookDelivery(Base):

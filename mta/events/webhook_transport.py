@@ -15,7 +15,7 @@ import httpcore
 import httpx
 
 from mta.dns import DnsError, Resolver
-from mta.services.webhooks import host_refusal, target_allowed
+from mta.services.webhook_guard import host_refusal, target_allowed
 
 
 class TargetRefused(httpx.TransportError):

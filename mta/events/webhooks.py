@@ -4,17 +4,17 @@ pinned transport, and records success, retry or failure.
 
 ScaiSend format: one event a POST, hex HMAC-SHA256 of "{timestamp}.{body}" with the webhook's
 secret. SendGrid format: a JSON array of events, also ECDSA-signed when the account enabled it.
+A webhook with OAuth client credentials also gets `Authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -25,79 +25,28 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config.settings import WebhookSettings
 from mta.db.models import Webhook, WebhookDelivery, WebhookSigningKey
 from mta.dns import Resolver
-from mta.events.sendgrid_webhook import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    ecdsa_sign,
-    sendgrid_body,
+from mta.events.oauth_tokens import OAuthTokens, TokenError
+from mta.events.webhook_jobs import (
+    Job,
+    Row,
+    next_attempt_delay,
+    plan_jobs,
+    signed,
+    target_of,
+    token_refused,
 )
+from mta.events.webhook_jobs import Target as Target  # re-exported: its old home
+from mta.events.webhook_jobs import sign as sign
 from mta.events.webhook_transport import PinnedTransport
 from mta.metrics import Metrics
 from mta.model import new_id
+from mta.services.webhook_oauth import OAuthClient
 
 log = logging.getLogger(__name__)
 CANDIDATES = 500
 IDLE_POLL_SECONDS = 5.0
 ERROR_LIMIT = 500
 D = WebhookDelivery
-
-
-def sign(secret: str, timestamp: str, body: str) -> str:
-    return hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
-
-
-def next_attempt_delay(attempts: int, schedule: list[int]) -> int | None:
-    """Seconds until the next try after `attempts` failures, or None when it is exhausted."""
-    return schedule[attempts - 1] if attempts <= len(schedule) else None
-
-
-class Target(msgspec.Struct, frozen=True):
-    webhook_id: str
-    account_id: str
-    url: str
-    format: str
-    secret: str
-
-
-class Row(msgspec.Struct, frozen=True):
-    id: str
-    event_type: str
-    payload: str
-    attempts: int
-
-
-class Job(msgspec.Struct, frozen=True):
-    """One POST: a webhook and the claimed rows it carries (one, or a SendGrid batch)."""
-
-    target: Target
-    rows: list[Row]
-    token: str
-    ecdsa_key: str | None = None
-
-
-def plan_jobs(
-    candidates: list[tuple[str, str, str]],
-    busy: Counter[str],
-    settings: WebhookSettings,
-    free: int,
-) -> list[list[str]]:
-    """Group due (row id, webhook id, format) into POSTs, oldest first, within the free global
-    slots and each webhook's free slots; a SendGrid-format POST carries up to a batch of rows."""
-    jobs: list[list[str]] = []
-    open_batch: dict[str, list[str]] = {}
-    taken = Counter(busy)
-    for row_id, hook_id, fmt in candidates:
-        batch = open_batch.get(hook_id)
-        if fmt == "sendgrid" and batch is not None and len(batch) < settings.sendgrid_batch_size:
-            batch.append(row_id)
-            continue
-        if len(jobs) >= free or taken[hook_id] >= settings.per_webhook_concurrency:
-            continue
-        taken[hook_id] += 1
-        jobs.append([row_id])
-        if fmt == "sendgrid":
-            open_batch[hook_id] = jobs[-1]
-    return jobs
 
 
 class WebhookSender:
@@ -108,6 +57,7 @@ class WebhookSender:
         resolver: Resolver,
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
@@ -123,6 +73,7 @@ class WebhookSender:
             timeout=settings.timeout_seconds,
             trust_env=False,
         )
+        self._tokens = OAuthTokens(self._client, settings.allow_private_targets, clock)
         self._inflight: dict[asyncio.Task[None], Job] = {}
         self._busy: Counter[str] = Counter()
 
@@ -255,7 +206,7 @@ class WebhookSender:
             if not mine:
                 continue
             hook = mine[0][1]
-            target = Target(hook.id, hook.account_id, hook.url, hook.format, hook.signing_secret)
+            target = target_of(hook)
             jobs.append(
                 Job(
                     target=target,
@@ -280,32 +231,59 @@ class WebhookSender:
         await self._record(job, status, error)
 
     async def post(self, job: Job) -> tuple[int | None, str | None]:
-        """One signed POST; (status, None) when answered, (None, error) when not."""
-        timestamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "User-Agent": "ScaiSend-Webhook/1"}
-        if job.target.format == "sendgrid":
-            body = sendgrid_body([row.payload for row in job.rows])
-            if job.ecdsa_key is not None:
-                headers[SIGNATURE_HEADER] = ecdsa_sign(job.ecdsa_key, timestamp, body)
-                headers[TIMESTAMP_HEADER] = timestamp
-        else:
-            body = job.rows[0].payload
-            headers["X-ScaiSend-Event"] = job.rows[0].event_type
-        headers["X-ScaiSend-Signature"] = sign(job.target.secret, timestamp, body)
-        headers["X-ScaiSend-Timestamp"] = timestamp
+        """One signed POST; (status, None) when answered, (None, error) when not (a failed
+        OAuth token fetch is such an error)."""
+        body, headers = signed(job)
         try:
+            if job.target.oauth is not None:
+                headers["Authorization"] = "Bearer " + await self._bearer(job, job.target.oauth)
             async with asyncio.timeout(self._settings.timeout_seconds):
                 request = self._client.stream(
                     "POST", job.target.url, content=body.encode(), headers=headers
                 )
                 async with request as response:
+                    if job.target.oauth is not None and await token_refused(response):
+                        self._tokens.drop(job.target.webhook_id)
                     return response.status_code, None
+        except TokenError as exc:
+            log.warning(
+                "event=webhook_oauth_failed webhook=%s error=%s", job.target.webhook_id, exc
+            )
+            return None, f"OAuth token: {exc}"[:ERROR_LIMIT]
         except TimeoutError:
             return None, f"no answer within {self._settings.timeout_seconds:g} s"
         except httpx.HTTPError as exc:
             return None, f"{exc.__class__.__name__}: {exc}"[:ERROR_LIMIT]
 
-    async def _record(self, job: Job, status: int | None, error: str | None) -> None:
+    async def _bearer(self, job: Job, oauth: OAuthClient) -> str:
+        if job.test:
+            return (await self._tokens.fetch(oauth))[0]
+        return await self._tokens.token(job.target.webhook_id, oauth)
+
+    async def post_test(
+        self, webhook_id: str, delivery: WebhookDelivery, oauth: OAuthClient
+    ) -> None:
+        """Post the (new) test delivery now with these OAuth credentials, once: its outcome is
+        final (delivered or failed) and recorded in the delivery log."""
+        token = new_id()
+        delivery.state, delivery.claim_token = "sending", token
+        delivery.claimed_until = time.time() + self._settings.lease_seconds
+        async with self._sessions() as session, session.begin():
+            hook = await session.get(Webhook, webhook_id)
+            if hook is None:
+                return
+            keys = await self._ecdsa_keys(session, {hook.account_id})
+            session.add(delivery)
+        target = msgspec.structs.replace(target_of(hook), oauth=oauth)
+        row = Row(delivery.id, delivery.event_type, delivery.payload, 0)
+        ecdsa = keys.get(hook.account_id) if hook.format == "sendgrid" else None
+        job = Job(target=target, rows=[row], token=token, ecdsa_key=ecdsa, test=True)
+        status, error = await self.post(job)
+        await self._record(job, status, error, retry=False)
+
+    async def _record(
+        self, job: Job, status: int | None, error: str | None, retry: bool = True
+    ) -> None:
         now = time.time()
         delivered = status is not None and 200 <= status < 300
         if status is not None and not delivered:
@@ -313,7 +291,8 @@ class WebhookSender:
         async with self._sessions() as session, session.begin():
             for row in job.rows:
                 attempts = row.attempts + 1
-                delay = next_attempt_delay(attempts, self._settings.retry_schedule_seconds)
+                schedule = self._settings.retry_schedule_seconds if retry else []
+                delay = next_attempt_delay(attempts, schedule)
                 state = "delivered" if delivered else "failed" if delay is None else "pending"
                 await session.execute(
                     update(D)

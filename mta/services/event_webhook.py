@@ -15,6 +15,7 @@ from mta.db.models import Webhook, WebhookSigningKey
 from mta.errors import NotFound, ValidationError
 from mta.events.model import EVENT_TYPES
 from mta.events.sendgrid_webhook import new_signing_key
+from mta.services.webhook_oauth import OAuthInput, given_any, store_oauth, stored_oauth
 
 if TYPE_CHECKING:
     from mta.services.webhooks import WebhookService
@@ -26,13 +27,17 @@ class SignedView(msgspec.Struct, kw_only=True):
 
 
 def settings_view(hook: Webhook | None) -> dict[str, Any]:
-    """SendGrid's settings shape: enabled, url and a flag per event type."""
+    """SendGrid's settings shape: enabled, url, a flag per event type and, when OAuth is set,
+    its client id and token URL (never the secret)."""
     events = set(hook.enabled_events) if hook is not None else set()
     view: dict[str, Any] = {
         "enabled": bool(hook and hook.enabled),
         "url": hook.url if hook is not None else "",
     }
     view.update({name: name in events for name in sorted(EVENT_TYPES)})
+    if hook is not None and hook.oauth_client_id:
+        view["oauth_client_id"] = hook.oauth_client_id
+        view["oauth_token_url"] = hook.oauth_token_url or ""
     return view
 
 
@@ -65,16 +70,22 @@ class EventWebhookSettings:
         async with self._sessions() as session:
             return settings_view(await _sendgrid_hook(session, account_id))
 
-    async def update(self, account_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    async def update(
+        self, account_id: str, changes: dict[str, Any], oauth: OAuthInput | None = None
+    ) -> dict[str, Any]:
+        """Change (or set up) the webhook; `oauth` as in mta.services.webhook_oauth.merge."""
         flags = {k: v for k, v in changes.items() if k in EVENT_TYPES}
+        oauth = oauth or OAuthInput()
         async with self._sessions() as session:
             hook = await _sendgrid_hook(session, account_id)
         if hook is None:
             if not changes.get("url"):
                 raise ValidationError("url is required to set up the event webhook", field="url")
             events = apply_flags([], flags) or ["delivered"]
-            view = await self._webhooks.create(account_id, changes["url"], events, "sendgrid")
-            hook_id = view.id
+            view = await self._webhooks.create(
+                account_id, changes["url"], events, "sendgrid", oauth
+            )
+            hook_id, oauth = view.id, OAuthInput()
         else:
             hook_id = hook.id
         async with self._sessions() as session, session.begin():
@@ -85,17 +96,22 @@ class EventWebhookSettings:
             if changes.get("enabled") is not None:
                 row.enabled = bool(changes["enabled"])
             row.enabled_events = apply_flags(list(row.enabled_events), flags)
+            store_oauth(row, self._webhooks.merge_oauth(stored_oauth(row), oauth))
         return settings_view(row)
 
-    async def test(self, account_id: str, url: str | None) -> None:
-        """Queue a test event for the account's SendGrid-format webhook."""
+    async def test(self, account_id: str, url: str | None, oauth: OAuthInput | None = None) -> None:
+        """A test event for the account's SendGrid-format webhook: queued in the outbox, or,
+        with OAuth fields given, posted now with those credentials."""
         async with self._sessions() as session:
             hook = await _sendgrid_hook(session, account_id)
         if hook is None:
             raise NotFound("no event webhook is set up: PATCH /v3/user/webhooks/event/settings")
         if url is not None and url != hook.url:
             raise ValidationError("url must be the event webhook's url", field="url")
-        await self._webhooks.send_test(account_id, hook.id)
+        if oauth is not None and given_any(oauth):
+            await self._webhooks.send_oauth_test(account_id, hook.id, oauth)
+        else:
+            await self._webhooks.send_test(account_id, hook.id)
 
 
 async def _sendgrid_hook(session: AsyncSession, account_id: str) -> Webhook | None:

@@ -1,18 +1,13 @@
-"""Webhook endpoints (create, change, rotate, test, deliveries, redeliver), the URL policy
-and the SSRF address guard.
-
-`target_allowed` is the pure check every resolved address of a webhook URL must pass.
+"""Webhook endpoints (create, change, rotate, test, deliveries, redeliver) and their OAuth
+settings; the URL policy and SSRF guard live in mta.services.webhook_guard (re-exported here).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 import msgspec
 from sqlalchemy import delete, func, select
@@ -22,23 +17,22 @@ from mta.db.models import Webhook, WebhookDelivery
 from mta.errors import Conflict, NotFound, ValidationError
 from mta.events.model import EVENT_TYPES, Processed, webhook_payload
 from mta.model import new_id
+from mta.services import webhook_oauth
 from mta.services.event_webhook import EventWebhookSettings
+from mta.services.webhook_guard import DENIED as DENIED  # re-exported: the guard's old home
+from mta.services.webhook_guard import check_url
+from mta.services.webhook_guard import host_refusal as host_refusal
+from mta.services.webhook_guard import target_allowed as target_allowed
+from mta.services.webhook_oauth import (
+    Given,
+    OAuthClient,
+    OAuthInput,
+    Stored,
+    store_oauth,
+    stored_oauth,
+)
 
-# Our own deny list on top of `is_global` (CPython's tables changed across patch releases).
-DENIED = tuple(
-    ipaddress.ip_network(net)
-    for net in (
-        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-        "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
-        "240.0.0.0/4", "::/96", "::1/128", "::ffff:0:0:0/96", "64:ff9b:1::/48", "fc00::/7",
-        "fe80::/10", "ff00::/8",
-    )
-)  # fmt: skip
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
 EVENT_ALIASES = {"spamreport": "spam_report"}
-# An IPv4 address in a legacy spelling (2130706433, 0x7f000001, 0177.0.0.1, 127.1):
-# resolvers and libc read these as addresses, so they are never taken as host names.
-LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$", re.IGNORECASE)
 
 
 class WebhookView(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -49,6 +43,8 @@ class WebhookView(msgspec.Struct, kw_only=True, omit_defaults=True):
     created_at: float
     format: str
     signing_secret: str | None = None
+    oauth_client_id: str | None = None  # the OAuth secret is never shown
+    oauth_token_url: str | None = None
 
 
 class WebhookChanges(msgspec.Struct, kw_only=True):
@@ -56,6 +52,24 @@ class WebhookChanges(msgspec.Struct, kw_only=True):
     enabled_events: list[str] | None = None
     enabled: bool | None = None
     format: str | None = None
+    oauth_client_id: Given = msgspec.UNSET
+    oauth_client_secret: Given = msgspec.UNSET
+    oauth_token_url: Given = msgspec.UNSET
+
+    def oauth(self) -> OAuthInput:
+        return OAuthInput(
+            client_id=self.oauth_client_id,
+            client_secret=self.oauth_client_secret,
+            token_url=self.oauth_token_url,
+        )
+
+
+class OAuthTester(Protocol):
+    """Posts a test event now with the given OAuth credentials (the webhook sender)."""
+
+    def post_test(
+        self, webhook_id: str, delivery: WebhookDelivery, oauth: OAuthClient
+    ) -> Awaitable[None]: ...
 
 
 class DeliveryView(msgspec.Struct, kw_only=True):
@@ -90,71 +104,6 @@ class DeliveryPage(msgspec.Struct, kw_only=True):
     _metadata: PageMeta
 
 
-def target_allowed(address: str, allow_private: bool) -> bool:
-    """False for loopback, private, link-local, CGNAT, metadata and their IPv6 disguises."""
-    if allow_private:
-        return True
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.scope_id is not None:
-            return False
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if embedded is None and ip in NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None and not target_allowed(str(embedded), False):
-            return False
-        if ip.teredo and not ip.teredo[0].is_global:
-            return False
-    if any(ip in net for net in DENIED if net.version == ip.version):
-        return False
-    return ip.is_global and not ip.is_multicast
-
-
-def host_refusal(host: str, allow_private: bool) -> str | None:
-    """Why a URL host may not be used as a webhook target by its spelling alone, or None.
-    Addresses it resolves to are judged separately by `target_allowed`."""
-    name = host.strip("[]").rstrip(".").lower()
-    if not name:
-        return "webhook url must name a host"
-    if "%" in name:
-        return "webhook url must not use an IPv6 zone"
-    if allow_private:
-        return None
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        if LEGACY_IPV4.match(name):
-            return f"webhook host {host!r} is an IP address in a non-standard spelling"
-        if name == "localhost" or name.endswith(".localhost"):
-            return "webhook host must not be localhost"
-        return None
-    if not target_allowed(name, False):
-        return f"webhook target address {name} is not allowed"
-    return None
-
-
-def check_url(url: str, allow_private: bool, ports: Sequence[int] = (80, 443, 8080, 8443)) -> str:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValidationError("webhook url is not a valid URL", field="url") from None
-    schemes = {"https", "http"} if allow_private else {"https"}
-    if parts.scheme not in schemes:
-        raise ValidationError("webhook url must use https", field="url")
-    if not parts.hostname or parts.username or parts.password:
-        raise ValidationError("webhook url must name a host and no credentials", field="url")
-    refusal = host_refusal(parts.hostname, allow_private)
-    if refusal is not None:
-        raise ValidationError(refusal, field="url")
-    if not allow_private and port is not None and port not in ports:
-        raise ValidationError(f"webhook url port {port} is not allowed", field="url")
-    return url
-
-
 def normalise_events(events: list[str]) -> list[str]:
     names = [EVENT_ALIASES.get(name, name) for name in events]
     unknown = [name for name in names if name not in EVENT_TYPES]
@@ -174,6 +123,8 @@ def _view(row: Webhook, with_secret: bool = False) -> WebhookView:
         created_at=row.created_at,
         format=row.format,
         signing_secret=row.signing_secret if with_secret else None,
+        oauth_client_id=row.oauth_client_id,
+        oauth_token_url=row.oauth_token_url,
     )
 
 
@@ -203,6 +154,21 @@ def test_payload(account_id: str) -> tuple[str, str]:
     return event.event_id, msgspec.json.encode(webhook_payload(event)).decode()
 
 
+def test_delivery(account_id: str, webhook_id: str) -> WebhookDelivery:
+    event_id, payload = test_payload(account_id)
+    return WebhookDelivery(
+        id=new_id(),
+        webhook_id=webhook_id,
+        event_id=event_id,
+        event_type="processed",
+        payload=payload,
+        state="pending",
+        attempts=0,
+        next_attempt_at=0.0,
+        created_at=time.time(),
+    )
+
+
 class WebhookService:
     def __init__(
         self,
@@ -210,18 +176,31 @@ class WebhookService:
         allow_private: bool,
         allowed_ports: Sequence[int] = (80, 443, 8080, 8443),
         on_outbox: Callable[[], None] | None = None,
+        oauth_tester: OAuthTester | None = None,
     ) -> None:
         self.sessions = self._sessions = sessions
         self._allow_private = allow_private
         self._ports = tuple(allowed_ports)
         self._on_outbox = on_outbox
+        self._oauth_tester = oauth_tester
         self.sendgrid = EventWebhookSettings(self)
 
     def check_url(self, url: str) -> str:
         return check_url(url, self._allow_private, self._ports)
 
+    def merge_oauth(self, current: Stored, given: OAuthInput) -> Stored:
+        return webhook_oauth.merge(current, given, self._check_token_url)
+
+    def _check_token_url(self, url: str) -> str:
+        return check_url(url, self._allow_private, self._ports, field="oauth_token_url")
+
     async def create(
-        self, account_id: str, url: str, enabled_events: list[str], format: str = "scaisend"
+        self,
+        account_id: str,
+        url: str,
+        enabled_events: list[str],
+        format: str = "scaisend",
+        oauth: OAuthInput | None = None,
     ) -> WebhookView:
         row = Webhook(
             id=new_id(),
@@ -233,6 +212,7 @@ class WebhookService:
             created_at=time.time(),
             format=format,
         )
+        store_oauth(row, self.merge_oauth(Stored(), oauth or OAuthInput()))
         async with self._sessions() as session:
             session.add(row)
             await session.commit()
@@ -262,6 +242,7 @@ class WebhookService:
                 row.enabled = changes.enabled
             if changes.format is not None:
                 row.format = changes.format
+            store_oauth(row, self.merge_oauth(stored_oauth(row), changes.oauth()))
         if changes.enabled:
             self._wake()
         return _view(row)
@@ -283,23 +264,28 @@ class WebhookService:
 
     async def send_test(self, account_id: str, webhook_id: str) -> DeliveryView:
         """Queue a test event in the outbox: it is signed, posted and retried like any other."""
-        event_id, payload = test_payload(account_id)
-        row = WebhookDelivery(
-            id=new_id(),
-            webhook_id=webhook_id,
-            event_id=event_id,
-            event_type="processed",
-            payload=payload,
-            state="pending",
-            attempts=0,
-            next_attempt_at=0.0,
-            created_at=time.time(),
-        )
+        row = test_delivery(account_id, webhook_id)
         async with self._sessions() as session, session.begin():
             await _owned(session, account_id, webhook_id)
             session.add(row)
         self._wake()
         return _delivery_view(row)
+
+    async def send_oauth_test(
+        self, account_id: str, webhook_id: str, given: OAuthInput
+    ) -> DeliveryView:
+        """Post a test event now with the OAuth credentials given (not saved; the stored
+        secret when none is given): one attempt, recorded in the delivery log."""
+        async with self._sessions() as session:
+            hook = await _owned(session, account_id, webhook_id)
+        client = webhook_oauth.for_test(stored_oauth(hook), given, self._check_token_url)
+        if self._oauth_tester is None:
+            raise Conflict("webhooks are not being sent by this server")
+        row = test_delivery(account_id, webhook_id)
+        await self._oauth_tester.post_test(webhook_id, row, client)
+        async with self._sessions() as session:
+            done = await session.get(WebhookDelivery, row.id)
+            return _delivery_view(done or row)
 
     async def deliveries(
         self, account_id: str, webhook_id: str, query: DeliveryQuery

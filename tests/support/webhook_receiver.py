@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import msgspec
@@ -22,6 +23,8 @@ class WebhookReceiver:
         self.deliveries: list[Delivery] = []
         self.status = 200
         self.delay = 0.0  # seconds to wait before answering (a slow receiver)
+        # Checks the Authorization header (an OAuth bearer token); False answers 401.
+        self.authorize: Callable[[str | None], bool] | None = None
         self.scheme = "https" if ssl_context is not None else "http"
         lock = threading.Lock()
         self._lock = lock
@@ -36,6 +39,9 @@ class WebhookReceiver:
                 with lock:
                     status, delay = receiver.status, receiver.delay
                     headers = {k.lower(): v for k, v in self.headers.items()}
+                    check = receiver.authorize
+                    if check is not None and not check(headers.get("authorization")):
+                        status = 401
                     receiver.deliveries.append(Delivery(self.path, headers, body, status))
                 if delay:
                     time.sleep(delay)
