@@ -24,9 +24,10 @@ from mta.intake.render import CompiledTemplates
 from mta.intake.request import MailSend, is_sandbox
 from mta.intake.schedule import BatchCheck, check_schedule, require_batch, schedule, send_time
 from mta.intake.signing import SignerCache
+from mta.intake.smtp_copies import smtp_copies
 from mta.intake.submitted import Submitted, envelope_recipients, stamp, take_submitted
-from mta.intake.suppressed import NO_BYPASS, Bypass, Lookup, bypass_of, screen
-from mta.intake.tracking import Plan, Tracker, prepend_list_unsubscribe
+from mta.intake.suppressed import NO_BYPASS, Bypass, Lookup, bypass_from, bypass_of, screen
+from mta.intake.tracking import Tracker
 from mta.intake.validate import check_request
 from mta.model import Envelope, QueueEntry, RecipientState, SessionTrace, new_id
 from mta.services.domains import DomainService
@@ -211,30 +212,11 @@ class Intake:
         await self._require_group(principal, submitted.asm_group_id)
         if mail_from and mail_from.rpartition("@")[2].lower() != domain.domain:
             await self.authorise_sender(principal, mail_from, "mail_from")
-        states = envelope_recipients(rcpt_tos)
         message_id = new_id()
         stamped = stamp(submitted, trace, message_id, domain.domain)
-        stamped = prepend_list_unsubscribe(
-            self._tracker,
-            stamped,
-            present=submitted.headers,
-            recipients=len(states),
-            plan=Plan(
-                message_id=message_id,
-                recipient_index=0,
-                return_path_host=domain.return_path_host,
-                asm_group_id=submitted.asm_group_id,
-            ),
-        )
         origin = _smtp_origin(submitted, header_from[0])
-        entry = QueueEntry(
-            envelope=_envelope(principal, domain, message_id, message_id, origin),
-            recipients=states,
-        )
-        schedule(entry, submitted.send_at, None, time.time())
-        content = await self._sign(domain, stamped)
-        subject = submitted.headers.get("subject", "")
-        await self._accept(principal, [Part(entry, content, subject)], origin)
+        envelope = _envelope(principal, domain, message_id, message_id, origin)
+        await self._submitted(principal, envelope, origin, submitted, stamped, rcpt_tos, domain)
         return message_id
 
     async def submit_relayed(
@@ -254,18 +236,40 @@ class Intake:
             domain = await self._domains.sending_domain(
                 principal.account_id, header_from[0].rpartition("@")[2]
             )
-        states = envelope_recipients(rcpt_tos)
         message_id = new_id()
         stamped = stamp(submitted, trace, message_id, domain.domain if domain else "relay.invalid")
         origin = _smtp_origin(submitted, header_from[0] if header_from else mail_from)
         envelope = _envelope(principal, domain, message_id, message_id, origin)
         envelope.sender = mail_from
-        entry = QueueEntry(envelope=envelope, recipients=states)
-        schedule(entry, submitted.send_at, None, time.time())
-        content = await self._sign(domain, stamped) if domain else stamped
-        subject = submitted.headers.get("subject", "")
-        await self._accept(principal, [Part(entry, content, subject)], origin)
+        await self._submitted(principal, envelope, origin, submitted, stamped, rcpt_tos, domain)
         return message_id
+
+    async def _submitted(
+        self,
+        principal: Principal,
+        envelope: Envelope,
+        origin: Origin,
+        submitted: Submitted,
+        stamped: bytes,
+        rcpt_tos: list[str],
+        domain: Domain | None,
+    ) -> None:
+        """Spool an SMTP message as its copies (X-SMTPAPI filters applied), each signed when
+        its sender domain is the account's, with the filters' bypass settings."""
+        states = envelope_recipients(rcpt_tos)
+        copies = smtp_copies(self._tracker, submitted, stamped, envelope, states, time.time())
+        if len(copies) == 1:  # the usual case: no task per message
+            contents = [await self._signed(domain, copies[0].data)]
+        else:
+            contents = await asyncio.gather(*(self._signed(domain, c.data) for c in copies))
+        subject = submitted.headers.get("subject", "")
+        parts = [Part(c.entry, data, subject) for c, data in zip(copies, contents, strict=True)]
+        await self._accept(principal, parts, origin, bypass_from(submitted.settings.mail))
+
+    async def _signed(self, domain: Domain | None, message: bytes) -> bytes:
+        """Signed when the sender domain is the account's; a relayed message from another
+        domain is passed on unsigned."""
+        return await self._sign(domain, message) if domain else message
 
     async def _sign(self, domain: Domain, message: bytes) -> bytes:
         """DKIM-sign in a worker thread: the RSA operation releases the GIL, so signing

@@ -1,19 +1,28 @@
 """SendGrid's X-SMTPAPI header on SMTP submission: find it, decode it into a typed Struct and
-strip it from the message; a malformed header raises ValidationError (SMTP 550 5.6.0)."""
+strip it from the message; a malformed header raises ValidationError (SMTP 550 5.6.0).
+Its `filters` are decoded by mta.intake.smtpapi_filters."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
-from mta.errors import ValidationError
 from mta.intake.mime import HEADER_END
 from mta.intake.request import field_path, is_utf8
 from mta.intake.schedule import MAX_AHEAD_SECONDS, TOO_FAR_AHEAD
+from mta.intake.smtpapi_filters import (
+    FilterNames,
+    Filters,
+    check_bypasses,
+    check_filter_names,
+    invalid,
+    switch_words,
+)
 from mta.intake.validate import MAX_CATEGORIES
 
+T = TypeVar("T")
 MAX_BYTES = 10_000  # SendGrid: "up to 10,000 bytes"
 # The field with its folded continuation lines and line break, anchored at a line start.
 FIELD = re.compile(rb"^x-smtpapi[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)\n?", re.I | re.M)
@@ -36,7 +45,7 @@ class SmtpApi(msgspec.Struct, kw_only=True):
     send_at: int | None = None
     asm_group_id: int | None = None  # its unsubscribe group, as `asm.group_id` over HTTP
     ip_pool: str | None = None  # one pool of outbound addresses here: accepted, ignored
-    filters: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # ignored
+    filters: Filters = msgspec.field(default_factory=Filters)
     to: Any = msgspec.UNSET
     sub: Any = msgspec.UNSET
     section: Any = msgspec.UNSET
@@ -57,7 +66,7 @@ def read_smtpapi(data: bytes, *, now: float) -> tuple[SmtpApi, bytes]:
     if not fields:
         return SmtpApi(), data
     if len(fields) > 1:
-        raise _invalid("the header may appear only once")
+        raise invalid("the header may appear only once")
     api = decode_smtpapi(fields[0].group(1))
     check_smtpapi(api, now=now)
     return api, data[: fields[0].start()] + data[fields[0].end() :]
@@ -67,31 +76,35 @@ def decode_smtpapi(raw: bytes) -> SmtpApi:
     """The header's value (folded or not) decoded; ValidationError names what is wrong."""
     value = UNFOLD.sub(b"", raw).strip()
     if len(value) > MAX_BYTES:
-        raise _invalid(f"the header is larger than {MAX_BYTES} bytes")
+        raise invalid(f"the header is larger than {MAX_BYTES} bytes")
+    api = _decode(value, SmtpApi)
+    check_filter_names(_decode(value, FilterNames))
+    return api
+
+
+def _decode(value: bytes, kind: type[T]) -> T:
     try:
-        return msgspec.json.decode(value, type=SmtpApi)
+        return msgspec.json.decode(value, type=kind)
     except msgspec.ValidationError as exc:
         text, path = field_path(str(exc))
-        raise _invalid(f"{text.rstrip('.')} (at {path})" if path else text) from None
+        text = switch_words(text, path)
+        raise invalid(f"{text.rstrip('.')} (at {path})" if path else text) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         if not is_utf8(value):  # older msgspec raises UnicodeDecodeError, 0.23 DecodeError
-            raise _invalid("not valid UTF-8") from None
-        raise _invalid(f"not valid JSON ({exc})") from None
+            raise invalid("not valid UTF-8") from None
+        raise invalid(f"not valid JSON ({exc})") from None
 
 
 def check_smtpapi(api: SmtpApi, *, now: float) -> None:
     """What the types cannot say: supported keys, category count and text, send_at."""
     for key, reason in UNSUPPORTED:
         if getattr(api, key) is not msgspec.UNSET:
-            raise _invalid(reason)
+            raise invalid(reason)
+    check_bypasses(api.filters)
     categories = api.categories
     if len(categories) > MAX_CATEGORIES:
-        raise _invalid(f"too many categories (at most {MAX_CATEGORIES})")
+        raise invalid(f"too many categories (at most {MAX_CATEGORIES})")
     if any(char in category for category in categories for char in "\r\n\0"):
-        raise _invalid("categories may not contain CR, LF or NUL")
+        raise invalid("categories may not contain CR, LF or NUL")
     if api.send_at is not None and api.send_at > now + MAX_AHEAD_SECONDS:
-        raise _invalid(TOO_FAR_AHEAD)
-
-
-def _invalid(reason: str) -> ValidationError:
-    return ValidationError(f"Invalid X-SMTPAPI header: {reason}", field="X-SMTPAPI")
+        raise invalid(TOO_FAR_AHEAD)

@@ -1,5 +1,5 @@
 """A message taken over SMTP, as its client sent it: hop count, headers, From addresses,
-X-SMTPAPI fields, and the stamp (Received, Message-ID, Date) we add before signing."""
+X-SMTPAPI fields and filters, and the stamp (Received, Message-ID, Date) we add before signing."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from mta.errors import MailLoop
 from mta.intake.mime import header_values, received_count, stamp_submitted
 from mta.intake.received import received_header
 from mta.intake.smtpapi import read_smtpapi
+from mta.intake.smtpapi_filters import NO_FILTERS, FilterSettings, filter_settings
 from mta.intake.validate import check_email
 from mta.model import RecipientState, SessionTrace
 
@@ -33,7 +34,7 @@ def read_submitted(data: bytes) -> tuple[dict[str, str], list[str]]:
 
 class Submitted(msgspec.Struct):
     """A message taken over SMTP: its headers and From addresses as the client sent them, its
-    X-SMTPAPI categories and unique args, and its bytes without that header."""
+    X-SMTPAPI categories, unique args and filters, and its bytes without that header."""
 
     headers: dict[str, str]
     header_from: list[str]
@@ -42,6 +43,7 @@ class Submitted(msgspec.Struct):
     data: bytes
     send_at: int | None = None
     asm_group_id: int | None = None
+    settings: FilterSettings = NO_FILTERS
 
 
 def take_submitted(data: bytes) -> Submitted:
@@ -49,7 +51,7 @@ def take_submitted(data: bytes) -> Submitted:
     headers, header_from = read_submitted(data)
     api, stripped = read_smtpapi(data, now=time.time())
     fields = (api.categories, api.unique_args, stripped, api.send_at, api.asm_group_id)
-    return Submitted(headers, header_from, *fields)
+    return Submitted(headers, header_from, *fields, filter_settings(api.filters))
 
 
 def stamp(submitted: Submitted, trace: SessionTrace, message_id: str, domain: str) -> bytes:

@@ -10,7 +10,7 @@ from typing import Protocol
 import msgspec
 
 from mta.events.model import Dropped, about
-from mta.intake.request import MailSend
+from mta.intake.request import MailSend, MailSettings
 from mta.model import QueueEntry
 
 # (list, SendGrid's dropped reason); the first list an address is on gives the reason.
@@ -37,7 +37,11 @@ NO_BYPASS = Bypass()
 
 
 def bypass_of(request: MailSend) -> Bypass:
-    settings = request.mail_settings
+    return bypass_from(request.mail_settings)
+
+
+def bypass_from(settings: MailSettings) -> Bypass:
+    """mail_settings (of a request, or of X-SMTPAPI filters) as the checks to skip."""
 
     def on(setting: object) -> bool:
         return bool(getattr(setting, "enable", False))

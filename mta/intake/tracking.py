@@ -16,6 +16,7 @@ from mta.intake.request import (
     MailSend,
     OpenTracking,
     SubscriptionTracking,
+    TrackingSettings,
 )
 from mta.intake.tracking_links import Link, find_links, rewrite_html_links, rewrite_text_links
 from mta.intake.tracking_tokens import (
@@ -110,8 +111,20 @@ def plan_for(
 ) -> Plan | None:
     """The request's tracking for one personalization's message; None when it asks for none
     (the common case costs nothing more)."""
-    settings = request.tracking_settings
     group = request.asm.group_id if request.asm is not None else None
+    return plan_from(
+        request.tracking_settings, group, message_id, recipient_index, return_path_host
+    )
+
+
+def plan_from(
+    settings: TrackingSettings,
+    group: int | None,
+    message_id: str,
+    recipient_index: int,
+    return_path_host: str,
+) -> Plan | None:
+    """Tracking settings (of a request, or of X-SMTPAPI filters) made a Plan; None for none."""
     opened = settings.open_tracking if _on(settings.open_tracking) else None
     click = settings.click_tracking if _on(settings.click_tracking) else None
     subscription = settings.subscription_tracking if _on(settings.subscription_tracking) else None
