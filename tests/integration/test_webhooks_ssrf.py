@@ -1,6 +1,7 @@
 """The SSRF guard in a real server with `allow_private_targets = false`: loopback URLs in any
 spelling are refused when the webhook is made, and a public-looking name that our resolver
-maps to 127.0.0.1 is refused at delivery: the local listener never receives a hit."""
+maps to 127.0.0.1 is refused at delivery: the local listener never receives a hit. OAuth token
+URLs pass the same guard."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.support.sink import SmtpSink
 from tests.support.webhook_receiver import WebhookReceiver
 
 HOOKS = "/v3/user/webhooks"
+SETTINGS = "/v3/user/webhooks/event/settings"
 
 
 @pytest.fixture
@@ -85,3 +87,34 @@ def test_loopback_targets_are_refused(
     assert row["state"] == "failed" and row["last_status"] is None
     assert "127.0.0.1 is not allowed" in str(row["last_error"])
     assert receiver.count() == 0
+
+
+def test_private_oauth_token_urls_are_refused(guarded: ScaisendServer) -> None:
+    token = guarded.token()
+    body = {"url": "https://hooks.example.net/hook", "enabled_events": ["processed"]}
+    for token_url in (
+        "http://auth.example.net/token",
+        "https://127.0.0.1/token",
+        "https://localhost/token",
+        "https://[::1]/token",
+        "https://169.254.169.254/token",
+        "https://auth.example.net:9999/token",
+    ):
+        fields = {
+            "oauth_client_id": "scaisend-hooks",
+            "oauth_client_secret": "very-secret-value",
+            "oauth_token_url": token_url,
+        }
+        made = admin(guarded, token, "POST", HOOKS, body | fields)
+        assert made.status_code == 400, (token_url, made.text)
+        assert made.json()["errors"][0]["field"] == "oauth_token_url"
+        sendgrid = {"enabled": True, "url": body["url"]} | fields
+        settings = admin(guarded, token, "PATCH", SETTINGS, sendgrid)
+        assert settings.status_code == 400, (token_url, settings.text)
+        assert settings.json()["errors"][0]["field"] == "oauth_token_url"
+    fine = body | {
+        "oauth_client_id": "scaisend-hooks",
+        "oauth_client_secret": "very-secret-value",
+        "oauth_token_url": "https://auth.example.net/token",
+    }
+    assert admin(guarded, token, "POST", HOOKS, fine).status_code == 201

@@ -5,9 +5,7 @@ attempt with its reason in the delivery log. Each test makes its own claims and 
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,14 +14,14 @@ import pytest
 from sqlalchemy import select, update
 
 from config.settings import DnsSettings, WebhookSettings
-from mta.db.models import Webhook, WebhookDelivery
+from mta.db.models import WebhookDelivery
 from mta.dns import DnsResolver
 from mta.events.webhook_jobs import sign
 from mta.events.webhooks import WebhookSender
-from mta.model import new_id
 from tests.support.databases import Database, migrated_sessions
 from tests.support.oauth_server import TokenServer
 from tests.support.webhook_receiver import WebhookReceiver
+from tests.unit.mta.events.test_webhook_sender import add_hook as add_webhook
 
 SETTINGS = WebhookSettings(
     allow_private_targets=True,
@@ -65,39 +63,8 @@ class Clock:
 
 
 async def add_hook(sessions: Any, url: str, token_url: str, events: int) -> str:
-    hook_id = new_id()
-    async with sessions() as session, session.begin():
-        session.add(
-            Webhook(
-                id=hook_id,
-                account_id="acme",
-                url=url,
-                enabled_events=["delivered"],
-                signing_secret="hmac-secret",
-                enabled=True,
-                created_at=time.time(),
-                format="scaisend",
-                oauth_client_id=CLIENT,
-                oauth_client_secret=SECRET,
-                oauth_token_url=token_url,
-            )
-        )
-        for n in range(events):
-            event_id = new_id()
-            session.add(
-                WebhookDelivery(
-                    id=new_id(),
-                    webhook_id=hook_id,
-                    event_id=event_id,
-                    event_type="delivered",
-                    payload=json.dumps({"event": "delivered", "event_id": event_id, "n": n}),
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=0.0,
-                    created_at=float(n),
-                )
-            )
-    return hook_id
+    oauth = {"oauth_client_id": CLIENT, "oauth_client_secret": SECRET, "oauth_token_url": token_url}
+    return await add_webhook(sessions, url, events, **oauth)
 
 
 async def rows(sessions: Any) -> list[WebhookDelivery]:
@@ -140,7 +107,7 @@ async def test_the_bearer_token_rides_with_the_signature_and_is_reused(
     )
     for delivery in receiver.deliveries:
         timestamp = delivery.headers["x-scaisend-timestamp"]
-        expected = sign("hmac-secret", timestamp, delivery.body.decode())
+        expected = sign("s3cret", timestamp, delivery.body.decode())
         assert delivery.headers["x-scaisend-signature"] == expected
     assert [row.state for row in await rows(sessions)] == ["delivered"] * 3
 

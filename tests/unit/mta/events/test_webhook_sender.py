@@ -44,7 +44,8 @@ def receiver() -> Iterator[WebhookReceiver]:
     receiver.stop()
 
 
-async def add_hook(sessions: Any, url: str, events: int) -> str:
+async def add_hook(sessions: Any, url: str, events: int, **columns: Any) -> str:
+    """A webhook (more Webhook `columns` as given) with `events` pending deliveries."""
     hook_id = new_id()
     async with sessions() as session, session.begin():
         session.add(
@@ -57,6 +58,7 @@ async def add_hook(sessions: Any, url: str, events: int) -> str:
                 enabled=True,
                 created_at=time.time(),
                 format="scaisend",
+                **columns,
             )
         )
         for n in range(events):
