@@ -102,12 +102,12 @@ def _restrict(query: Select[Any], principal: Principal) -> Select[Any]:
 
 
 def apply_filter(
-    query: Select[Any], account_id: str, wanted: MessageFilter, dialect: str = "sqlite"
+    query: Select[Any], account_id: str, wanted: MessageFilter, dialect: str
 ) -> Select[Any]:
-    """The filter as a WHERE clause, ordered newest first. A category every result must
-    have is a join instead: the category's own index is walked in time order, so a rare
-    category is found without reading the account's other messages, a common one without
-    sorting all of it."""
+    """The filter as a WHERE clause for the database `dialect` names (LIKE differs), ordered
+    newest first. A category every result must have is a join instead: the category's own
+    index is walked in time order, so a rare category is found without reading the
+    account's other messages, a common one without sorting all of it."""
     order = (Message.created_at.desc(), Message.id.desc())
     category, rest = _split_category(wanted)
     if category is not None:
