@@ -3,8 +3,6 @@ events, old events go alone, in chunks; recent rows and the daily stats stay."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,15 +16,9 @@ from mta.db.models import (
     MessageRecipient,
 )
 from mta.events.retention import DAY, Pruned, Retention, RetentionPolicy, cutoff
-from tests.support.databases import Database, migrated_sessions
+from tests.support.databases import Database
 
 NOW = 1767225600.0
-
-
-@pytest.fixture
-async def sessions(database: Database, tmp_path: Path) -> AsyncIterator[Any]:
-    async with migrated_sessions(database, tmp_path) as made:
-        yield made
 
 
 def message(n: int, age_days: float) -> list[Any]:

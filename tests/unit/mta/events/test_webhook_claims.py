@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +14,6 @@ from sqlalchemy import select
 from config.settings import WebhookSettings
 from mta.db.models import WebhookDelivery
 from mta.events.webhooks import Job
-from tests.support.databases import Database, migrated_sessions
 from tests.unit.mta.events.test_webhook_sender import add_hook, rows, sender
 
 WIDE = WebhookSettings(
@@ -27,12 +24,6 @@ WIDE = WebhookSettings(
     per_webhook_concurrency=8,
 )
 URL = "http://127.0.0.1:9/hook"  # never posted to: these tests only claim
-
-
-@pytest.fixture
-async def sessions(database: Database, tmp_path: Path) -> AsyncIterator[Any]:
-    async with migrated_sessions(database, tmp_path) as made:
-        yield made
 
 
 def claimed_ids(jobs: list[Job]) -> list[str]:

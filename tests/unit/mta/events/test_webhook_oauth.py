@@ -6,8 +6,7 @@ attempt with its reason in the delivery log. Each test makes its own claims and 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from mta.db.models import WebhookDelivery
 from mta.dns import DnsResolver
 from mta.events.webhook_jobs import sign
 from mta.events.webhooks import WebhookSender
-from tests.support.databases import Database, migrated_sessions
 from tests.support.oauth_server import TokenServer
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.unit.mta.events.test_webhook_sender import add_hook as add_webhook
@@ -31,12 +29,6 @@ SETTINGS = WebhookSettings(
     per_webhook_concurrency=1,
 )
 CLIENT, SECRET = "hooks client", "s3cret/+="  # characters RFC 6749 §2.3.1 form-encodes
-
-
-@pytest.fixture
-async def sessions(database: Database, tmp_path: Path) -> AsyncIterator[Any]:
-    async with migrated_sessions(database, tmp_path) as made:
-        yield made
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from mta.db.models import Webhook, WebhookDelivery
 from mta.dns import DnsResolver
 from mta.events.webhooks import WebhookSender, sign
 from mta.model import new_id
-from tests.support.databases import Database, migrated_sessions
 from tests.support.webhook_receiver import WebhookReceiver
 
 SETTINGS = WebhookSettings(
@@ -29,12 +27,6 @@ SETTINGS = WebhookSettings(
     retry_schedule_seconds=[60, 300],
     per_webhook_concurrency=1,
 )
-
-
-@pytest.fixture
-async def sessions(database: Database, tmp_path: Path) -> AsyncIterator[Any]:
-    async with migrated_sessions(database, tmp_path) as made:
-        yield made
 
 
 @pytest.fixture
