@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mta.cli_inbound import run_inbound_command
+from mta.server.cli.inbound import run_inbound_command
 
 
 def main() -> int:

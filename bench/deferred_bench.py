@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from mta.model import Envelope, QueueEntry, RecipientState, SmtpReply
+from queue_store.entries import Envelope, QueueEntry, RecipientState, SmtpReply
 from queue_store.log_spool import LogSpool
 
 DEFERRED = SmtpReply(451, "4.2.0", "mailbox busy, try later")
@@ -79,7 +79,7 @@ def serve_and_measure(state: Path) -> tuple[float, float]:
     )
     started = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-m", "mta.cli", "serve", "--config", str(config)],
+        [sys.executable, "-m", "mta.server.cli.main", "serve", "--config", str(config)],
         stdout=subprocess.DEVNULL,
     )
     try:

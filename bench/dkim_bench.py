@@ -21,9 +21,9 @@ import dkim
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
-from mta.intake.mime import build_message
-from mta.intake.request import Address
-from mta.intake.signing import SIGNED_HEADERS, DkimSigner, SignerCache, dkim_sign
+from mta.submission.mime import build_message
+from mta.submission.send_request.request import Address
+from mta.submission.signing import SIGNED_HEADERS, DkimSigner, SignerCache, dkim_sign
 
 DOMAIN, SELECTOR = "example.com", "scaisend1"
 CEILING, DKIMPY, SIGNER = (

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import msgspec
 
-from mta.errors import StorageUnavailable
-from mta.model import Envelope, QueueEntry, RecipientState
+from mta.core.errors import StorageUnavailable
+from queue_store.entries import Envelope, QueueEntry, RecipientState
 
 log = logging.getLogger(__name__)
 

@@ -70,7 +70,7 @@ def start_server(state: Path, port: int, workers: int) -> subprocess.Popen[bytes
         f'[server]\nworkers = {workers}\n[log]\nlevel = "warning"\n'
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "mta.cli", "serve", "--config", str(config)],
+        [sys.executable, "-m", "mta.server.cli.main", "serve", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -81,7 +81,7 @@ def token(state: Path) -> str:
         [
             sys.executable,
             "-m",
-            "mta.cli",
+            "mta.server.cli.main",
             "token",
             "--account",
             "bench",

@@ -40,7 +40,7 @@ workers = $WORKERS
 [log]
 level = "warning"
 TOML
-exec "$PY" -m mta.cli serve --config "$STATE/scaisend.toml"
+exec "$PY" -m mta.server.cli.main serve --config "$STATE/scaisend.toml"
 RUN
 chmod +x "$STATE/bench.sh"
 

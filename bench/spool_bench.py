@@ -25,7 +25,7 @@ from typing import Any
 
 from file_spool_baseline import FileSpool  # bench/ is on sys.path when run as a script
 
-from mta.model import Envelope, QueueEntry, RecipientState
+from queue_store.entries import Envelope, QueueEntry, RecipientState
 from queue_store.log_spool import LogSpool
 
 

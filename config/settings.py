@@ -313,7 +313,7 @@ MAX_WORKERS = 64
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     shutdown_grace_seconds: float = 30.0
-    workers: int = 1  # event-loop processes on this host (mta/supervisor.py when above 1)
+    workers: int = 1  # event-loop processes on this host (mta/server/supervisor.py when above 1)
 
     def __post_init__(self) -> None:
         if not self.shutdown_grace_seconds >= 0:

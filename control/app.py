@@ -20,7 +20,7 @@ from control.routes import health as health_routes
 from control.routes import stats as stats_routes
 from control.routes import suppressions as suppression_routes
 from control.routes import tracking as tracking_routes
-from mta.services.container import Services
+from control.services import Services
 
 
 def create_app(services: Services, http: HttpSettings) -> Litestar:
@@ -52,7 +52,7 @@ def create_app(services: Services, http: HttpSettings) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=http.max_body_bytes,
         openapi_config=openapi_config(),
-        logging_config=None,  # the process's logging belongs to mta.logs
+        logging_config=None,  # the process's logging belongs to mta.server.logs
         debug=False,
     )
 

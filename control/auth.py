@@ -11,9 +11,9 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency
 
-from mta.errors import AuthenticationError, PermissionDenied
+from control.services import Services
+from mta.core.errors import AuthenticationError, PermissionDenied
 from mta.services.api_keys import INVALID_GRANT
-from mta.services.container import Services
 from mta.services.identity import Principal
 
 PRINCIPAL_STATE = "scaisend.principal"

@@ -16,7 +16,7 @@ from control.auth import PRINCIPAL_STATE, authenticate, bucket_key
 from control.errors import error_body
 from control.nul import NUL_MESSAGE, has_nul
 from control.ratelimit import Decision, RateLimiter
-from mta.services.container import Services
+from control.services import Services
 from mta.services.identity import Principal
 
 TOO_MANY_REQUESTS = msgspec.json.encode(error_body("too many requests"))

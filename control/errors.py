@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from mta import errors
+from mta.core import errors
 
 log = logging.getLogger(__name__)
 

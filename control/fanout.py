@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,33 +15,12 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
 from control.merge import Answer, Reply, merge_answers
-from mta.workers import WorkerLayout
 
 log = logging.getLogger(__name__)
 LOCAL_HEADER = "x-scaisend-worker-local"  # set on the fanned-out requests: answer for yourself
 UNREACHABLE_HEADER = "x-scaisend-workers-unreachable"
 ASK_TIMEOUT_SECONDS = 30.0
 FORWARDED = (b"authorization", b"accept")
-
-
-def unix_sockets(layout: WorkerLayout) -> list[socket.socket]:
-    """The worker's own listening Unix socket (none for the single process), readable by
-    the service's user only; a stale file of an earlier run is replaced."""
-    if layout.socket is None:
-        return []
-    path = layout.socket
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(str(path))
-    except OSError as exc:  # most likely a data_dir path too long for AF_UNIX (107 bytes)
-        sock.close()
-        raise OSError(f"cannot listen on {path}: {exc}") from exc
-    os.chmod(path, 0o600)
-    sock.listen(128)
-    sock.setblocking(False)
-    return [sock]
 
 
 def fans_out(path: str) -> bool:

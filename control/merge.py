@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from control.errors import error_body
 
-MAX_LIST = 1000  # as mta.scheduler.control.MAX_LIST
+MAX_LIST = 1000  # as mta.scheduler.queue_admin.MAX_LIST
 DEFAULT_LIMIT = 100
 JSON = "application/json"
 # Gauges of the shared database, the same number read by every worker: one value, not a sum.

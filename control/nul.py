@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from mta.errors import ValidationError
+from mta.core.errors import ValidationError
 
 # JSON carries NUL only as the escape \u0000; one preceded by an escaped backslash is text.
 NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")

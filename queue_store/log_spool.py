@@ -19,8 +19,7 @@ from typing import TypeVar
 
 import msgspec
 
-from mta.errors import StorageUnavailable
-from mta.model import QueueEntry
+from queue_store.entries import QueueEntry, SpoolUnavailable
 from queue_store.log_index import Location, LogIndex, tomb_needed
 from queue_store.records import (
     HEADER_LEN,
@@ -188,7 +187,7 @@ class LogSpool:
 
     def _enqueue(self, op: _Op) -> asyncio.Future[None]:
         if self._committer is None or self._closing:
-            raise StorageUnavailable("the queue is not running")
+            raise SpoolUnavailable("the queue is not running")
         op.future = future = asyncio.get_running_loop().create_future()
         self._queue.append(op)
         self._queued_bytes += op.length
@@ -270,7 +269,7 @@ class LogSpool:
             if error is None:
                 op.future.set_result(None)
             else:
-                failure = StorageUnavailable("the queue cannot store the message now")
+                failure = SpoolUnavailable("the queue cannot store the message now")
                 failure.__cause__ = error
                 op.future.set_exception(failure)
 
@@ -435,7 +434,7 @@ class LogSpool:
                 if attempt == 1 and isinstance(exc, FileNotFoundError):
                     continue
                 log.error("event=spool_unreadable queue_id=%s error=%r", queue_id, str(exc))
-                raise StorageUnavailable("the queued message cannot be read") from exc
+                raise SpoolUnavailable("the queued message cannot be read") from exc
         raise AssertionError("unreachable")
 
     def _load_sync(self, loc: Location, reader: SegmentReader) -> QueueEntry:

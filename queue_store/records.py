@@ -16,7 +16,7 @@ from typing import Final, Literal, NamedTuple
 
 import msgspec
 
-from mta.model import Envelope, QueueEntry, RecipientState
+from queue_store.entries import Envelope, QueueEntry, RecipientState
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from mta.model import QueueEntry
+from queue_store.entries import QueueEntry
 
 
 class QueueStore(Protocol):
@@ -20,7 +20,7 @@ class QueueStore(Protocol):
     async def stop(self) -> None: ...
 
     async def put(self, entry: QueueEntry, content: bytes) -> None:
-        """Durable on return; raises StorageUnavailable."""
+        """Durable on return; raises SpoolUnavailable."""
         ...
 
     async def load(self, queue_id: str) -> QueueEntry:

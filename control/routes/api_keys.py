@@ -11,8 +11,8 @@ from litestar.params import FromPath
 
 from control.routes.common import read_body
 from control.schemas.bodies import ApiKeyCreate, ApiKeyRename, ApiKeyUpdate
+from control.services import Services
 from mta.services.api_keys import ApiKeyView, check_scopes
-from mta.services.container import Services
 from mta.services.identity import Principal
 
 

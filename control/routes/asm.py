@@ -17,8 +17,8 @@ from control.schemas.suppressions import (
     GroupUpdate,
     RecipientEmails,
 )
+from control.services import Services
 from mta.services.asm_groups import Group, GroupSuppression, group_id_of, parse_id
-from mta.services.container import Services
 from mta.services.identity import Principal
 
 AnyRequest = Request[Any, Any, Any]

@@ -11,8 +11,8 @@ from litestar.params import FromPath
 
 from control.routes.common import read_body
 from control.schemas.batches import ScheduledSendCreate, ScheduledSendUpdate
+from control.services import Services
 from mta.services.batches import ScheduledSend
-from mta.services.container import Services
 from mta.services.identity import Principal
 
 

@@ -12,8 +12,8 @@ from litestar.exceptions import HTTPException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
 from control.nul import refuse_nul
-from mta.errors import PayloadTooLarge, ValidationError
-from mta.intake.request import decode_json
+from mta.core.errors import PayloadTooLarge, ValidationError
+from mta.submission.send_request.request import decode_json
 
 T = TypeVar("T")
 

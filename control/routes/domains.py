@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from control.auth import provide_admin
 from control.routes.common import read_body
 from control.schemas.bodies import DomainCreate
-from mta.services.container import Services
+from control.services import Services
 from mta.services.domains import DomainView
 from mta.services.identity import Principal
 

@@ -13,8 +13,8 @@ from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 
 from config.settings import HttpSettings
-from mta.errors import AuthenticationError
-from mta.services.container import Services
+from control.services import Services
+from mta.core.errors import AuthenticationError
 
 
 class Alive(msgspec.Struct, kw_only=True):

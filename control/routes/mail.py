@@ -9,9 +9,9 @@ from litestar import MediaType, Request, Response, post
 from litestar.di import NamedDependency
 
 from control.routes.common import read_body
-from mta.intake.request import MailSend
-from mta.services.container import Services
+from control.services import Services
 from mta.services.identity import Principal
+from mta.submission.send_request.request import MailSend
 
 
 @post("/v3/mail/send", status_code=202)

@@ -9,7 +9,7 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from mta.services.container import Services
+from control.services import Services
 from mta.services.identity import Principal
 from mta.services.message_query import from_parameters, parse_query
 from mta.services.messages import MessageView

@@ -9,9 +9,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from control.auth import provide_admin
-from mta.errors import PermissionDenied
-from mta.scheduler.control import QueuedMessage, QueueState
-from mta.services.container import Services
+from control.services import Services
+from mta.core.errors import PermissionDenied
+from mta.scheduler.queue_admin import QueuedMessage, QueueState
 from mta.services.identity import Principal
 
 ADMIN = {"principal": Provide(provide_admin)}

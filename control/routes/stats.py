@@ -7,8 +7,8 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
-from mta.errors import PermissionDenied
-from mta.services.container import Services
+from control.services import Services
+from mta.core.errors import PermissionDenied
 from mta.services.identity import Principal
 from mta.services.stats import DateStats, page, stats_range, today_utc
 

@@ -12,7 +12,7 @@ from litestar.params import FromPath
 
 from control.routes.common import read_body
 from control.schemas.suppressions import DeleteEntries
-from mta.services.container import Services
+from control.services import Services
 from mta.services.identity import Principal
 from mta.services.suppressions import (
     Entry,

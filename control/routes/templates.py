@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from control.routes.common import read_body
 from control.schemas.bodies import TemplateCreate, TemplateDuplicate, TemplateRename, VersionBody
 from control.schemas.templates import TemplateList, template_list, version_fields
-from mta.services.container import Services
+from control.services import Services
 from mta.services.identity import Principal
 from mta.services.template_views import (
     TemplateView,

@@ -11,9 +11,9 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
-from mta.intake.tracking import CLICK_PATH, OPEN_PATH, UNSUBSCRIBE_PATH
-from mta.services.container import Services
-from mta.services.tracking import Subscription, Visitor
+from control.services import Services
+from mta.tracking.content import CLICK_PATH, OPEN_PATH, UNSUBSCRIBE_PATH
+from mta.tracking.service import Subscription, Visitor
 
 # A transparent 1x1 GIF.
 PIXEL_GIF = (

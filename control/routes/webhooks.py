@@ -18,12 +18,12 @@ from control.schemas.bodies import (
     WebhookSignedUpdate,
     WebhookUpdate,
 )
-from mta.errors import ValidationError
-from mta.services.container import Services
-from mta.services.event_webhook import SignedView
+from control.services import Services
+from mta.core.errors import ValidationError
 from mta.services.identity import Principal
-from mta.services.webhook_oauth import OAuthInput
-from mta.services.webhooks import (
+from mta.webhooks.oauth import OAuthInput
+from mta.webhooks.sendgrid_settings import SignedView
+from mta.webhooks.service import (
     DeliveryPage,
     DeliveryQuery,
     DeliveryView,
@@ -154,7 +154,7 @@ async def get_event_settings(
     services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
     principal.require(READ)
-    return await services.webhooks.sendgrid.get(principal.account_id)
+    return await services.event_webhook.get(principal.account_id)
 
 
 @patch("/v3/user/webhooks/event/settings")
@@ -170,7 +170,7 @@ async def update_event_settings(
         for k, v in msgspec.structs.asdict(body).items()
         if v is not None and not k.startswith("oauth_")
     }
-    return await services.webhooks.sendgrid.update(principal.account_id, changes, oauth_input(body))
+    return await services.event_webhook.update(principal.account_id, changes, oauth_input(body))
 
 
 @get("/v3/user/webhooks/event/settings/signed")
@@ -178,7 +178,7 @@ async def get_signed(
     services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> SignedView:
     principal.require(READ)
-    return await services.webhooks.sendgrid.signed(principal.account_id)
+    return await services.event_webhook.signed(principal.account_id)
 
 
 @patch("/v3/user/webhooks/event/settings/signed")
@@ -189,7 +189,7 @@ async def update_signed(
 ) -> SignedView:
     principal.require(UPDATE)
     body = await read_body(request, WebhookSignedUpdate)
-    return await services.webhooks.sendgrid.set_signed(principal.account_id, body.enabled)
+    return await services.event_webhook.set_signed(principal.account_id, body.enabled)
 
 
 @post("/v3/user/webhooks/event/test", status_code=204)
@@ -200,7 +200,7 @@ async def test_event_webhook(
 ) -> None:
     principal.require(UPDATE)
     body = await read_body(request, EventWebhookTest)
-    await services.webhooks.sendgrid.test(principal.account_id, body.url, oauth_input(body))
+    await services.event_webhook.test(principal.account_id, body.url, oauth_input(body))
 
 
 ROUTES = [

@@ -1,4 +1,5 @@
-"""Request bodies of the control-plane endpoints (the send body lives in mta.intake.request)."""
+"""Request bodies of the control-plane endpoints (the send body lives in
+mta.submission.send_request.request)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import msgspec
 
 from control.schemas.bodies import VersionBody
-from mta.errors import ValidationError
+from mta.core.errors import ValidationError
 from mta.services.template_views import (
     Generation,
     TemplatePage,

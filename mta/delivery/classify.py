@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mta.model import SmtpReply
+from queue_store.entries import SmtpReply
 
 ENHANCED_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
 

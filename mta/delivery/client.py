@@ -10,11 +10,11 @@ from typing import Literal, Protocol
 import aiosmtplib
 
 from config.settings import DeliverySettings
+from mta.core.errors import TransientFailure
 from mta.delivery.classify import reply_from
 from mta.delivery.pipelining import PipelinedSession, ReplyChannel, TlsInfo, Transaction
 from mta.delivery.routing import NextHop
-from mta.errors import TransientFailure
-from mta.model import SmtpReply
+from queue_store.entries import SmtpReply
 
 
 class AuthRefused(TransientFailure):

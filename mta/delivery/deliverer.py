@@ -7,12 +7,13 @@ import random
 from collections.abc import Sequence
 
 from config.settings import DeliverySettings
+from mta.core.dns import Resolver
+from mta.core.errors import PermanentFailure, TransientFailure
+from mta.core.model import verp_address
 from mta.delivery.client import SmtpConnector, SmtpSession
 from mta.delivery.pipelining import Transaction
 from mta.delivery.routing import NextHop, route
-from mta.dns import Resolver
-from mta.errors import PermanentFailure, TransientFailure
-from mta.model import QueueEntry, RecipientState, SmtpReply, verp_address
+from queue_store.entries import QueueEntry, RecipientState, SmtpReply
 
 SANDBOX_REPLY = SmtpReply(250, "2.0.0", "test key: message accepted, nothing was sent")
 
@@ -23,10 +24,6 @@ def is_loop(hop: NextHop, own_listeners: Sequence[tuple[str, int]]) -> bool:
         if port == hop.port and (host == hop.address or host in ("0.0.0.0", "::", "")):
             return True
     return False
-
-
-def domain_of(email: str) -> str:
-    return email.rpartition("@")[2].lower()
 
 
 def transactions(entry: QueueEntry, states: list[RecipientState]) -> list[Transaction]:

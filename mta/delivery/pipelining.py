@@ -12,7 +12,7 @@ from typing import cast
 import msgspec
 
 from mta.delivery.classify import reply_from
-from mta.model import SmtpReply
+from queue_store.entries import SmtpReply
 
 MAX_REPLY = 64 * 1024  # a longer reply is hostile or broken
 REPLY_LINE = re.compile(rb"(\d{3})([ -])(.*)")

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import msgspec
 
 from config.settings import parse_hostport
-from mta.dns import DnsTemporaryError, MxRecord, NxDomain, Resolver
-from mta.errors import PermanentFailure, TransientFailure
-from mta.model import SmtpReply
+from mta.core.dns import DnsTemporaryError, MxRecord, NxDomain, Resolver
+from mta.core.errors import PermanentFailure, TransientFailure
+from queue_store.entries import SmtpReply
 
 
 class NextHop(msgspec.Struct, frozen=True):

@@ -16,17 +16,17 @@ import msgspec
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mta.db.models import Event as EventRow
-from mta.db.models import Message, MessageCategory, MessageRecipient, Webhook, WebhookDelivery
-from mta.events.model import (
+from mta.core.events import (
     RECIPIENT_STATUS,
     Event,
     event_fields,
     event_type,
     webhook_payload,
 )
-from mta.metrics import Metrics
-from mta.model import new_id
+from mta.core.metrics import Metrics
+from mta.core.model import new_id
+from mta.db.models import Event as EventRow
+from mta.db.models import Message, MessageCategory, MessageRecipient, Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
 BATCH_LIMIT = 500

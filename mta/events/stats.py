@@ -14,9 +14,9 @@ from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mta.core.events import Bounce, Dropped, Event, event_type
 from mta.db.models import DailyStats, Message
 from mta.db.models import Event as EventRow
-from mta.events.model import Bounce, Dropped, Event, event_type
 
 METRICS = (
     "blocks",

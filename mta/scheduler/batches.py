@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from mta.core.events import Dropped, about
 from mta.events.bus import EventBus
-from mta.events.model import Dropped, about
-from mta.model import Envelope, QueueEntry, RecipientState
+from queue_store.entries import Envelope, QueueEntry, RecipientState
 
 BatchKey = tuple[str, str]  # (account id, batch id): batch ids never cross accounts
 BatchStatus = Literal["pause", "cancel"]

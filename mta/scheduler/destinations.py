@@ -8,7 +8,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from mta.model import QueueEntry, RecipientState
+from queue_store.entries import QueueEntry, RecipientState
 
 MAX_DESTINATION_BACKOFF = 3600.0
 

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from mta.core.events import Bounce, Deferred, Delivered, Event, about
+from mta.core.model import Outcome
 from mta.delivery.classify import classify_bounce
-from mta.events.model import Bounce, Deferred, Delivered, Event, about
-from mta.model import Outcome, QueueEntry, RecipientState, SmtpReply
+from queue_store.entries import QueueEntry, RecipientState, SmtpReply
 
 
 def outcome_event(

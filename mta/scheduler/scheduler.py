@@ -15,19 +15,21 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from config.settings import DeliverySettings
+from mta.core.addresses import domain_of
+from mta.core.errors import PermanentFailure, TransientFailure
+from mta.core.events import Bounce, Delivered, event_type
+from mta.core.metrics import Metrics, QueueDepth
+from mta.core.model import Outcome
 from mta.delivery.client import SmtpSession
-from mta.delivery.deliverer import Deliverer, domain_of, transactions
-from mta.errors import PermanentFailure, StorageUnavailable, TransientFailure
+from mta.delivery.deliverer import Deliverer, transactions
 from mta.events.bus import EventBus
-from mta.events.model import Bounce, Delivered, event_type
-from mta.metrics import Metrics, QueueDepth
-from mta.model import Outcome, QueueEntry, RecipientState, SmtpReply
 from mta.scheduler.backoff import expired, retry_delay
 from mta.scheduler.batches import BatchGate, BatchKey, BatchStatus, batch_verdict, drop_due
 from mta.scheduler.destinations import Destination, Job
 from mta.scheduler.outcomes import outcome_event
 from mta.scheduler.simulator import follow_ups, retry_seconds, simulated_outcomes, wants_content
-from queue_store import QueueStore
+from queue_store import QueueStore, SpoolUnavailable
+from queue_store.entries import QueueEntry, RecipientState, SmtpReply
 
 log = logging.getLogger(__name__)
 FINISH_GRACE_SECONDS = 10.0  # at stop, how long outcomes already received may take to record
@@ -376,7 +378,7 @@ class Scheduler:
                 await self._store.update(entry)
             else:
                 await self._store.remove(queue_id)
-        except StorageUnavailable:
+        except SpoolUnavailable:
             # The outcome is already sent and in the events; after a restart the spool's
             # older state may deliver it again (a duplicate, never a loss).
             log.error("event=spool_state_not_recorded queue_id=%s", queue_id)

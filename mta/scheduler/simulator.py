@@ -12,8 +12,7 @@ from email.policy import default
 from html.parser import HTMLParser
 from typing import Literal
 
-from mta.delivery.deliverer import SANDBOX_REPLY
-from mta.events.model import (
+from mta.core.events import (
     Click,
     Event,
     GroupUnsubscribe,
@@ -22,7 +21,9 @@ from mta.events.model import (
     Unsubscribe,
     about,
 )
-from mta.model import Envelope, Outcome, QueueEntry, RecipientState, SmtpReply
+from mta.core.model import Outcome
+from mta.delivery.deliverer import SANDBOX_REPLY
+from queue_store.entries import Envelope, QueueEntry, RecipientState, SmtpReply
 
 Plan = Literal["deliver", "bounce", "block", "defer", "complaint", "unsubscribe", "open", "click"]
 MAGIC: frozenset[str] = frozenset(

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.model import new_id
 from mta.db.models import Account
-from mta.model import new_id
 
 
 class AccountService:

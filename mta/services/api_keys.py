@@ -16,11 +16,11 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.errors import AuthenticationError, NotFound, ValidationError
+from mta.core.model import Environment, new_id
+from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 from mta.db.models import ApiKey
-from mta.errors import AuthenticationError, NotFound, ValidationError
-from mta.model import Environment, new_id
 from mta.services.identity import KNOWN_SCOPES, Principal
-from mta.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 
 KEY_PREFIX = "SS"
 KEY_CACHE_SECONDS = SHARED_CACHE_SECONDS

@@ -10,9 +10,9 @@ import msgspec
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mta.core.errors import NotFound, ValidationError
+from mta.core.model import now
 from mta.db.models import AsmGroup, Suppression
-from mta.errors import NotFound, ValidationError
-from mta.model import now
 from mta.services.suppressions import GROUP, addresses, manual_row, upsert_rows
 
 MAX_NAME, MAX_DESCRIPTION, MAX_GROUPS = 30, 100, 200  # SendGrid's limits

@@ -14,11 +14,11 @@ import msgspec
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.errors import NotFound, ValidationError
+from mta.core.model import new_id
+from mta.core.ttl_cache import TtlCache
 from mta.db.models import MailBatch
-from mta.errors import NotFound, ValidationError
-from mta.model import new_id
 from mta.scheduler.batches import BatchKey, BatchStatus
-from mta.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 INVALID_BATCH_ID = "invalid batch id"  # SendGrid's words

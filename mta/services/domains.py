@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.dns import DnsError, Resolver
+from mta.core.errors import Conflict, NotFound, ValidationError
+from mta.core.model import new_id
+from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 from mta.db.models import Domain
-from mta.dns import DnsError, Resolver
-from mta.errors import Conflict, NotFound, ValidationError
-from mta.model import new_id
 from mta.services.dns_records import (
     DKIM_SELECTOR,
     DnsRecord,
@@ -27,7 +28,6 @@ from mta.services.dns_records import (
     normalise_domain,
     return_path_host,
 )
-from mta.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 
 DmarcPolicy = Literal["none", "quarantine", "reject"]
 SENDING_CACHE_SECONDS = SHARED_CACHE_SECONDS  # another node's change holds here after it

@@ -11,8 +11,8 @@ from typing import Literal
 import jwt
 import msgspec
 
-from mta.errors import AuthenticationError, PermissionDenied
-from mta.model import Environment
+from mta.core.errors import AuthenticationError, PermissionDenied
+from mta.core.model import Environment
 from mta.services.scopes import ALL_SCOPES, KNOWN_SCOPES, missing_scopes
 
 __all__ = ["KNOWN_SCOPES", "Principal", "Role", "TokenService"]

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from mta.errors import ValidationError
+from mta.core.errors import ValidationError
 
 MAX_QUERY_LENGTH = 4000
 MAX_VALUES = 100  # values in one IN list

@@ -13,8 +13,8 @@ import msgspec
 from sqlalchemy import Select, Text, cast, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.errors import NotFound, PermissionDenied, ValidationError
 from mta.db.models import Event, Message, MessageCategory, MessageRecipient
-from mta.errors import NotFound, PermissionDenied, ValidationError
 from mta.services.identity import Principal
 from mta.services.message_query import NO_FILTER, And, Match, MessageFilter
 from mta.services.message_where import where_clause

@@ -11,8 +11,8 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.errors import ValidationError
 from mta.db.models import DailyStats
-from mta.errors import ValidationError
 from mta.events.stats import ALL_CATEGORIES, METRICS
 
 MAX_DAYS = 3660  # one request covers at most about ten years

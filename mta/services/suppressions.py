@@ -13,11 +13,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mta.core.addresses import check_email
+from mta.core.errors import NotFound, ValidationError
+from mta.core.model import now
 from mta.db.models import AsmGroup, Suppression
 from mta.db.models import Event as EventRow
-from mta.errors import NotFound, ValidationError
-from mta.intake.fields import check_email
-from mta.model import now
 
 ListName = Literal["bounces", "blocks", "invalid_emails", "spam_reports", "unsubscribes"]
 LISTS: tuple[ListName, ...] = (

@@ -14,8 +14,8 @@ from typing import Literal
 
 import msgspec
 
+from mta.core.errors import ValidationError
 from mta.db.models import Template, TemplateVersion
-from mta.errors import ValidationError
 
 Generation = Literal["legacy", "dynamic"]
 Editor = Literal["code", "design"]

@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.errors import Conflict, NotFound, ValidationError
+from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 from mta.db.models import Template, TemplateVersion
-from mta.errors import Conflict, NotFound, ValidationError
-from mta.intake.render import check
+from mta.handlebars.render import check
 from mta.services.plaintext import html_to_text
 from mta.services.template_views import (
     NAME_MAX,
@@ -31,7 +32,6 @@ from mta.services.template_views import (
     template_view,
     version_view,
 )
-from mta.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 
 __all__ = ["TemplateService", "TemplateView", "VersionFields", "VersionView"]
 

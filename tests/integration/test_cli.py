@@ -20,7 +20,7 @@ def scaisend(
 ) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("SCAISEND__")}
     return subprocess.run(
-        [sys.executable, "-m", "mta.cli", *args],
+        [sys.executable, "-m", "mta.server.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -63,7 +63,7 @@ def test_a_second_server_on_the_same_spool_refuses_to_start(
         )
         assert first.process is not None
         result = subprocess.run(
-            [sys.executable, "-m", "mta.cli", "serve", "--config", str(second.config)],
+            [sys.executable, "-m", "mta.server.cli.main", "serve", "--config", str(second.config)],
             capture_output=True,
             text=True,
             timeout=60,

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from mta.events.model import EVENT_TYPES
+from mta.core.events import EVENT_TYPES
 from tests.support.api import admin, set_up_account
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer

@@ -14,7 +14,7 @@ from litestar.routes import HTTPRoute
 
 from config.settings import HttpSettings
 from control.app import create_app
-from mta.services.container import Services
+from control.services import Services
 from mta.services.scopes import KNOWN_SCOPES
 from tests.support.api import admin
 from tests.support.databases import Backend

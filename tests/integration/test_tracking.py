@@ -19,7 +19,7 @@ import dkim
 import httpx
 import pytest
 
-from mta.intake.tracking_tokens import Claim, TrackingKey, make_token
+from mta.tracking.tokens import Claim, TrackingKey, make_token
 from tests.support.api import account_with_key, dkim_dns, wait_for_status
 from tests.support.databases import Database
 from tests.support.dns_server import DnsServer

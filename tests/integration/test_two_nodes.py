@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mta.ttl_cache import SHARED_CACHE_SECONDS
+from mta.core.ttl_cache import SHARED_CACHE_SECONDS
 from tests.support.api import admin, set_up_account
 from tests.support.dns_server import DnsServer
 from tests.support.polling import wait_until

@@ -8,7 +8,7 @@ import json
 
 import httpx
 
-from mta.events.webhooks import sign
+from mta.webhooks.sender import sign
 from tests.support.api import admin
 from tests.support.polling import wait_until
 from tests.support.server import ScaisendServer

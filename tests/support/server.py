@@ -119,7 +119,7 @@ class ScaisendServer:
 
     def command(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "mta.cli", *args, "--config", str(self.config)],
+            [sys.executable, "-m", "mta.server.cli.main", *args, "--config", str(self.config)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -134,7 +134,7 @@ class ScaisendServer:
     def start(self) -> ScaisendServer:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mta.cli", "serve", "--config", str(self.config)],
+            [sys.executable, "-m", "mta.server.cli.main", "serve", "--config", str(self.config)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=_env(),

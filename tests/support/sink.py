@@ -15,7 +15,7 @@ import msgspec
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
-from mta.ingress.tls import ensure_certificate, server_context
+from mta.listeners.tls import ensure_certificate, server_context
 
 
 class Received(msgspec.Struct):

@@ -13,7 +13,7 @@ from litestar.exceptions import InternalServerException
 from litestar.testing import TestClient
 
 from control.errors import EXCEPTION_HANDLERS
-from mta.errors import PayloadTooLarge
+from mta.core.errors import PayloadTooLarge
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Litestar 3 notices
 

@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from control.merge import Answer, merge_answers, merge_listings, merge_metrics
-from mta.metrics import Metrics, QueueDepth
+from mta.core.metrics import Metrics, QueueDepth
 
 
 def worker_metrics(sessions: int, delivered: int, depth: int) -> bytes:

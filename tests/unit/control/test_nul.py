@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from control.nul import has_nul, refuse_nul
-from mta.errors import ValidationError
+from mta.core.errors import ValidationError
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from config.settings import HttpSettings
 from control.app import create_app
 from control.openapi import body_type, complete, request_bodies
 from control.routes.common import read_body
-from mta.services.container import Services
+from control.services import Services
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Litestar 3 notices
 

@@ -16,7 +16,7 @@ from litestar.testing import TestClient
 
 from control.errors import EXCEPTION_HANDLERS
 from control.routes.common import decode_content, inflate, parse_json, read_body
-from mta.errors import PayloadTooLarge, ValidationError
+from mta.core.errors import PayloadTooLarge, ValidationError
 
 
 class Thing(msgspec.Struct, forbid_unknown_fields=True):

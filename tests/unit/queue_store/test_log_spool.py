@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mta.errors import StorageUnavailable
-from mta.model import Envelope, QueueEntry, RecipientState, SmtpReply
+from queue_store.entries import Envelope, QueueEntry, RecipientState, SmtpReply, SpoolUnavailable
 from queue_store.log_index import LogIndex
 from queue_store.log_spool import LogSpool
 from queue_store.records import HEADER_LEN
@@ -168,7 +167,7 @@ async def test_a_corrupt_body_is_found_when_it_is_read(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     again, recovered = await _started(spool.directory, max_batch_bytes=1_000)
     assert len(recovered) == 3
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(SpoolUnavailable):
         await again.load_content("q0")
     assert await again.load_content("q1") == _content("q1", 2_000)
     await again.stop()
@@ -355,7 +354,7 @@ async def test_fsync_failure_raises_and_the_log_stays_consistent(
     spool, _ = await _started(tmp_path / "spool", fsync=lambda fd: hook[0](fd))
     await spool.put(_entry("q0"), _content("q0"))
     hook[0] = _fail_once(os.fdatasync, failures)  # 2: the cut-back fsync fails too → roll
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(SpoolUnavailable):
         await spool.put(_entry("lost"), _content("lost"))
     await spool.put(_entry("q1"), _content("q1"))
     assert len(_segments(spool.directory)) == failures
@@ -378,7 +377,7 @@ async def test_enospc_mid_write_is_truncated_away(tmp_path: Path) -> None:
         return os.pwrite(fd, data, offset)
 
     spool, _ = await _started(tmp_path / "spool", pwrite=pwrite)
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(SpoolUnavailable):
         await spool.put(_entry("lost"), _content("lost", 4_000))
     await spool.put(_entry("q1"), _content("q1"))
     again, recovered = await _reopen(spool)
@@ -389,7 +388,7 @@ async def test_enospc_mid_write_is_truncated_away(tmp_path: Path) -> None:
 
 async def test_writes_after_stop_are_refused(spool: LogSpool) -> None:
     await spool.stop()
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(SpoolUnavailable):
         await spool.put(_entry("late"), _content("late"))
 
 

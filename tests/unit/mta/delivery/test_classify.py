@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mta.delivery.classify import classify_bounce, reply_from
-from mta.model import SmtpReply
+from queue_store.entries import SmtpReply
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from config.settings import DeliverySettings
+from mta.core.errors import MailLoop, PermanentFailure
 from mta.delivery.deliverer import Deliverer, is_loop
 from mta.delivery.routing import NextHop
-from mta.errors import MailLoop, PermanentFailure
-from mta.intake.mime import received_count
-from mta.intake.submitted import MAX_HOPS, check_hop_count
+from mta.submission.mime import received_count
+from mta.submission.smtp_message.submitted import MAX_HOPS, check_hop_count
 
 
 @pytest.mark.parametrize(

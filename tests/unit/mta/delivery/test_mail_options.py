@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mta.delivery.pipelining import Transaction, mail_options
-from mta.model import SmtpReply
+from queue_store.entries import SmtpReply
 
 BOTH = {"8bitmime": "", "smtputf8": "", "size": "1000"}
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 import pytest
 
+from mta.core.dns import DnsError, DnsTemporaryError, MxRecord, NxDomain
+from mta.core.errors import DeliveryFailure, PermanentFailure, TransientFailure
 from mta.delivery.routing import NextHop, is_null_mx, order_mx, route
-from mta.dns import DnsError, DnsTemporaryError, MxRecord, NxDomain
-from mta.errors import DeliveryFailure, PermanentFailure, TransientFailure
 
 NX = NxDomain("no such name")
 TEMP = DnsTemporaryError("SERVFAIL")

@@ -10,7 +10,7 @@ from pathlib import Path
 from mta.delivery.client import AiosmtplibConnector
 from mta.delivery.pipelining import Transaction
 from mta.delivery.routing import NextHop
-from mta.ingress.tls import ensure_certificate, server_context
+from mta.listeners.tls import ensure_certificate, server_context
 
 
 class InjectingServer:

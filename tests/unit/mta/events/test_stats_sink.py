@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mta.db.models import DailyStats, Message
-from mta.events.bus import EventBus, MessageLogEntry
-from mta.events.model import (
+from mta.core.events import (
     Bounce,
     Click,
     Deferred,
@@ -26,6 +24,8 @@ from mta.events.model import (
     SpamReport,
     Unsubscribe,
 )
+from mta.db.models import DailyStats, Message
+from mta.events.bus import EventBus, MessageLogEntry
 from mta.events.stats import (
     METRICS,
     MessageActivitySink,

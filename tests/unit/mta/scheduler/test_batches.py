@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from mta.events.model import Dropped, Event
-from mta.model import Envelope, QueueEntry, RecipientState
+from mta.core.events import Dropped, Event
 from mta.scheduler.batches import BatchGate, BatchStatus, Verdict, batch_verdict, drop_due
+from queue_store.entries import Envelope, QueueEntry, RecipientState
 
 DAY = 86_400.0
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from config.settings import DeliverySettings
+from mta.core.errors import TransientFailure
+from mta.core.events import Event, event_type
 from mta.delivery.deliverer import Deliverer
 from mta.delivery.pipelining import Transaction
 from mta.delivery.routing import NextHop
-from mta.errors import TransientFailure
-from mta.events.model import Event, event_type
-from mta.model import Envelope, QueueEntry, RecipientState, SmtpReply
 from mta.scheduler.scheduler import Scheduler
+from queue_store.entries import Envelope, QueueEntry, RecipientState, SmtpReply
 
 OK = SmtpReply(250, "2.0.0", "ok")
 
@@ -266,7 +266,7 @@ async def test_recipients_on_two_destinations_finish_independently() -> None:
 async def test_an_unroutable_domain_bounces(domain: str) -> None:
     class NxResolver(NoDns):
         async def mx(self, name: str) -> Any:
-            from mta.dns import NxDomain
+            from mta.core.dns import NxDomain
 
             raise NxDomain(name)
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from mta.cli_queue import message_line
-from mta.model import Envelope, QueueEntry, RecipientState
-from mta.scheduler.control import scheduled_ahead
+from mta.scheduler.queue_admin import scheduled_ahead
+from mta.server.cli.queue import message_line
+from queue_store.entries import Envelope, QueueEntry, RecipientState
 
 NOW = 1_700_000_000.0
 

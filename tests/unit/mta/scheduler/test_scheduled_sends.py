@@ -12,10 +12,10 @@ from typing import Any
 import msgspec
 
 from config.settings import DeliverySettings
+from mta.core.events import Dropped, Event, event_type
 from mta.delivery.deliverer import Deliverer
-from mta.events.model import Dropped, Event, event_type
-from mta.model import Envelope, QueueEntry, RecipientState
 from mta.scheduler.scheduler import Scheduler
+from queue_store.entries import Envelope, QueueEntry, RecipientState
 from tests.unit.mta.scheduler.test_destinations import FakeConnector, NoDns
 
 

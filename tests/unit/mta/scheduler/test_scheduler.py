@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mta.events.model import Bounce, Deferred, Delivered
-from mta.model import Envelope, Outcome, QueueEntry, RecipientState, SmtpReply
+from mta.core.events import Bounce, Deferred, Delivered
+from mta.core.model import Outcome
 from mta.scheduler.scheduler import outcome_event
+from queue_store.entries import Envelope, QueueEntry, RecipientState, SmtpReply
 
 
 def _entry() -> tuple[QueueEntry, RecipientState]:

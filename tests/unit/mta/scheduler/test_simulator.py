@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mta.delivery.deliverer import SANDBOX_REPLY
-from mta.events.model import (
+from mta.core.events import (
     Bounce,
     Click,
     Deferred,
@@ -18,7 +17,8 @@ from mta.events.model import (
     Unsubscribe,
     event_type,
 )
-from mta.model import Envelope, Outcome, QueueEntry, RecipientState
+from mta.core.model import Outcome
+from mta.delivery.deliverer import SANDBOX_REPLY
 from mta.scheduler.outcomes import outcome_event
 from mta.scheduler.simulator import (
     FALLBACK_URL,
@@ -31,6 +31,7 @@ from mta.scheduler.simulator import (
     simulated_reply,
     wants_content,
 )
+from queue_store.entries import Envelope, QueueEntry, RecipientState
 
 
 def _entry(*emails: str, asm_group_id: int | None = None, sandbox: bool = True) -> QueueEntry:

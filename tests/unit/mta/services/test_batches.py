@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from mta.core.errors import NotFound, ValidationError
 from mta.db.models import MailBatch
-from mta.errors import NotFound, ValidationError
 from mta.scheduler.batches import BatchKey, BatchStatus
 from mta.services.batches import BatchService, ScheduledSend, status_changes
 

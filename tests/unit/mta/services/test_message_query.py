@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mta.errors import ValidationError
+from mta.core.errors import ValidationError
 from mta.services.message_query import (
     MAX_CONDITIONS,
     NO_FILTER,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from mta.core.events import Bounce, Deferred, Delivered, Dropped, Processed
 from mta.db.models import Message
 from mta.events.bus import EventBus, MessageLogEntry
-from mta.events.model import Bounce, Deferred, Delivered, Dropped, Processed
 from mta.events.stats import MessageActivitySink, StatsSink
 from mta.services.identity import Principal
 from mta.services.message_query import parse_query

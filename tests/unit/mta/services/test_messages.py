@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from mta.errors import NotFound, PermissionDenied, ValidationError
+from mta.core.errors import NotFound, PermissionDenied, ValidationError
+from mta.core.events import Bounce, Click, Delivered, Open, Processed
 from mta.events.bus import EventBus, MessageLogEntry
-from mta.events.model import Bounce, Click, Delivered, Open, Processed
 from mta.events.stats import MessageActivitySink, StatsSink
 from mta.services.identity import Principal
 from mta.services.message_query import NO_FILTER, Match, MessageFilter, parse_query

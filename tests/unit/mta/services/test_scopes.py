@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mta.errors import PermissionDenied
-from mta.model import Environment
+from mta.core.errors import PermissionDenied
+from mta.core.model import Environment
 from mta.services.identity import Principal
 from mta.services.scopes import ALL_SCOPES, KNOWN_SCOPES, missing_scopes
 

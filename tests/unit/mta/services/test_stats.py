@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from mta.core.errors import ValidationError
 from mta.db.models import DailyStats
-from mta.errors import ValidationError
 from mta.events.stats import METRICS
 from mta.services.stats import (
     StatEntry,

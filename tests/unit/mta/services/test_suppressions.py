@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from mta.errors import NotFound, ValidationError
-from mta.events.bus import EventBus
-from mta.events.model import (
+from mta.core.errors import NotFound, ValidationError
+from mta.core.events import (
     Bounce,
     Event,
     GroupResubscribe,
@@ -19,8 +18,9 @@ from mta.events.model import (
     SpamReport,
     Unsubscribe,
 )
-from mta.events.suppress import SuppressionSink
+from mta.events.bus import EventBus
 from mta.services.asm_groups import AsmGroupService
+from mta.services.suppression_sink import SuppressionSink
 from mta.services.suppressions import SuppressionService
 
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from mta.core.errors import Conflict, NotFound, ValidationError
 from mta.db.models import TemplateVersion
-from mta.errors import Conflict, NotFound, ValidationError
 from mta.services.template_views import VersionFields, page_offset, page_token
 from mta.services.templates import TemplateService
 

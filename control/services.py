@@ -1,0 +1,44 @@
+"""The services the HTTP adapter is handed: one frozen bundle, built by the composition root
+(mta/server/app.py) and given to every route through dependency injection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mta.core.metrics import Metrics, Readiness
+from mta.scheduler.queue_admin import QueueControl
+from mta.services.accounts import AccountService
+from mta.services.api_keys import ApiKeyService
+from mta.services.asm_groups import AsmGroupService
+from mta.services.batches import BatchService
+from mta.services.domains import DomainService
+from mta.services.identity import TokenService
+from mta.services.messages import MessageService
+from mta.services.stats import StatsService
+from mta.services.suppressions import SuppressionService
+from mta.services.templates import TemplateService
+from mta.submission.pipeline import Intake
+from mta.tracking.service import TrackingService
+from mta.webhooks.sendgrid_settings import SendGridEventWebhook
+from mta.webhooks.service import WebhookService
+
+
+@dataclass(frozen=True)
+class Services:
+    accounts: AccountService
+    api_keys: ApiKeyService
+    domains: DomainService
+    templates: TemplateService
+    messages: MessageService
+    webhooks: WebhookService
+    event_webhook: SendGridEventWebhook
+    tokens: TokenService
+    intake: Intake
+    queue: QueueControl
+    batches: BatchService
+    suppressions: SuppressionService
+    asm_groups: AsmGroupService
+    stats: StatsService
+    tracking: TrackingService
+    metrics: Metrics
+    readiness: Readiness

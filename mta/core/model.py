@@ -1,0 +1,74 @@
+"""Shared value types that cross module boundaries: ids, delivery outcomes, SMTP session
+traces, VERP addresses. The queued-message records live in queue_store.entries.
+
+Everything here is a msgspec Struct or a pure helper; no I/O.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Literal
+
+import msgspec
+
+from queue_store.entries import SmtpReply
+
+Environment = Literal["live", "test"]
+
+
+def new_id() -> str:
+    """Random, URL-safe and time-sortable: 11 hex digits of milliseconds + 16 random."""
+    return f"{int(time.time() * 1000):011x}{secrets.token_hex(8)}"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def id_time(identifier: str) -> float:
+    """When a new_id() was made (Unix seconds), from its millisecond prefix; 0 if not one."""
+    try:
+        return int(identifier[:11], 16) / 1000
+    except ValueError:
+        return 0.0
+
+
+def verp_address(message_id: str, index: int, return_path_host: str) -> str:
+    """The per-message, per-recipient return path: bounces+<message>.<index>@<host>."""
+    return f"bounces+{message_id}.{index}@{return_path_host}"
+
+
+def parse_verp(address: str) -> tuple[str, int] | None:
+    """Inverse of verp_address: (message_id, recipient index), or None if not ours."""
+    local, _, _domain = address.rpartition("@")
+    if not local.lower().startswith("bounces+"):
+        return None
+    message_id, _, index = local[len("bounces+") :].rpartition(".")
+    if not message_id or not index.isdigit():
+        return None
+    return message_id, int(index)
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What one delivery attempt did for one recipient."""
+
+    reply: SmtpReply
+    mx: str = ""
+    ip: str = ""  # the address we sent from
+    tls: bool = False
+    tls_version: str = ""
+    tls_cipher: str = ""
+
+
+class SessionTrace(msgspec.Struct, frozen=True, kw_only=True):
+    """How a message reached us over SMTP, as our Received header records it."""
+
+    helo: str
+    client_ip: str
+    hostname: str  # ours: the Received header's `by`
+    esmtp: bool = True
+    authenticated: bool = False
+    tls_version: str = ""
+    tls_cipher: str = ""
+    tls_bits: int = 0

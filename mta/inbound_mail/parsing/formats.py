@@ -1,0 +1,232 @@
+"""Non-standard bounces (qmail, Exim, Sendmail, old Postfix, Exchange, provider notices):
+recognise a plain-text bounce and find its failed recipients and their diagnostics (pure)."""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+from email.utils import getaddresses
+
+import msgspec
+
+from mta.inbound_mail.parsing.parts import (
+    ORIGINAL_TYPES,
+    get_header,
+    header_text,
+    headers_from_text,
+    is_text_leaf,
+    original_headers,
+    own_parts,
+    part_text,
+)
+
+BOUNCE_SENDER_RE = re.compile(
+    r"mailer-daemon|post_?master|mail delivery (?:sub)?system|mail administrator|"
+    r"^(?:root|mail|smtp|mailadmin|nobody|daemon|bounce[sd]?|notify)@",
+    re.IGNORECASE,
+)
+BOUNCE_SUBJECT_RE = re.compile(
+    r"undeliver|delivery status|delivery (?:has )?fail|failure notice|returned mail|"
+    r"mail delivery|delivery notification|non[- ]?deliver|not (?:be )?delivered|"
+    r"could not send|delivery problem|mail system error|delayed mail|rejected|"
+    r"delivery report|warning: message|message status|unzustellbar|bounce|"
+    r"failed delivery|error sending|mail failure|delivery error",
+    re.IGNORECASE,
+)
+# Where the returned copy of the original starts in a text bounce.
+ORIGINAL_MARKERS_RE = re.compile(
+    r"^[ \t>-]*(?:-{2,}|={2,}|\*{2,}|_{2,})?[ \t]*(?:original message|"
+    r"(?:this is a )?copy of (?:the|your) (?:original )?message|"
+    r"below this line is a copy|returned message|original (?:mail|message) (?:follows|header)|"
+    r"the original message headers|undelivered message|unsent message (?:below|follows)|"
+    r"headers? of (?:the|your) (?:original )?message|message header follows|"
+    r"content-type: message/rfc822|this is the original message|message headers follow|"
+    r"copy of the message header|included is a copy|original message header)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# The returned original's header block, when no marker announces it.
+HEADER_BLOCK_RE = re.compile(
+    r"^(?:Received: |Return-Path: |From \S+ +\w{3} \w{3} |X-Original-To: |Delivered-To: |"
+    r"DKIM-Signature: |Message-I[dD]: |MIME-Version: )",
+    re.MULTILINE,
+)
+BOUNCE_TEXT_RE = re.compile(
+    r"could not be delivered|undeliverable|delivery (?:has )?failed|permanent error|"
+    r"following address(?:es)? failed|delivery to the following recipients? failed|"
+    r"was not delivered|couldn't be delivered|unable to deliver|returned to sender",
+    re.IGNORECASE,
+)
+ADDRESS_RE = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*\.)+[A-Za-z]{2,}"
+)
+MAX_RECIPIENTS = 100
+DIAGNOSTIC_CHARS = 600
+HEADER_LINE_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]*:[ \t]")
+SUMMARY_TO_RE = re.compile(r"^[ \t]*(?:to|cc):.*$", re.IGNORECASE | re.MULTILINE)
+NOT_RECIPIENT_RE = re.compile(
+    r"(?:from:?\s*<?|sender:?\s*<?|contact\s*<?|send mail to\s*<?|generated from\s*<?)$"
+)
+ID_HEADER_RE = re.compile(
+    r"^(?:message-id|in-reply-to|references|x-[\w-]+|content-[\w-]+|received|date|"
+    r"return-path|sender|reply-to|dkim-signature|mime-version|from):.*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Exim's "recipient addresses that were incorrectly constructed" notice: one entry a line,
+# "  <the address as written>: malformed address: <why>".
+EXIM_MALFORMED_RE = re.compile(r"^[ \t]+(\S.*?): malformed address:", re.MULTILINE)
+EXIM_FAILED_RE = re.compile(r"following address(?:\(es\)|es)? failed:[ \t]*\n", re.IGNORECASE)
+
+
+class TextRecipient(msgspec.Struct, frozen=True):
+    address: str
+    diagnostic: str
+
+
+def looks_like_bounce(message: Message, text: str) -> bool:
+    """A bounce by its sender (MAILER-DAEMON, postmaster), subject or wording."""
+    if message.get("X-Failed-Recipients") is not None or BOUNCE_TEXT_RE.search(text):
+        return True
+    sender = get_header(message, "From")
+    if BOUNCE_SENDER_RE.search(sender):
+        return True
+    return bool(BOUNCE_SUBJECT_RE.search(get_header(message, "Subject")))
+
+
+def bounce_text(message: Message) -> str:
+    """The human-readable text of a bounce: its text parts before any returned original,
+    cut where a quoted original starts."""
+    texts: list[str] = []
+    for part in own_parts(message):
+        if part.get_content_type() in ORIGINAL_TYPES:
+            break
+        if not is_text_leaf(part):
+            continue
+        if part.get_content_subtype() == "html" and texts:
+            continue
+        text = part_text(part).replace("\r\n", "\n")
+        if part.get_content_subtype() == "html":
+            text = re.sub(r"(?is)<(style|script|head)\b.*?</\1\s*>|<[^>]*>", " ", text)
+        texts.append(text)
+    text = "\n".join(texts)
+    ends = [
+        m.start() for m in (ORIGINAL_MARKERS_RE.search(text), HEADER_BLOCK_RE.search(text)) if m
+    ]
+    return text[: min(ends)] if ends else text
+
+
+def _addresses(message: Message, names: tuple[str, ...]) -> set[str]:
+    values = [get_header(message, name) for name in names]
+    return {address.lower() for _, address in getaddresses(values) if address}
+
+
+def _failed_header(message: Message) -> list[str]:
+    values = [header_text(value) for value in message.get_all("X-Failed-Recipients") or []]
+    return [address.lower() for _, address in getaddresses(values) if "@" in address]
+
+
+def diagnostic_for(address: str, text: str, others: list[str]) -> str:
+    """The text that follows `address` in a bounce, up to the next recipient it names (at
+    most DIAGNOSTIC_CHARS); the start of the whole text when the address is not in it."""
+    lower = text.lower()
+    at = lower.find(address.lower())
+    if at < 0:
+        return " ".join(text.split())[:DIAGNOSTIC_CHARS]
+    line = lower.rfind("\n", 0, at) + 1  # "Unknown user: <address>" puts the cause first
+    start = at + len(address)
+    ends = [lower.find(other.lower(), start) for other in others if other != address]
+    end = min([e for e in ends if e >= 0] + [start + DIAGNOSTIC_CHARS])
+    return " ".join(text[line:end].strip(" \t:>)\n").split())
+
+
+def _scan_text(text: str) -> str:
+    """`text` without quote marks and without the header lines that carry message ids."""
+    unquoted = re.sub(r"^(?:> ?)+", "", text, flags=re.MULTILINE)
+    return ID_HEADER_RE.sub("", unquoted)
+
+
+def _named(text: str, own: set[str]) -> list[str]:
+    """The addresses a bounce's text names, without its own, the sender's in a transcript
+    ("MAIL FROM:<...>") and the contacts of its boilerplate; a summary's "To:" line counts
+    only when nothing else is named."""
+    scan = _scan_text(text)
+    return _named_in(SUMMARY_TO_RE.sub("", scan), own) or _named_in(scan, own)
+
+
+def _named_in(scan: str, own: set[str]) -> list[str]:
+    found: list[str] = []
+    for match in ADDRESS_RE.finditer(scan):
+        address = match.group(0).strip(".").lower()
+        before = scan[max(0, match.start() - 24) : match.start()].lower()
+        if address in own or address in found or address.startswith("mailer-daemon@"):
+            continue
+        if NOT_RECIPIENT_RE.search(before):
+            continue
+        found.append(address)
+        if len(found) >= MAX_RECIPIENTS:
+            break
+    others = [address for address in found if not address.startswith("postmaster@")]
+    return others or found  # "send mail to <postmaster@...>" is boilerplate
+
+
+def _local_parts(text: str) -> list[str]:
+    """Exim's bare local parts under "The following address(es) failed:"."""
+    match = EXIM_FAILED_RE.search(text)
+    if not match:
+        return []
+    following = text[match.end() :].lstrip("\n").split("\n")
+    return [line.strip() for line in following[:1] if re.fullmatch(r"  \S+", line)]
+
+
+def _malformed(text: str) -> list[str]:
+    """The entries of Exim's malformed-address notice, the first address of each."""
+    found = [ADDRESS_RE.search(m.group(1)) for m in EXIM_MALFORMED_RE.finditer(text)]
+    return [m.group(0).lower() for m in found if m][:MAX_RECIPIENTS]
+
+
+def _original_to(message: Message) -> list[str]:
+    """The To of the original a bounce returns (attached or quoted after a marker): the
+    recipient of a bounce whose text names none."""
+    headers = original_headers(message)
+    if "to" not in headers:
+        whole = "\n".join(
+            part_text(p) for p in own_parts(message) if p.get_content_maintype() == "text"
+        )
+        marker = ORIGINAL_MARKERS_RE.search(whole)
+        quoted = whole[marker.end() :] if marker else ""
+        found = re.search(r"^\s*to:\s*(.+)$", quoted, re.IGNORECASE | re.MULTILINE)
+        headers = {"to": found.group(1)} if found else {}
+    return [
+        address.lower() for _, address in getaddresses([headers.get("to", "")]) if "@" in address
+    ][:1]
+
+
+def quoted_original_headers(message: Message) -> dict[str, str]:
+    """The headers of an original a text bounce quotes after a marker ("Below this line is
+    a copy of the message."), or {}."""
+    for part in own_parts(message):
+        if not is_text_leaf(part):
+            continue
+        text = part_text(part).replace("\r\n", "\n")
+        marker = ORIGINAL_MARKERS_RE.search(text)
+        if marker is None:
+            continue
+        quoted = text[text.find("\n", marker.end()) + 1 :].lstrip("\n")
+        quoted = re.sub(r"^(?:> ?)+", "", quoted, flags=re.MULTILINE)
+        found = headers_from_text(quoted) if HEADER_LINE_RE.match(quoted) else {}
+        if found:
+            return found
+    return {}
+
+
+def text_recipients(message: Message, text: str) -> list[TextRecipient]:
+    """The recipients a text bounce names, each with the text that speaks of it."""
+    addresses = (
+        _failed_header(message)
+        or _malformed(text)
+        or _named(text, _addresses(message, ("From", "To", "Cc", "Reply-To", "Sender")))
+        or _named(text, _addresses(message, ("From", "Sender")))  # a bounce to oneself
+        or _local_parts(text)
+        or _original_to(message)
+    )
+    scan = _scan_text(text)
+    return [TextRecipient(a, diagnostic_for(a, scan, addresses)) for a in addresses]

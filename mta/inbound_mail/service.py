@@ -1,0 +1,208 @@
+"""The inbound MX's processor: which domains we accept mail for, and what a received message
+means. DSNs become bounce or deferred events, ARF reports spam_report events (suppressions
+follow through the bus's sinks); every message is authenticated, recorded and logged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from mta.core.dns import Resolver
+from mta.core.events import event_type
+from mta.core.model import new_id
+from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
+from mta.db.models import Domain, InboundMessage, Message, MessageRecipient
+from mta.db.models import Event as EventRow
+from mta.events.bus import EventBus
+from mta.inbound_mail.authcheck import AuthCheck, check_authentication
+from mta.inbound_mail.matching import Candidate, Reference, authorised, events_for, references
+from mta.inbound_mail.parsing.classify import classify_message
+from mta.inbound_mail.parsing.report import Report
+from mta.services.domains import DomainService
+
+log = logging.getLogger(__name__)
+ANSWER_TTL_SECONDS = SHARED_CACHE_SECONDS
+ACTIONABLE = ("dsn", "arf")
+
+
+class Outcome(msgspec.Struct, kw_only=True):
+    """What one received message did: the message it matched and the events it gave, or
+    why none (`note`)."""
+
+    message_id: str | None = None
+    account_id: str | None = None
+    events: list[str] = msgspec.field(default_factory=list)
+    note: str = ""
+
+
+class InboundService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[Any],
+        domains: DomainService,
+        bus: EventBus,
+        inbound_domains: list[str],
+        resolver: Resolver | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._domains = domains
+        self._bus = bus
+        self._resolver = resolver
+        self._static = {d.lower().rstrip(".") for d in inbound_domains}
+        self._answers: TtlCache[str, bool] = TtlCache(ANSWER_TTL_SECONDS)  # domain → ours?
+        # Matching reads recipient state the bus has not written yet: one report at a time,
+        # each flushed before the next, so a DSN delivered twice bounces a recipient once.
+        self._matching = asyncio.Lock()
+
+    async def accepts_domain(self, domain: str) -> bool:
+        domain = domain.lower().rstrip(".")
+        if domain in self._static:
+            return True
+        return await self._answers.get_or_load(domain, lambda: self._is_return_path(domain))
+
+    async def _is_return_path(self, domain: str) -> bool:
+        return await self._domains.by_return_path_host(domain) is not None
+
+    async def receive(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> None:
+        """Classify, authenticate, match and record one message. Never answers with a bounce
+        of its own: autoreplies and anything unrecognised are recorded and discarded."""
+        report = classify_message(data)  # ValidationError (550 5.6.0) for hostile MIME
+        auth = await self._authenticate(data)
+        outcome = Outcome(note=f"{report.kind} discarded")
+        if report.kind in ACTIONABLE:
+            async with self._matching:
+                outcome = await self._apply(report, rcpt_tos)
+        await self._record(mail_from, rcpt_tos, data, report, auth, outcome)
+
+    async def _authenticate(self, data: bytes) -> AuthCheck | None:
+        """The DKIM / Authentication-Results check; a failure to check is recorded, not
+        fatal (an unauthenticated report is still honoured: docs/inbound-service.md)."""
+        if self._resolver is None:
+            return None
+        try:
+            return await check_authentication(data, self._resolver)
+        except Exception:
+            log.warning("event=inbound_auth_check_failed", exc_info=True)
+            return None
+
+    async def _apply(self, report: Report, rcpt_tos: list[str]) -> Outcome:
+        refs = references(report, rcpt_tos)
+        rcpt_domains = [rcpt.rpartition("@")[2].rstrip(".").lower() for rcpt in rcpt_tos]
+        outcome = Outcome(note="unmatched" if not refs else "")
+        done: set[tuple[str, int | None]] = set()
+        for ref in refs:
+            if (ref.via != "rcpt" and outcome.message_id) or (ref.message_id, ref.index) in done:
+                continue
+            done.add((ref.message_id, ref.index))
+            note = await self._apply_one(report, ref, rcpt_domains, outcome)
+            outcome.note = outcome.note or note
+        if outcome.message_id and outcome.events:
+            outcome.note = ""
+        return outcome
+
+    async def _apply_one(
+        self, report: Report, ref: Reference, rcpt_domains: list[str], outcome: Outcome
+    ) -> str:
+        """Emit the events `ref` gives into `outcome`; the note when it gives none."""
+        candidate = await self._candidate(ref.message_id)
+        if candidate is None:
+            return f"unknown message {ref.message_id}"
+        if not authorised(ref, candidate, self._static, rcpt_domains):
+            log.warning(
+                "event=inbound_foreign message_id=%s host=%s", ref.message_id, ref.host or "-"
+            )
+            return f"foreign reference to {ref.message_id}"
+        outcome.message_id = outcome.message_id or candidate.message_id
+        outcome.account_id = outcome.account_id or candidate.account_id
+        events = events_for(report, candidate, ref.index)
+        for event in events:
+            self._bus.emit(event)
+        if events:
+            await self._bus.flush()
+        outcome.events.extend(event_type(event) for event in events)
+        return "" if events else "no new event (already recorded, or no matching recipient)"
+
+    async def _candidate(self, message_id: str) -> Candidate | None:
+        """The message as matching needs it, or None when it is not in the message log."""
+        async with self._sessions() as session:
+            message = await session.get(Message, message_id)
+            if message is None:
+                return None
+            rows = await session.execute(
+                select(MessageRecipient.index, MessageRecipient.email, MessageRecipient.status)
+                .where(MessageRecipient.message_id == message_id)
+                .order_by(MessageRecipient.index)
+            )
+            hosts = await session.scalars(
+                select(Domain.return_path_host).where(Domain.account_id == message.account_id)
+            )
+            complained = await session.scalars(
+                select(EventRow.email).where(
+                    EventRow.message_id == message_id, EventRow.event_type == "spam_report"
+                )
+            )
+            return Candidate(
+                message_id=message.id,
+                account_id=message.account_id,
+                hosts=frozenset(host.lower() for host in hosts),
+                recipients=[(i, email, status) for i, email, status in rows],
+                categories=list(message.categories),
+                custom_args={k: str(v) for k, v in message.custom_args.items()},
+                complained=frozenset(email.lower() for email in complained),
+            )
+
+    async def _record(
+        self,
+        mail_from: str,
+        rcpt_tos: list[str],
+        data: bytes,
+        report: Report,
+        auth: AuthCheck | None,
+        outcome: Outcome,
+    ) -> None:
+        dkim, authres = _auth_fields(auth)
+        row = InboundMessage(
+            id=new_id(),
+            received_at=time.time(),
+            mail_from=mail_from[:254],
+            rcpt=", ".join(rcpt_tos),
+            kind=report.kind,
+            dkim=dkim,
+            authres=authres,
+            message_id=outcome.message_id,
+            account_id=outcome.account_id,
+            events=outcome.events,
+            note=outcome.note,
+            size=len(data),
+        )
+        async with self._sessions() as session, session.begin():
+            session.add(row)
+        log.info(
+            "event=inbound id=%s kind=%s from=%s rcpt=%s dkim=%s message_id=%s events=%s note=%r",
+            row.id,
+            row.kind,
+            mail_from or "<>",
+            row.rcpt,
+            dkim,
+            outcome.message_id or "-",
+            ",".join(outcome.events) or "-",
+            outcome.note,
+        )
+
+
+def _auth_fields(auth: AuthCheck | None) -> tuple[str, str]:
+    """(DKIM result, summary) as recorded: the signing domain and the Authentication-Results
+    of the nearest hop that added one, e.g. `d=isp.test; mx.isp.test: dkim=pass spf=fail`.
+    "unchecked" when no check ran."""
+    if auth is None:
+        return "unchecked", ""
+    results = " ".join(f"{method}={result}" for method, result in auth.results.items())
+    parts = [f"d={auth.dkim_domain}" if auth.dkim_domain else ""]
+    parts.append(f"{auth.authserv_id or '-'}: {results}" if results else "")
+    return auth.dkim, "; ".join(part for part in parts if part)

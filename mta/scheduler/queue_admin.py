@@ -1,0 +1,200 @@
+"""Operator control of the queue, as postqueue / postsuper: list, show, retry, hold, release
+and delete, over the spool and the running scheduler. Holds survive restarts (a small JSON
+file beside the spool). A scheduled send waits as deferred; one a paused batch parks is held."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from mta.core.errors import Conflict, NotFound, StorageUnavailable
+from mta.core.events import Dropped, about
+from mta.events.bus import EventBus
+from mta.scheduler.scheduler import Scheduler
+from queue_store import QueueStore, SpoolUnavailable
+from queue_store.entries import QueueEntry
+
+QueueState = Literal["active", "deferred", "held"]
+MAX_LIST = 1000
+
+
+class QueuedRecipient(msgspec.Struct, kw_only=True):
+    email: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_reply: str | None
+
+
+class QueuedMessage(msgspec.Struct, kw_only=True):
+    queue_id: str
+    message_id: str
+    account_id: str
+    sender: str
+    state: QueueState
+    created_at: float
+    recipients: list[QueuedRecipient]
+    due_at: float | None = None  # earliest next attempt of a pending recipient
+    send_at: int | None = None  # a scheduled send's time
+    batch_id: str | None = None
+    held_by_batch: bool = False  # held because its batch is paused, not by an operator
+
+
+def scheduled_ahead(entry: QueueEntry, now: float) -> bool:
+    """A scheduled send not yet due and never tried: `retry --all` leaves it to its time."""
+    send_at = entry.envelope.send_at
+    return send_at is not None and send_at > now and all(s.attempts == 0 for s in entry.pending)
+
+
+class QueueControl:
+    def __init__(
+        self, store: QueueStore, scheduler: Scheduler, bus: EventBus, held_file: Path
+    ) -> None:
+        self._store = store
+        self._scheduler = scheduler
+        self._bus = bus
+        self._held_file = held_file
+        if held_file.exists():
+            scheduler.held.update(json.loads(held_file.read_text()))
+
+    def state_of(self, queue_id: str) -> QueueState:
+        if queue_id in self._scheduler.held or self._scheduler.batches.parked_by(queue_id):
+            return "held"
+        return "active" if self._scheduler.is_active(queue_id) else "deferred"
+
+    def view(self, entry: QueueEntry) -> QueuedMessage:
+        env = entry.envelope
+        return QueuedMessage(
+            due_at=min((s.next_attempt_at for s in entry.pending), default=None),
+            send_at=env.send_at,
+            batch_id=env.batch_id,
+            held_by_batch=self._scheduler.batches.parked_by(env.queue_id) is not None,
+            queue_id=env.queue_id,
+            message_id=env.message_id,
+            account_id=env.account_id,
+            sender=env.sender,
+            state=self.state_of(env.queue_id),
+            created_at=env.created_at,
+            recipients=[
+                QueuedRecipient(
+                    email=s.email,
+                    status=s.status,
+                    attempts=s.attempts,
+                    next_attempt_at=s.next_attempt_at,
+                    last_reply=s.last_reply.line() if s.last_reply else None,
+                )
+                for s in entry.recipients
+            ],
+        )
+
+    async def list(
+        self, *, domain: str | None = None, state: QueueState | None = None, limit: int = 100
+    ) -> list[QueuedMessage]:
+        """Queued messages by due time, filtered by recipient domain and state."""
+        limit = max(1, min(limit, MAX_LIST))
+        found: list[QueuedMessage] = []
+        for queue_id, _due in sorted(self._store.pending_index().items(), key=lambda i: i[1]):
+            if state is not None and self.state_of(queue_id) != state:
+                continue
+            entry = await self._load(queue_id)
+            if entry is None or (
+                domain
+                and not any(s.email.lower().endswith("@" + domain.lower()) for s in entry.pending)
+            ):
+                continue
+            found.append(self.view(entry))
+            if len(found) >= limit:
+                break
+        return found
+
+    async def show(self, queue_id: str) -> QueuedMessage:
+        entry = await self._load(queue_id)
+        if entry is None:
+            raise NotFound(f"no message {queue_id} in the queue")
+        return self.view(entry)
+
+    async def retry(self, queue_id: str | None) -> int:
+        """Make one message (or, with None, every deferred one but scheduled sends not yet
+        due) due now; returns how many. Messages of a paused batch stay parked."""
+        ids = [queue_id] if queue_id else list(self._store.pending_index())
+        count, now = 0, time.time()
+        for qid in ids:
+            entry = await self._load(qid)
+            if entry is None:
+                if queue_id:
+                    raise NotFound(f"no message {queue_id} in the queue")
+                continue
+            if self.state_of(qid) != "deferred" or (not queue_id and scheduled_ahead(entry, now)):
+                continue
+            self._scheduler.retry_now(entry)
+            count += 1
+        return count
+
+    async def hold(self, queue_id: str) -> QueuedMessage:
+        shown = await self.show(queue_id)
+        self._scheduler.held.add(queue_id)
+        await self._save_holds()
+        shown.state = "held"
+        return shown
+
+    async def release(self, queue_id: str) -> QueuedMessage:
+        """Lift an operator's hold; a scheduled send not yet due goes back to waiting."""
+        entry = await self._load(queue_id)
+        if entry is None or queue_id not in self._scheduler.held:
+            batch_id = self._scheduler.batches.parked_by(queue_id)
+            if entry is not None and batch_id:
+                raise Conflict(
+                    f"message {queue_id} is held by its paused batch {batch_id}: resume the "
+                    f"batch (DELETE /v3/user/scheduled_sends/{batch_id})"
+                )
+            raise NotFound(f"no held message {queue_id} in the queue")
+        self._scheduler.held.discard(queue_id)
+        await self._save_holds()
+        if scheduled_ahead(entry, time.time()):
+            self._scheduler.enqueue(entry)
+        else:
+            self._scheduler.retry_now(entry)
+        return self.view(entry)
+
+    async def delete(self, queue_id: str) -> None:
+        """Remove a message; its pending recipients get a dropped event."""
+        entry = await self._load(queue_id)
+        if entry is None:
+            raise NotFound(f"no message {queue_id} in the queue")
+        if self._scheduler.is_active(queue_id):
+            raise Conflict(f"message {queue_id} is being delivered; hold it first")
+        try:
+            await self._store.remove(queue_id)
+        except SpoolUnavailable as exc:
+            raise StorageUnavailable(str(exc)) from exc
+        for state in entry.pending:
+            reason = "Deleted from the queue by an operator"
+            self._bus.emit(Dropped(**about(entry.envelope, state), reason=reason))
+        if queue_id in self._scheduler.held:
+            self._scheduler.held.discard(queue_id)
+            await self._save_holds()
+
+    async def _load(self, queue_id: str) -> QueueEntry | None:
+        try:
+            return await self._store.load(queue_id)
+        except KeyError:
+            return None
+
+    async def _save_holds(self) -> None:
+        data = json.dumps(sorted(self._scheduler.held)).encode()
+        await asyncio.to_thread(_replace_file, self._held_file, data)
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(f".tmp{os.getpid()}.{time.monotonic_ns()}")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,196 @@
+"""The webhook sender on a real SQLite outbox and real HTTP receivers on loopback: claims with a
+lease (two senders never take the same row), retry and failure bookkeeping, claims given back
+on stop, and a slow receiver that does not hold up another webhook's deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from config.settings import DnsSettings, WebhookSettings
+from mta.core.dns import DnsResolver
+from mta.core.model import new_id
+from mta.db.models import Webhook, WebhookDelivery
+from mta.webhooks.sender import WebhookSender, sign
+from tests.support.webhook_receiver import WebhookReceiver
+
+SETTINGS = WebhookSettings(
+    allow_private_targets=True,
+    timeout_seconds=5.0,
+    lease_seconds=30.0,
+    retry_schedule_seconds=[60, 300],
+    per_webhook_concurrency=1,
+)
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+async def add_hook(sessions: Any, url: str, events: int, **columns: Any) -> str:
+    """A webhook (more Webhook `columns` as given) with `events` pending deliveries."""
+    hook_id = new_id()
+    async with sessions() as session, session.begin():
+        session.add(
+            Webhook(
+                id=hook_id,
+                account_id="acme",
+                url=url,
+                enabled_events=["delivered"],
+                signing_secret="s3cret",
+                enabled=True,
+                created_at=time.time(),
+                format="scaisend",
+                **columns,
+            )
+        )
+        for n in range(events):
+            event_id = new_id()
+            session.add(
+                WebhookDelivery(
+                    id=new_id(),
+                    webhook_id=hook_id,
+                    event_id=event_id,
+                    event_type="delivered",
+                    payload=json.dumps({"event": "delivered", "event_id": event_id, "n": n}),
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=0.0,
+                )
+            )
+    return hook_id
+
+
+async def rows(sessions: Any) -> list[WebhookDelivery]:
+    async with sessions() as session:
+        return list(await session.scalars(select(WebhookDelivery)))
+
+
+def sender(sessions: Any, settings: WebhookSettings = SETTINGS) -> WebhookSender:
+    return WebhookSender(sessions, settings, DnsResolver(DnsSettings()))
+
+
+async def test_two_senders_never_claim_the_same_row(
+    sessions: Any, receiver: WebhookReceiver
+) -> None:
+    await add_hook(sessions, receiver.url, 1)
+    await add_hook(sessions, receiver.url, 1)
+    first, second = sender(sessions), sender(sessions)
+    claimed = await first.claim()
+    await first.stop()
+    assert len(claimed) == 2
+    assert await second.claim() == []
+    assert {row.state for row in await rows(sessions)} == {"sending"}
+    # A lease that ran out (its sender died) is taken again, by the other sender.
+    async with sessions() as session, session.begin():
+        await session.execute(update(WebhookDelivery).values(claimed_until=time.time() - 1))
+    again = await second.claim()
+    assert sorted(r.id for job in again for r in job.rows) == sorted(
+        r.id for job in claimed for r in job.rows
+    )
+    assert {job.token for job in again}.isdisjoint({job.token for job in claimed})
+    await second.stop()
+
+
+async def test_success_failure_and_exhausted_schedule(
+    sessions: Any, receiver: WebhookReceiver
+) -> None:
+    await add_hook(sessions, receiver.url, 1)
+    posting = sender(sessions)  # not started: this test makes each claim and POST itself
+    try:
+        receiver.status = 500
+        [job] = await posting.claim()
+        await posting.deliver(job)
+        [row] = await rows(sessions)
+        assert (row.state, row.attempts, row.last_status) == ("pending", 1, 500)
+        assert row.next_attempt_at == pytest.approx(time.time() + 60, abs=5)
+        assert row.claim_token is None and await posting.claim() == []
+        for expected_state, attempts in (("pending", 2), ("failed", 3)):
+            async with sessions() as session, session.begin():
+                await session.execute(update(WebhookDelivery).values(next_attempt_at=0.0))
+            [job] = await posting.claim()
+            await posting.deliver(job)
+            [row] = await rows(sessions)
+            assert (row.state, row.attempts) == (expected_state, attempts)
+        assert await posting.claim() == []
+        assert receiver.count() == 3
+        # The same event id on every attempt, and every attempt signed.
+        bodies = {d.body for d in receiver.deliveries}
+        assert len(bodies) == 1
+        for d in receiver.deliveries:
+            timestamp = d.headers["x-scaisend-timestamp"]
+            assert d.headers["x-scaisend-signature"] == sign("s3cret", timestamp, d.body.decode())
+    finally:
+        await posting.stop()
+
+
+async def test_a_redirect_counts_as_a_failure(sessions: Any, receiver: WebhookReceiver) -> None:
+    await add_hook(sessions, receiver.url, 1)
+    receiver.status = 302
+    posting = sender(sessions)
+    try:
+        [job] = await posting.claim()
+        await posting.deliver(job)
+    finally:
+        await posting.stop()
+    [row] = await rows(sessions)
+    assert (row.state, row.last_status) == ("pending", 302)
+    assert "redirects are not followed" in (row.last_error or "")
+
+
+async def test_stop_gives_claims_back(sessions: Any, receiver: WebhookReceiver) -> None:
+    await add_hook(sessions, receiver.url, 1)
+    receiver.delay = 3.0
+    posting = sender(sessions)
+    posting.start()
+    deadline = time.monotonic() + 10
+    while receiver.count() == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert receiver.count() == 1
+    await posting.stop()
+    [row] = await rows(sessions)
+    assert (row.state, row.claim_token, row.attempts) == ("pending", None, 0)
+
+
+async def states_by_hook(sessions: Any, *hooks: str) -> dict[str, list[str]]:
+    states: dict[str, list[str]] = {hook: [] for hook in hooks}
+    for row in await rows(sessions):
+        states.setdefault(row.webhook_id, []).append(row.state)
+    return states
+
+
+async def test_a_slow_receiver_does_not_hold_up_another_webhook(sessions: Any) -> None:
+    slow, fast = WebhookReceiver().start(), WebhookReceiver().start()
+    slow.delay = 2.0
+    try:
+        slow_hook = await add_hook(sessions, slow.url, 5)
+        fast_hook = await add_hook(sessions, fast.url, 20)
+        posting = sender(sessions)
+        posting.start()
+        try:
+            deadline = time.monotonic() + 20
+            states = await states_by_hook(sessions, slow_hook, fast_hook)
+            # The receiver's count runs ahead of the outbox: wait for the recorded state.
+            while states[fast_hook] != ["delivered"] * 20 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                states = await states_by_hook(sessions, slow_hook, fast_hook)
+            assert fast.count() == 20
+            # Per-webhook limit 1: the slow one has had at most a POST or two meanwhile.
+            assert slow.count() <= 2
+        finally:
+            await posting.stop()
+        assert states[fast_hook] == ["delivered"] * 20
+        slow_states = (await states_by_hook(sessions, slow_hook))[slow_hook]
+        assert slow_states.count("delivered") <= 2 and "pending" in slow_states
+    finally:
+        slow.stop()
+        fast.stop()
