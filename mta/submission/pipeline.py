@@ -11,8 +11,6 @@ import logging
 import time
 from typing import Protocol
 
-import msgspec
-
 from mta.core.addresses import domain_of
 from mta.core.errors import PermissionDenied, StorageUnavailable, ValidationError
 from mta.core.events import Processed, about
@@ -23,7 +21,7 @@ from mta.handlebars.render import CompiledTemplates
 from mta.services.domains import DomainService
 from mta.services.identity import Principal
 from mta.services.templates import TemplateService, VersionView
-from mta.submission.mime import MimeAttachment
+from mta.submission.envelope import Job, Origin, Part, envelope_for, smtp_origin
 from mta.submission.schedule import BatchCheck, check_schedule, require_batch, schedule, send_time
 from mta.submission.send_request.attachments import check_total_size, prepare_attachments
 from mta.submission.send_request.compose import (
@@ -57,34 +55,6 @@ UNVERIFIED_SENDER = (
 
 class Enqueuer(Protocol):
     def enqueue(self, entry: QueueEntry, content: bytes | None = None) -> None: ...
-
-
-class Part(msgspec.Struct):
-    """One spool entry with its signed content and the subject it was sent with."""
-
-    entry: QueueEntry
-    content: bytes
-    subject: str
-
-
-class Origin(msgspec.Struct, kw_only=True):
-    """What the message log records about where a message came from."""
-
-    from_email: str
-    template_id: str | None = None
-    categories: list[str] = msgspec.field(default_factory=list)
-    custom_args: dict[str, str] = msgspec.field(default_factory=dict)
-    asm_group_id: int | None = None
-
-
-class Job(msgspec.Struct, frozen=True):
-    """What every personalization of one `/v3/mail/send` request shares."""
-
-    principal: Principal
-    request: MailSend
-    version: VersionView | None
-    attachments: list[MimeAttachment]
-    message_id: str
 
 
 class Intake:
@@ -186,7 +156,7 @@ class Intake:
             custom_args={**request.custom_args, **personalization.custom_args},
             asm_group_id=request.asm.group_id if request.asm else None,
         )
-        envelope = _envelope(job.principal, domain, job.message_id, queue_id, origin)
+        envelope = envelope_for(job.principal, domain, job.message_id, queue_id, origin)
         return Part(QueueEntry(envelope=envelope, recipients=states), content, rendered.subject)
 
     async def _sending_domains(self, principal: Principal, request: MailSend) -> dict[str, Domain]:
@@ -223,8 +193,8 @@ class Intake:
             await self.authorise_sender(principal, mail_from, "mail_from")
         message_id = new_id()
         stamped = stamp(submitted, trace, message_id, domain.domain)
-        origin = _smtp_origin(submitted, header_from[0])
-        envelope = _envelope(principal, domain, message_id, message_id, origin)
+        origin = smtp_origin(submitted, header_from[0])
+        envelope = envelope_for(principal, domain, message_id, message_id, origin)
         await self._submitted(principal, envelope, origin, submitted, stamped, rcpt_tos, domain)
         return message_id
 
@@ -247,8 +217,8 @@ class Intake:
             )
         message_id = new_id()
         stamped = stamp(submitted, trace, message_id, domain.domain if domain else "relay.invalid")
-        origin = _smtp_origin(submitted, header_from[0] if header_from else mail_from)
-        envelope = _envelope(principal, domain, message_id, message_id, origin)
+        origin = smtp_origin(submitted, header_from[0] if header_from else mail_from)
+        envelope = envelope_for(principal, domain, message_id, message_id, origin)
         envelope.sender = mail_from
         await self._submitted(principal, envelope, origin, submitted, stamped, rcpt_tos, domain)
         return message_id
@@ -363,34 +333,6 @@ class Intake:
         if isinstance(failure, SpoolUnavailable):  # the core's name for it, at the edges
             raise StorageUnavailable(str(failure)) from failure
         raise failure
-
-
-def _smtp_origin(submitted: Submitted, from_email: str) -> Origin:
-    return Origin(
-        from_email=from_email,
-        categories=submitted.categories,
-        custom_args=submitted.custom_args,
-        asm_group_id=submitted.asm_group_id,
-    )
-
-
-def _envelope(
-    principal: Principal, domain: Domain | None, message_id: str, queue_id: str, origin: Origin
-) -> Envelope:
-    """The queue envelope; without a sender domain there is no VERP return path."""
-    return Envelope(
-        message_id=message_id,
-        queue_id=queue_id,
-        account_id=principal.account_id,
-        sender=origin.from_email,
-        sender_domain=domain.domain if domain else "",
-        return_path_host=domain.return_path_host if domain else "",
-        sandbox=principal.environment == "test",
-        categories=origin.categories,
-        custom_args=origin.custom_args,
-        api_key_id=principal.api_key_id,
-        asm_group_id=origin.asm_group_id,
-    )
 
 
 class RelaySubmitter:

@@ -35,7 +35,7 @@ async def _serve(settings: Settings, config_path: str | None, worker: int | None
         await app.start()
     except SpoolLocked as exc:  # a second `serve` on the same data_dir
         print(f"scaisend: {exc}", file=sys.stderr, flush=True)
-        await app.engine.dispose()
+        await app.core.engine.dispose()
         raise SystemExit(1) from None
     if not worker:  # the banner once, from worker 0 when there are workers
         _banner(settings, config_path)
@@ -69,9 +69,9 @@ async def _token(settings: Settings, account: str, role: str, ttl: int) -> str:
     app = Application(settings)
     from mta.db.engine import create_schema
 
-    await create_schema(app.engine)
+    await create_schema(app.core.engine)
     row = await app.services.accounts.get_or_create(account)
-    await app.engine.dispose()
+    await app.core.engine.dispose()
     return app.services.tokens.issue(
         subject=f"cli:{account}",
         account_id=row.id,

@@ -1,0 +1,69 @@
+"""The server's own background tasks: spool compaction, message-log repair after a crash,
+retention, and following the batch pauses and cancels made through other nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from config.settings import Settings
+from mta.events.retention import Retention
+from mta.server.build import Core, retention_policy
+from mta.server.workers import WorkerLayout
+from mta.services.batches import BatchService
+from mta.submission.log_repair import LogRepair
+
+log = logging.getLogger(__name__)
+COMPACTION_INTERVAL_SECONDS = 600.0
+BATCH_SYNC_SECONDS = 30.0  # how soon a pause or cancel made on another node takes effect
+SHARED_BATCH_SYNC_SECONDS = 2.0  # the same when the nodes share PostgreSQL (several nodes)
+
+
+class BackgroundTasks:
+    """Started once the spool is up, cancelled first at a stop."""
+
+    def __init__(self, settings: Settings, core: Core, layout: WorkerLayout) -> None:
+        self._settings = settings
+        self._core = core
+        self._layout = layout
+        self._retention = Retention(core.sessions, retention_policy(settings))
+        self._log_repair = LogRepair(core.spool, core.sessions, core.bus)
+        self._tasks: list[asyncio.Task[object]] = []
+
+    def start(self, batches: BatchService) -> None:
+        self._spawn(self._compact_spool(), "spool-compaction")
+        self._spawn(self._log_repair.run(), "message-log-repair")
+        if self._layout.primary:  # one pruner per host is enough; the others would race it
+            self._spawn(self._retention.run(), "retention")
+        self._spawn(batches.follow(self._batch_sync_interval()), "batch-sync")
+
+    def cancel(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    def _spawn(self, work: Coroutine[Any, Any, object], name: str) -> None:
+        self._tasks.append(asyncio.create_task(work, name=name))
+
+    def _batch_sync_interval(self) -> float:
+        """Pauses and cancels made through other nodes take effect soon when the nodes share
+        PostgreSQL (or are workers of one host)."""
+        shared = self._core.engine.dialect.name == "postgresql"
+        if shared and not self._settings.auth.jwt_secret:  # tokens and links of one node only
+            log.warning("event=jwt_secret_per_node hint=set_[auth]_jwt_secret_on_every_node")
+        several = shared or self._layout.index is not None  # workers: nodes on one host
+        return SHARED_BATCH_SYNC_SECONDS if several else BATCH_SYNC_SECONDS
+
+    async def _compact_spool(self) -> None:
+        """Rewrite mostly-dead spool segments now and then, so long-deferred mail does not
+        keep whole segments of delivered mail on disk."""
+        while True:
+            await asyncio.sleep(COMPACTION_INTERVAL_SECONDS)
+            try:
+                compacted = await self._core.spool.compact()
+            except Exception:
+                log.exception("event=spool_compaction_failed")
+                continue
+            if compacted:
+                log.info("event=spool_compacted segments=%s", compacted)

@@ -1,0 +1,179 @@
+"""The composition root's builders: from settings to the parts one server process runs (the
+engine, spool, event bus, scheduler), the services the edges are handed, and the MX's side."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from config.settings import Settings, parse_hostport
+from control.services import Services
+from mta.core.dns import DnsResolver, Resolver
+from mta.core.metrics import Metrics, Readiness
+from mta.db.engine import database_url, make_engine, make_sessionmaker
+from mta.delivery.client import AiosmtplibConnector
+from mta.delivery.deliverer import Deliverer
+from mta.events.bus import EventBus
+from mta.events.retention import RetentionPolicy
+from mta.events.stats import MessageActivitySink, StatsSink
+from mta.inbound_mail.service import InboundService
+from mta.scheduler.queue_admin import QueueControl
+from mta.scheduler.scheduler import Scheduler
+from mta.server.workers import WorkerLayout
+from mta.services.accounts import AccountService
+from mta.services.api_keys import ApiKeyService
+from mta.services.asm_groups import AsmGroupService
+from mta.services.batches import BatchService
+from mta.services.domains import DomainService
+from mta.services.identity import TokenService
+from mta.services.messages import MessageService
+from mta.services.stats import StatsService
+from mta.services.suppression_sink import SuppressionSink
+from mta.services.suppressions import SuppressionService
+from mta.services.templates import TemplateService
+from mta.submission.pipeline import Intake
+from mta.submission.suppression_lookup import CoalescedLookup
+from mta.tracking.service import TrackingService, make_tracker
+from mta.webhooks.sender import WebhookSender
+from mta.webhooks.sendgrid_settings import SendGridEventWebhook
+from mta.webhooks.service import WebhookService
+from queue_store import LogSpool
+
+
+@dataclass(frozen=True)
+class Core:
+    """The parts every service and edge is built on, one set per process."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[Any]
+    metrics: Metrics
+    readiness: Readiness
+    resolver: Resolver
+    spool: LogSpool
+    webhook_sender: WebhookSender
+    bus: EventBus
+    connector: AiosmtplibConnector
+    scheduler: Scheduler
+
+
+def jwt_secret(settings: Settings) -> str:
+    """The configured secret, or one generated on first use and kept in data_dir."""
+    if settings.auth.jwt_secret:
+        return settings.auth.jwt_secret
+    path = Path(settings.storage.data_dir) / "jwt_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def own_listeners(settings: Settings) -> list[tuple[str, int]]:
+    """Our SMTP endpoints, so that delivery can refuse to loop mail back into them."""
+    smtp = settings.smtp
+    listens = (smtp.submission_listen, smtp.smtps_listen, smtp.mx_listen)
+    return [parse_hostport(listen) for listen in listens if listen]
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    storage = settings.storage
+    return RetentionPolicy(
+        message_days=storage.message_retention_days,
+        event_days=storage.event_retention_days,
+        interval_seconds=storage.retention_interval_seconds,
+    )
+
+
+def build_core(
+    settings: Settings, layout: WorkerLayout, data_dir: Path, resolver: Resolver | None
+) -> Core:
+    """The database, the spool, the event bus and its sinks, delivery and the scheduler."""
+    engine = make_engine(database_url(settings.storage.database_url, data_dir))
+    sessions = make_sessionmaker(engine)
+    metrics, readiness = Metrics(), Readiness()
+    resolver = resolver or DnsResolver(settings.dns, metrics)
+    spool = LogSpool(layout.spool)
+    sender = WebhookSender(sessions, settings.webhooks, resolver, metrics=metrics)
+    bus = EventBus(sessions, on_outbox=sender.wake, metrics=metrics)
+    bus.add_sink(SuppressionSink())
+    bus.add_sink(MessageActivitySink())  # message log counters
+    bus.add_sink(StatsSink())  # daily stats aggregates
+    connector = AiosmtplibConnector.from_settings(settings.smtp.hostname, settings.delivery)
+    deliverer = Deliverer(
+        settings.delivery, resolver, connector, own_listeners=own_listeners(settings)
+    )
+    scheduler = Scheduler(spool, deliverer, bus, settings.delivery, metrics=metrics)
+    core = Core(
+        engine, sessions, metrics, readiness, resolver, spool, sender, bus, connector, scheduler
+    )
+    watch_health(core)
+    return core
+
+
+def watch_health(core: Core) -> None:
+    """What /metrics reads when scraped and how /readyz asks the database."""
+
+    async def select_one() -> None:
+        async with core.sessions() as session:
+            await session.execute(text("SELECT 1"))
+
+    core.metrics.watch_queue(core.scheduler.queue_depth)
+    core.metrics.watch_webhook_backlog(core.webhook_sender.backlog)
+    core.readiness.watch_database(select_one)
+
+
+def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Services:
+    """The account-scoped services, the submission pipeline and the queue's controls."""
+    sessions, secret = core.sessions, jwt_secret(settings)
+    domains = DomainService(sessions, core.resolver, settings.smtp.hostname)
+    templates = TemplateService(sessions)
+    batches = BatchService(sessions, core.scheduler)
+    suppressions = SuppressionService(sessions)
+    webhooks = build_webhooks(settings, core)
+    tracker = make_tracker(settings.tracking, settings.http.listen, secret)
+    lookup = CoalescedLookup(suppressions)
+    return Services(
+        accounts=AccountService(sessions),
+        api_keys=ApiKeyService(sessions),
+        domains=domains,
+        templates=templates,
+        messages=MessageService(sessions),
+        webhooks=webhooks,
+        event_webhook=SendGridEventWebhook(sessions, webhooks),
+        tokens=TokenService(secret),
+        intake=Intake(
+            core.spool, core.scheduler, core.bus, domains, templates, batches, lookup, tracker
+        ),
+        queue=QueueControl(core.spool, core.scheduler, core.bus, layout.held_file),
+        batches=batches,
+        suppressions=suppressions,
+        asm_groups=AsmGroupService(sessions),
+        stats=StatsService(sessions),
+        tracking=TrackingService(sessions, core.bus, tracker),
+        metrics=core.metrics,
+        readiness=core.readiness,
+    )
+
+
+def build_webhooks(settings: Settings, core: Core) -> WebhookService:
+    return WebhookService(
+        core.sessions,
+        settings.webhooks.allow_private_targets,
+        settings.webhooks.allowed_ports,
+        on_outbox=core.webhook_sender.wake,
+        oauth_tester=core.webhook_sender,
+    )
+
+
+def build_inbound(settings: Settings, core: Core, services: Services) -> InboundService:
+    """What the MX does with mail for our return-path hosts and inbound domains."""
+    return InboundService(
+        core.sessions, services.domains, core.bus, settings.smtp.inbound_domains, core.resolver
+    )

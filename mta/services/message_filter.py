@@ -1,0 +1,46 @@
+"""The message log's filter tree: And / Or / Not over Match, Like and TimeRange, as a `query=`
+expression (mta.services.message_query) or the plain list parameters narrow the log."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Match(msgspec.Struct, frozen=True):
+    """`field` is one of `values` (`=`, IN, Contains); for to_email and categories: the
+    message has such a recipient or category."""
+
+    field: str
+    values: tuple[str, ...]
+
+
+class Like(msgspec.Struct, frozen=True):
+    """`field` matches the LIKE `pattern` (escape character: backslash)."""
+
+    field: str
+    pattern: str
+
+
+class TimeRange(msgspec.Struct, frozen=True):
+    """last_event_time within [after, before] (Unix seconds, both inclusive; None: open)."""
+
+    after: float | None = None
+    before: float | None = None
+
+
+class Not(msgspec.Struct, frozen=True):
+    item: MessageFilter
+
+
+class And(msgspec.Struct, frozen=True):
+    """Every item holds; no items: every message."""
+
+    items: tuple[MessageFilter, ...]
+
+
+class Or(msgspec.Struct, frozen=True):
+    items: tuple[MessageFilter, ...]
+
+
+MessageFilter = And | Or | Not | Match | Like | TimeRange
+NO_FILTER = And(())
