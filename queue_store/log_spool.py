@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import errno
 import logging
 import os
 import time
@@ -22,7 +21,6 @@ import msgspec
 from queue_store.entries import QueueEntry, SpoolUnavailable
 from queue_store.log_index import Location, LogIndex, tomb_needed
 from queue_store.records import (
-    HEADER_LEN,
     PUT,
     REMOVE,
     SEGMENT_HEADER,
@@ -33,18 +31,15 @@ from queue_store.records import (
     SegmentReader,
     due_of,
     frame,
-    fsync_dir,
     repair_segment,
     scan_segment,
-    segment_header,
     segment_numbers,
     segment_path,
 )
+from queue_store.segment_files import Fsync, Pwrite, SegmentFiles
 
 log = logging.getLogger(__name__)
 
-Fsync = Callable[[int], None]
-Pwrite = Callable[[int, memoryview, int], int]
 _T = TypeVar("_T")
 _READ_ERRORS = (OSError, CorruptRecord, msgspec.DecodeError, msgspec.ValidationError)
 
@@ -85,8 +80,8 @@ class LogSpool:
         self.quarantine = directory / "quarantine"
         self._segment_bytes, self._max_batch_bytes = segment_bytes, max_batch_bytes
         self._max_batch_delay = max_batch_delay
-        self._fsync, self._pwrite = fsync, pwrite
         self._codec = Codec()
+        self._files = SegmentFiles(directory, self._codec, max_batch_bytes, fsync, pwrite)
         self._index = LogIndex()
         self._reader = SegmentReader(directory, keep_open=False)
         self._queue: collections.deque[_Op] = collections.deque()
@@ -135,7 +130,7 @@ class LogSpool:
         await self._committer
         self._committer, fd, self._fd = None, self._fd, -1
         try:
-            await asyncio.to_thread(self._fsync, fd)
+            await asyncio.to_thread(self._files.sync, fd)
         finally:
             await asyncio.to_thread(os.close, fd)
 
@@ -167,10 +162,10 @@ class LogSpool:
         return _Op(REMOVE, queue_id, (frame(REMOVE, meta),), lo=lo, hi=hi)
 
     async def load(self, queue_id: str) -> QueueEntry:
-        return await self._read(queue_id, self._load_sync)
+        return await self._read(queue_id, self._files.load)
 
     async def load_content(self, queue_id: str) -> bytes:
-        return await self._read(queue_id, self._content_sync)
+        return await self._read(queue_id, self._files.content)
 
     async def compact(self, max_live_ratio: float = 0.5) -> list[int]:
         """Copy the live records of mostly dead segments forward, then delete those segments."""
@@ -241,10 +236,10 @@ class LogSpool:
                 await self._roll()
                 offset, seg = self._size, self._active
             data = b"".join([part for op in batch for part in op.parts])
-            await asyncio.to_thread(self._write_sync, self._fd, data, offset)
+            await asyncio.to_thread(self._files.write, self._fd, data, offset)
         except OSError as exc:
             if seg == self._active:
-                self._broken = not await asyncio.to_thread(self._truncate_sync, self._fd, offset)
+                self._broken = not await asyncio.to_thread(self._files.truncate, self._fd, offset)
             self._settle(batch, exc)
             return
         index = self._index
@@ -276,42 +271,13 @@ class LogSpool:
     async def _roll(self) -> None:
         """Start segment active+1 (header written and fsynced, directory fsynced)."""
         n = self._active + 1
-        fd = await asyncio.to_thread(self._create_segment_sync, n)
+        fd = await asyncio.to_thread(self._files.create, n)
         old, self._fd = self._fd, fd
         self._active, self._size, self._broken = n, SEGMENT_HEADER.size, False
         self._index.add_segment(n, self._size)
         self._index.emptied = True  # the old segment may now be deletable
         if old >= 0:
             await asyncio.to_thread(os.close, old)
-
-    def _create_segment_sync(self, n: int) -> int:
-        path = segment_path(self.directory, n)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            self._write_sync(fd, segment_header(self._max_batch_bytes), 0)
-            fsync_dir(self.directory)
-        except OSError:
-            os.close(fd)
-            path.unlink(missing_ok=True)
-            raise
-        return fd
-
-    def _write_sync(self, fd: int, data: bytes, offset: int) -> None:
-        view = memoryview(data)
-        while view:
-            if (written := self._pwrite(fd, view, offset)) <= 0:
-                raise OSError(errno.EIO, "short write")
-            view, offset = view[written:], offset + written
-        self._fsync(fd)
-
-    def _truncate_sync(self, fd: int, size: int) -> bool:
-        try:
-            os.ftruncate(fd, size)
-            self._fsync(fd)
-        except OSError as exc:
-            log.error("event=spool_truncate_failed error=%r action=roll", exc.strerror)
-            return False
-        return True
 
     # -- garbage collection and compaction --------------------------------------------------
 
@@ -321,18 +287,13 @@ class LogSpool:
             self._index.emptied = False
             while victims := self._index.deletable(self._active):
                 try:
-                    await asyncio.to_thread(self._unlink_sync, victims)
+                    await asyncio.to_thread(self._files.unlink, victims)
                 except OSError as exc:
                     log.warning("event=spool_gc_failed error=%r", exc.strerror)
                     return
                 for n in victims:
                     del self._index.segments[n]
                 log.info("event=spool_segments_deleted segments=%s", victims)
-
-    def _unlink_sync(self, segments: list[int]) -> None:
-        for n in segments:
-            segment_path(self.directory, n).unlink(missing_ok=True)
-        fsync_dir(self.directory)
 
     async def _compact_segment(self, n: int) -> bool:
         """Re-put every message with a live record in n, copy its needed tombstones."""
@@ -383,7 +344,7 @@ class LogSpool:
 
     def _copy_op(self, queue_id: str, loc: Location, reader: SegmentReader) -> _Op:
         """A PUT carrying the message's envelope, latest state and content."""
-        entry, content = self._load_sync(loc, reader), self._content_sync(loc, reader)
+        entry, content = self._files.load(loc, reader), self._files.content(loc, reader)
         meta = self._codec.put_meta(entry, loc.due)
         parts = (frame(PUT, meta, content), content)
         return _Op(PUT, queue_id, parts, len(meta), len(content), loc.due)
@@ -416,7 +377,7 @@ class LogSpool:
                 if slot is None or slot.due is None:
                     continue
                 try:
-                    entry = self._load_sync(slot.location(), reader)
+                    entry = self._files.load(slot.location(), reader)
                 except _READ_ERRORS as exc:
                     log.error("event=spool_unreadable queue_id=%s error=%r", queue_id, str(exc))
                     continue
@@ -436,14 +397,3 @@ class LogSpool:
                 log.error("event=spool_unreadable queue_id=%s error=%r", queue_id, str(exc))
                 raise SpoolUnavailable("the queued message cannot be read") from exc
         raise AssertionError("unreachable")
-
-    def _load_sync(self, loc: Location, reader: SegmentReader) -> QueueEntry:
-        put, _ = reader.record(loc.put_seg, loc.put_off, HEADER_LEN + loc.meta_len)
-        state = None
-        if loc.state_len:
-            state, _ = reader.record(loc.state_seg, loc.state_off, HEADER_LEN + loc.state_len)
-        return self._codec.entry(put, state)
-
-    def _content_sync(self, loc: Location, reader: SegmentReader) -> bytes:
-        length = HEADER_LEN + loc.meta_len + loc.content_len
-        return reader.record(loc.put_seg, loc.put_off, length, content=True)[1]

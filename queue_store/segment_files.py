@@ -49,6 +49,9 @@ class SegmentFiles:
             raise
         return fd
 
+    def sync(self, fd: int) -> None:
+        self._fsync(fd)
+
     def write(self, fd: int, data: bytes, offset: int) -> None:
         view = memoryview(data)
         while view:
