@@ -32,6 +32,16 @@ from datetime import UTC, datetime
 import msgspec
 
 from mta.core.errors import ValidationError
+from mta.services.message_filter import (
+    NO_FILTER,
+    And,
+    Like,
+    Match,
+    MessageFilter,
+    Not,
+    Or,
+    TimeRange,
+)
 
 MAX_QUERY_LENGTH = 4000
 MAX_VALUES = 100  # values in one IN list
@@ -56,46 +66,6 @@ _TOKEN = re.compile(
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 # In a LIKE literal `\%` and `\_` stay escaped (the pattern's escape), `\\` is one backslash.
 _LIKE_ESCAPE = re.compile(r"\\([%_])|\\(.)", re.DOTALL)
-
-
-class Match(msgspec.Struct, frozen=True):
-    """`field` is one of `values` (`=`, IN, Contains); for to_email and categories: the
-    message has such a recipient or category."""
-
-    field: str
-    values: tuple[str, ...]
-
-
-class Like(msgspec.Struct, frozen=True):
-    """`field` matches the LIKE `pattern` (escape character: backslash)."""
-
-    field: str
-    pattern: str
-
-
-class TimeRange(msgspec.Struct, frozen=True):
-    """last_event_time within [after, before] (Unix seconds, both inclusive; None: open)."""
-
-    after: float | None = None
-    before: float | None = None
-
-
-class Not(msgspec.Struct, frozen=True):
-    item: MessageFilter
-
-
-class And(msgspec.Struct, frozen=True):
-    """Every item holds; no items: every message."""
-
-    items: tuple[MessageFilter, ...]
-
-
-class Or(msgspec.Struct, frozen=True):
-    items: tuple[MessageFilter, ...]
-
-
-MessageFilter = And | Or | Not | Match | Like | TimeRange
-NO_FILTER = And(())
 
 
 class Token(msgspec.Struct, frozen=True):

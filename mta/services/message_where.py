@@ -13,16 +13,8 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, false, 
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from mta.db.models import Message, MessageCategory, MessageRecipient
-from mta.services.message_query import (
-    And,
-    Like,
-    Match,
-    MessageFilter,
-    Not,
-    Or,
-    TimeRange,
-    expand_statuses,
-)
+from mta.services.message_filter import And, Like, Match, MessageFilter, Not, Or, TimeRange
+from mta.services.message_query import expand_statuses
 
 COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "msg_id": Message.id,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from mta.core.errors import NotFound, PermissionDenied, ValidationError
 from mta.db.models import Event, Message, MessageCategory, MessageRecipient
 from mta.services.identity import Principal
-from mta.services.message_query import NO_FILTER, And, Match, MessageFilter
+from mta.services.message_filter import NO_FILTER, And, Match, MessageFilter
 from mta.services.message_where import where_clause
 
 READ_ALL_SCOPES = ("messages.read", "email_activity.read")

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from mta.core.errors import ValidationError
-from mta.services.message_query import (
-    MAX_CONDITIONS,
+from mta.services.message_filter import (
     NO_FILTER,
     And,
     Like,
@@ -17,6 +16,9 @@ from mta.services.message_query import (
     Not,
     Or,
     TimeRange,
+)
+from mta.services.message_query import (
+    MAX_CONDITIONS,
     expand_statuses,
     from_parameters,
     parse_query,

@@ -12,7 +12,8 @@ from mta.core.events import Bounce, Click, Delivered, Open, Processed
 from mta.events.bus import EventBus, MessageLogEntry
 from mta.events.stats import MessageActivitySink, StatsSink
 from mta.services.identity import Principal
-from mta.services.message_query import NO_FILTER, Match, MessageFilter, parse_query
+from mta.services.message_filter import NO_FILTER, Match, MessageFilter
+from mta.services.message_query import parse_query
 from mta.services.messages import MessageService
 
 T0 = 1767225600.0  # 2026-01-01T00:00:00Z
