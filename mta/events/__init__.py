@@ -1,2 +1,2 @@
-"""Events: one record shape for everything that happens to a message, and the bus that fans
-them out to the message log, the webhook outbox and the webhook sender."""
+"""The event bus and its sinks: events and message-log entries batched into SQL off the hot
+path, the stats and message-log counters they add up to, and retention."""
