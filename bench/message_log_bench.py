@@ -22,8 +22,8 @@ from typing import Any
 from mta.db.engine import create_schema, make_engine, make_sessionmaker
 from mta.events.retention import refresh_statistics
 from mta.services.identity import Principal
-from mta.services.message_query import parse_query
 from mta.services.message_filter import NO_FILTER, MessageFilter
+from mta.services.message_query import parse_query
 from mta.services.messages import MessageService
 
 T0 = 1767225600.0  # messages spread over the 30 days after 2026-01-01
