@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Relay benchmark: ScaiSend beside Postfix in the same run, with the shared harness
-# (../shared/bench/peers.sh: smtp-source -> MTA -> smtp-sink, all on 127.0.0.1).
+# Relay benchmark: ScaiSend beside Postfix in the same run, with the peer harness
+# (bench/peers/peers.sh: smtp-source -> MTA -> smtp-sink, all on 127.0.0.1).
 #   bench/relay_bench.sh                 # N=20000 messages of 5 KB, 20 clients, 3 repetitions
 #   N=2000 REPEAT=1 bench/relay_bench.sh # a quick look
 #   WORKERS=2 bench/relay_bench.sh       # [server] workers = 2 (default 1: one process)
@@ -10,7 +10,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
-SHARED_BENCH="${SHARED_BENCH:-$ROOT/../shared/bench}"
+PEERS="${PEERS:-$HERE/peers}"  # the peer harness: Postfix, smtp-source, smtp-sink
 PORT="${MTA_UNDER_TEST_PORT:-2530}"
 STATE="${SCAISEND_BENCH_DIR:-/var/tmp/scaisend-bench}"
 PY="$ROOT/.venv/bin/python"
@@ -48,4 +48,4 @@ export MTA_UNDER_TEST_PORT="$PORT" MTA_UNDER_TEST_NAME="${MTA_UNDER_TEST_NAME:-s
 export MTA_UNDER_TEST_START_CMD="$STATE/bench.sh"
 export RUN_DIRECT="${RUN_DIRECT:-0}" RUN_FSYNC="${RUN_FSYNC:-0}"
 cd "$ROOT"
-exec bash "$SHARED_BENCH/peers.sh"
+exec bash "$PEERS/peers.sh"
