@@ -12,6 +12,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Session
 
 from config.settings import ListenerName, SmtpSettings
+from mta.listeners.aiosmtpd_private import adopt_tls, take_buffered
 from mta.listeners.limits import TOO_MANY_MESSAGES, UNTRUSTED_PROXY, ConnectionLimits, in_networks
 
 log = logging.getLogger(__name__)
@@ -32,14 +33,20 @@ class AdmittedSMTP(SMTP):
     messages = 0  # MAIL commands accepted in this connection
     _counted: str | None = None  # the address this connection is counted under
 
+    def __init__(
+        self, handler: object, *, proxy_protocol_timeout: float | None = None, **options: Any
+    ) -> None:
+        super().__init__(handler, proxy_protocol_timeout=proxy_protocol_timeout, **options)
+        self.proxy_protocol_timeout = proxy_protocol_timeout  # None: no PROXY header expected
+
     @property
     def client_ip(self) -> str:
         raise NotImplementedError  # IngressSMTP: the PROXY source address, else the peer's
 
-    async def _handle_client(self) -> None:
+    async def _handle_client(self) -> None:  # aiosmtpd's session task (see aiosmtpd_private)
         # Without a PROXY header the socket's address is final now; with one, aiosmtpd reads
         # the header first and asks `handle_PROXY` (→ admit_proxied) before its greeting.
-        if self._proxy_timeout is None:
+        if self.proxy_protocol_timeout is None:
             admitted = await self._admit()
         else:
             admitted = await self._from_trusted_proxy()
@@ -78,7 +85,8 @@ class AdmittedSMTP(SMTP):
         super().connection_lost(error)
 
     def _create_session(self) -> Session:
-        # aiosmtpd starts a new session after STARTTLS: keep the PROXY header's addresses.
+        # Documented as overridable (see aiosmtpd_private). aiosmtpd starts a new session
+        # after STARTTLS: keep the PROXY header's addresses.
         session = super()._create_session()
         if self.session is not None:
             session.proxy_data = self.session.proxy_data
@@ -119,12 +127,11 @@ class AdmittedSMTP(SMTP):
         assert raw is not None
         waiter = self.loop.create_future()
         tls = sslproto.SSLProtocol(self.loop, self, context, waiter, server_side=True)
-        self._tls_protocol = tls
-        self._original_transport = raw
+        app_transport = adopt_tls(self, tls, raw)
         raw.set_protocol(tls)
-        self.transport = tls._app_transport
+        self.transport = app_transport
         tls.connection_made(raw)
-        _feed(tls, self._pending_bytes())
+        _feed(tls, take_buffered(self))
         resume = getattr(raw, "resume_reading", None)  # uvloop's transports: no subclass
         if resume is not None:
             resume()  # the stream reader may have paused it on a long ClientHello
@@ -137,12 +144,6 @@ class AdmittedSMTP(SMTP):
             self.loop.call_soon(self.connection_lost, error)
             return False
         return True
-
-    def _pending_bytes(self) -> bytes:
-        buffer: bytearray = self._reader._buffer  # type: ignore[attr-defined]
-        pending = bytes(buffer)
-        buffer.clear()
-        return pending
 
     @property
     def _peer(self) -> str:

@@ -11,8 +11,9 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, _AuthMechAttr
+from aiosmtpd.smtp import SMTP
 
+from mta.listeners.aiosmtpd_private import AuthMechanism, client_connected_callback
 from mta.listeners.protocol import READ_LIMIT, IngressSMTP
 
 
@@ -49,7 +50,8 @@ class ProtocolFactory:
             if name not in per_connection
         }  # fmt: skip
         # Worked out once: how to rebind the settings holding the template's own methods
-        # (aiosmtpd's command and AUTH tables); every other setting is shared as it is.
+        # (aiosmtpd's command and AUTH tables, see aiosmtpd_private); every other setting is
+        # shared as it is.
         binders = {name: self._binder(value) for name, value in settings.items()}
         self._own = [(name, binder) for name, binder in binders.items() if binder is not None]
         self._shared = {name: settings[name] for name, binder in binders.items() if binder is None}
@@ -57,8 +59,9 @@ class ProtocolFactory:
     def __call__(self) -> IngressSMTP:
         protocol = self._cls.__new__(self._cls)
         reader = asyncio.StreamReader(loop=self._loop, limit=READ_LIMIT)
+        connected = client_connected_callback(protocol)
         asyncio.StreamReaderProtocol.__init__(
-            protocol, reader, client_connected_cb=protocol._cb_client_connected, loop=self._loop
+            protocol, reader, client_connected_cb=connected, loop=self._loop
         )
         protocol.__dict__.update(self._shared)
         for name, binder in self._own:
@@ -75,10 +78,10 @@ class ProtocolFactory:
         if isinstance(value, types.MethodType) and value.__self__ is self._template:
             function = value.__func__
             return lambda protocol: types.MethodType(function, protocol)
-        if isinstance(value, _AuthMechAttr):
+        if isinstance(value, AuthMechanism):
             method = self._binder(value.method)
             builtin = value.is_builtin
-            return None if method is None else lambda p: _AuthMechAttr(method(p), builtin)
+            return None if method is None else lambda p: AuthMechanism(method(p), builtin)
         if isinstance(value, dict):
             inner = {key: b for key, item in value.items() if (b := self._binder(item))}
             rest = {key: item for key, item in value.items() if key not in inner}

@@ -71,7 +71,7 @@ class MxEnvelope(Envelope):
 class MxSMTP(IngressSMTP):
     """The MX protocol: AUTH refused outright, source-routed RCPTs refused before parsing."""
 
-    def _create_envelope(self) -> MxEnvelope:
+    def _create_envelope(self) -> MxEnvelope:  # documented as overridable (aiosmtpd_private)
         return MxEnvelope()
 
     async def smtp_AUTH(self, arg: str) -> None:

@@ -8,9 +8,10 @@ import asyncio
 import logging
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any, AnyStr, cast
 
-from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException
 
 from config.settings import SmtpSettings
 from mta.core.errors import (
@@ -23,6 +24,7 @@ from mta.core.errors import (
 )
 from mta.core.metrics import Metrics
 from mta.listeners.admission import AdmittedSMTP
+from mta.listeners.aiosmtpd_private import client_stream
 from mta.listeners.data import DataBudget, DataFault, read_data, unstuff
 from queue_store.entries import SmtpReply
 
@@ -57,6 +59,9 @@ ENHANCED = re.compile(r"[245]\.\d{1,3}\.\d{1,3}(?: |$)")
 EXTRA_EHLO_KEYWORDS = ("PIPELINING", "ENHANCEDSTATUSCODES")
 READ_LIMIT = 64 * 1024  # the stream reader's buffer: one read takes a whole 5 KB message
 
+# A handler's `handle_DATA(server, session, envelope)` hook, returning the reply.
+DataHook = Callable[["IngressSMTP", Session | None, Envelope], Awaitable[str]]
+
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
 ENCRYPTION_REQUIRED = "538 5.7.11 Encryption required for requested authentication mechanism"
 
@@ -76,13 +81,16 @@ class IngressSMTP(AdmittedSMTP):
         handler: object,
         *,
         max_recipients: int = 1000,
+        timeout: float = 300.0,
         session_timeout: float = 3600.0,
         **options: Any,
     ) -> None:
-        super().__init__(handler, **options)
+        super().__init__(handler, timeout=timeout, **options)
         self.session_id = secrets.token_hex(6)
         self.max_recipients = max_recipients
+        self.command_timeout = timeout
         self.session_timeout = session_timeout
+        self.data_hook: DataHook | None = getattr(handler, "handle_DATA", None)
 
     @property
     def client_ip(self) -> str:
@@ -97,7 +105,7 @@ class IngressSMTP(AdmittedSMTP):
             return str(source)
         return str(session.peer[0]).split("%")[0] if session.peer else ""
 
-    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:  # see aiosmtpd_private
         """aiosmtpd's parse of a MAIL/RCPT path, with a fast path for a plain
         `<local@domain>` (the email package's parser, and the typing.Protocol class
         aiosmtpd's version defines on every call, cost about 0.14 ms per command)."""
@@ -110,15 +118,15 @@ class IngressSMTP(AdmittedSMTP):
             return None, None
         return address, rest
 
-    def _reset_timeout(self, duration: float | None = None) -> None:
+    def _reset_timeout(self, duration: float | None = None) -> None:  # see aiosmtpd_private
         """aiosmtpd's per-command timer, never running past the whole-session deadline."""
         now = self.loop.time()
         if not self._session_ends:
             self._session_ends = now + self.session_timeout
-        wait = min(duration or self._timeout_duration, self._session_ends - now)
+        wait = min(duration or self.command_timeout, self._session_ends - now)
         super()._reset_timeout(max(wait, 0.001))
 
-    def _timeout_cb(self) -> None:
+    def _timeout_cb(self) -> None:  # see aiosmtpd_private
         """Say why before closing (aiosmtpd closes silently), as Postfix does."""
         transport = cast(asyncio.WriteTransport | None, self.transport)  # uvloop's: no subclass
         if transport is not None and not transport.is_closing():
@@ -195,15 +203,16 @@ class IngressSMTP(AdmittedSMTP):
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         claim = self._data_budget().claim()
         try:
-            received = await read_data(self._reader, self.data_size_limit, claim)
+            received = await read_data(client_stream(self), self.data_size_limit, claim)
             if isinstance(received, DataFault):
                 await self._refuse_data(received)
                 return
             self.envelope.content = self.envelope.original_content = unstuff(received)
-            status = await self._call_handler_hook("DATA")
+            hook = self.data_hook
+            status = MISSING if hook is None else await hook(self, self.session, self.envelope)
         finally:
             claim.release()
-        self.envelope = self._create_envelope()  # aiosmtpd's post-DATA state
+        self.envelope = self._create_envelope()  # aiosmtpd's post-DATA state (documented hook)
         await self.push("250 OK" if status is MISSING else status)
 
     def _data_budget(self) -> DataBudget:
@@ -217,7 +226,7 @@ class IngressSMTP(AdmittedSMTP):
         """Nothing of a refused message is kept; after a bare CR or LF the client and we may
         disagree on where the message ended, so the session ends (as Postfix does)."""
         log.info("session %s: DATA refused: %s", self.session_id, fault.name)
-        self.envelope = self._create_envelope()  # aiosmtpd's post-DATA state
+        self.envelope = self._create_envelope()  # aiosmtpd's post-DATA state (documented hook)
         await self.push(fault.value)
         if fault is DataFault.BARE_NEWLINE and self.transport is not None:
             self.transport.close()

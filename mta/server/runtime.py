@@ -13,9 +13,8 @@ from collections.abc import Iterator
 import uvicorn
 
 from config.settings import parse_hostport
+from mta.listeners.aiosmtpd_private import SESSION_COROUTINE
 from mta.server.workers import WorkerLayout
-
-SMTP_SESSION = "._handle_client"  # aiosmtpd.smtp.SMTP runs each session in this task
 
 
 class EmbeddedUvicorn(uvicorn.Server):
@@ -43,7 +42,7 @@ def smtp_sessions() -> int:
     """SMTP sessions running on this loop. aiosmtpd runs each in a task of its own; neither
     asyncio (before 3.12) nor uvloop lets a closed server wait for its connections."""
     coroutines = (task.get_coro() for task in asyncio.all_tasks())
-    return sum(getattr(c, "__qualname__", "").endswith(SMTP_SESSION) for c in coroutines)
+    return sum(getattr(c, "__qualname__", "").endswith(SESSION_COROUTINE) for c in coroutines)
 
 
 async def drain_smtp_sessions(grace: float) -> int:
