@@ -1,4 +1,4 @@
-"""SMTP ingress: the submission (587 STARTTLS, 465 implicit TLS) and inbound MX (25) listeners.
+"""The SMTP listeners: submission (587 STARTTLS, 465 implicit TLS) and the inbound MX (25).
 
-Built on aiosmtpd, all on the one asyncio loop; `listeners.start_listeners` is the entry point.
+Built on aiosmtpd, all on the one asyncio loop; `servers.start_listeners` is the entry point.
 """
