@@ -1,16 +1,19 @@
-"""create_app(services) → the Litestar application: routes, dependency injection, errors,
-OpenAPI; create_asgi() puts the rate-limiting edge (control.edge) in front of it."""
+"""create_app(services) → the Litestar application: routes (every `/v3` one behind the scope
+guard), dependency injection, errors, OpenAPI; create_asgi() puts the rate-limiting edge
+(control.edge) in front of it."""
 
 from __future__ import annotations
 
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.settings import HttpSettings
-from control.auth import provide_principal
+from control.auth import SERVICES_STATE, provide_principal
 from control.edge import ApiEdge
 from control.errors import EXCEPTION_HANDLERS
+from control.guards import require_scope
 from control.openapi import openapi_config, openapi_document
 from control.ratelimit_sql import make_limiter
 from control.routes import api_keys, domains, mail, messages, queue, scopes, templates, webhooks
@@ -23,28 +26,40 @@ from control.routes import tracking as tracking_routes
 from control.services import Services
 
 
+def v3_router() -> Router:
+    """The SendGrid API: each handler names its scope (`opt`), checked by one guard."""
+    return Router(
+        "/",
+        guards=[require_scope],
+        route_handlers=[
+            *api_keys.ROUTES,
+            *mail.ROUTES,
+            *templates.ROUTES,
+            *webhooks.ROUTES,
+            *messages.ROUTES,
+            *batch_routes.ROUTES,
+            *scopes.ROUTES,
+            *suppression_routes.ROUTES,
+            *asm_routes.ROUTES,
+            *stats_routes.ROUTES,
+        ],
+    )
+
+
 def create_app(services: Services, http: HttpSettings) -> Litestar:
     def provide_services() -> Services:
         return services
 
     return Litestar(
         route_handlers=[
-            *domains.ROUTES,
-            *api_keys.ROUTES,
-            *mail.ROUTES,
-            *templates.ROUTES,
-            *webhooks.ROUTES,
-            *messages.ROUTES,
-            *queue.ROUTES,
-            *batch_routes.ROUTES,
-            *scopes.ROUTES,
-            *suppression_routes.ROUTES,
-            *asm_routes.ROUTES,
-            *stats_routes.ROUTES,
+            domains.ROUTER,
+            queue.ROUTER,
+            v3_router(),
             *tracking_routes.ROUTES,
             *health_routes.routes(http),
             openapi_document,
         ],
+        state=State({SERVICES_STATE: services}),
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "principal": Provide(provide_principal),

@@ -1,15 +1,16 @@
 """Authentication for HTTP: `Authorization: Bearer <JWT | API key>` into a Principal.
 
-`/api/admin/*` takes only JWTs; `/v3/*` takes either (resolved once, by control.edge), and
-each route names its scope with `principal.require(...)`.
+`/api/admin/*` takes only JWTs (`ADMIN`); `/v3/*` takes either, resolved once per request
+(by control.edge, else by the first to ask); control.guards decides what the caller may do.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
-from litestar.di import NamedDependency
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
 
 from control.services import Services
 from mta.core.errors import AuthenticationError, PermissionDenied
@@ -17,6 +18,8 @@ from mta.services.api_keys import INVALID_GRANT
 from mta.services.identity import Principal
 
 PRINCIPAL_STATE = "scaisend.principal"
+SERVICES_STATE = "scaisend.services"  # the app's state: guards have no dependency injection
+AnyConnection = ASGIConnection[Any, Any, Any, Any]
 
 
 def bearer_token(header: str) -> str:
@@ -45,21 +48,47 @@ def bucket_key(principal: Principal) -> str:
     return f"{principal.kind}:{principal.account_id}:{principal.subject}"
 
 
-async def provide_principal(
-    request: Request[Any, Any, Any], services: NamedDependency[Services]
-) -> Principal:
-    found = request.scope.get("state", {}).get(PRINCIPAL_STATE)
+def services_of(connection: AnyConnection) -> Services:
+    return cast(Services, connection.app.state[SERVICES_STATE])
+
+
+async def caller(connection: AnyConnection, services: Services) -> Principal:
+    """The `/v3` caller: control.edge's outcome when it ran, else authenticated now; either
+    way kept in the scope state, so a request is authenticated once."""
+    state: dict[str, Any] = connection.scope.setdefault("state", {})
+    found = state.get(PRINCIPAL_STATE)
     if isinstance(found, Principal):
         return found
     if isinstance(found, Exception):
         raise found
-    return await authenticate(services, request.headers.get("authorization", ""))
+    try:
+        found = await authenticate(services, connection.headers.get("authorization", ""))
+    except Exception as exc:
+        state[PRINCIPAL_STATE] = exc
+        raise
+    state[PRINCIPAL_STATE] = found
+    return found
+
+
+def admin_caller(connection: AnyConnection, services: Services) -> Principal:
+    """The `/api/admin` caller: a JWT (401 if bad or missing), never an API key (403)."""
+    token = bearer_token(connection.headers.get("authorization", ""))
+    if not looks_like_jwt(token):
+        raise PermissionDenied("admin endpoints need a JWT (scaisend token), not an API key")
+    return services.tokens.verify(token)
+
+
+async def provide_principal(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> Principal:
+    return await caller(request, services)
 
 
 async def provide_admin(
     request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> Principal:
-    token = bearer_token(request.headers.get("authorization", ""))
-    if not looks_like_jwt(token):
-        raise PermissionDenied("admin endpoints need a JWT (scaisend token), not an API key")
-    return services.tokens.verify(token)
+    return admin_caller(request, services)
+
+
+# `principal` on an `/api/admin` route group: the caller, who must come with a JWT.
+ADMIN = {"principal": Provide(provide_admin)}

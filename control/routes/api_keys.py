@@ -16,13 +16,12 @@ from mta.services.api_keys import ApiKeyView, check_scopes
 from mta.services.identity import Principal
 
 
-@post("/v3/api_keys", status_code=201)
+@post("/v3/api_keys", status_code=201, opt={"scope": "api_keys.create"})
 async def create_key(
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> dict[str, Any]:
-    principal.require("api_keys.create")
     body = await read_body(request, ApiKeyCreate)
     principal.require_grantable(check_scopes(body.scopes), body.environment)
     created = await services.api_keys.create(
@@ -47,33 +46,30 @@ def _public(key: ApiKeyView) -> dict[str, Any]:
     }
 
 
-@get("/v3/api_keys")
+@get("/v3/api_keys", opt={"scope": "api_keys.read"})
 async def list_keys(
     services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
-    principal.require("api_keys.read")
     keys = await services.api_keys.list(principal.account_id)
     return {"result": [_public(k) for k in keys]}
 
 
-@get("/v3/api_keys/{key_id:str}")
+@get("/v3/api_keys/{key_id:str}", opt={"scope": "api_keys.read"})
 async def get_key(
     key_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> dict[str, Any]:
-    principal.require("api_keys.read")
     return {"result": [_public(await services.api_keys.get(principal.account_id, key_id))]}
 
 
-@put("/v3/api_keys/{key_id:str}")
+@put("/v3/api_keys/{key_id:str}", opt={"scope": "api_keys.update"})
 async def replace_key(
     key_id: FromPath[str],
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> dict[str, Any]:
-    principal.require("api_keys.update")
     body = await read_body(request, ApiKeyUpdate)
     if body.scopes is not None:
         target = await services.api_keys.get(principal.account_id, key_id)
@@ -82,26 +78,24 @@ async def replace_key(
     return _public(key)
 
 
-@patch("/v3/api_keys/{key_id:str}")
+@patch("/v3/api_keys/{key_id:str}", opt={"scope": "api_keys.update"})
 async def rename_key(
     key_id: FromPath[str],
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> dict[str, Any]:
-    principal.require("api_keys.update")
     body = await read_body(request, ApiKeyRename)
     key = await services.api_keys.update(principal.account_id, key_id, body.name, None)
     return {"api_key_id": key.api_key_id, "name": key.name}
 
 
-@delete("/v3/api_keys/{key_id:str}", status_code=204)
+@delete("/v3/api_keys/{key_id:str}", status_code=204, opt={"scope": "api_keys.delete"})
 async def revoke_key(
     key_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> None:
-    principal.require("api_keys.delete")
     await services.api_keys.revoke(principal.account_id, key_id)
 
 

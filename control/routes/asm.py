@@ -26,97 +26,88 @@ GLOBAL = "/v3/asm/suppressions/global"
 GROUP = "/v3/asm/groups/{group_id:str}"
 
 
-@post(GLOBAL, status_code=201)
+@post(GLOBAL, status_code=201, opt={"scope": "asm.suppressions.global.create"})
 async def add_global(
     request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> RecipientEmails:
-    principal.require("asm.suppressions.global.create")
     body = await read_body(request, RecipientEmails)
     added = await services.suppressions.add_global(principal.account_id, body.recipient_emails)
     return RecipientEmails(recipient_emails=added)
 
 
-@get(GLOBAL + "/{email:str}")
+@get(GLOBAL + "/{email:str}", opt={"scope": "asm.suppressions.global.read"})
 async def get_global(
     email: FromPath[str], services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> GlobalStatus:
-    principal.require("asm.suppressions.global.read")
     found = await services.suppressions.is_global(principal.account_id, email)
     return GlobalStatus(recipient_email=email.lower() if found else None)
 
 
-@delete(GLOBAL + "/{email:str}", status_code=204)
+@delete(GLOBAL + "/{email:str}", status_code=204, opt={"scope": "asm.suppressions.global.delete"})
 async def delete_global(
     email: FromPath[str], services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> None:
-    principal.require("asm.suppressions.global.delete")
     await services.suppressions.delete_entry(principal.account_id, "unsubscribes", email)
 
 
-@post("/v3/asm/groups", status_code=201)
+@post("/v3/asm/groups", status_code=201, opt={"scope": "asm.groups.create"})
 async def create_group(
     request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> Group:
-    principal.require("asm.groups.create")
     body = await read_body(request, GroupCreate)
     return await services.asm_groups.create(
         principal.account_id, body.name, body.description, body.is_default
     )
 
 
-@get("/v3/asm/groups")
+@get("/v3/asm/groups", opt={"scope": "asm.groups.read"})
 async def list_groups(
     request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> list[Group]:
     """`?id=1&id=2` narrows the list to those groups, as SendGrid's."""
-    principal.require("asm.groups.read")
     found = (parse_id(i) for i in request.query_params.getall("id", []))
     ids = [i for i in found if i is not None]
     return await services.asm_groups.list_groups(principal.account_id, ids)
 
 
-@get(GROUP)
+@get(GROUP, opt={"scope": "asm.groups.read"})
 async def get_group(
     group_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> Group:
-    principal.require("asm.groups.read")
     return await services.asm_groups.get(principal.account_id, group_id_of(group_id))
 
 
-@patch(GROUP, status_code=201)
+@patch(GROUP, status_code=201, opt={"scope": "asm.groups.update"})
 async def update_group(
     group_id: FromPath[str],
     request: AnyRequest,
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> Group:
-    principal.require("asm.groups.update")
     body = await read_body(request, GroupUpdate)
     return await services.asm_groups.update(
         principal.account_id, group_id_of(group_id), body.name, body.description, body.is_default
     )
 
 
-@delete(GROUP, status_code=204)
+@delete(GROUP, status_code=204, opt={"scope": "asm.groups.delete"})
 async def delete_group(
     group_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> None:
-    principal.require("asm.groups.delete")
     await services.asm_groups.delete(principal.account_id, group_id_of(group_id))
 
 
-@post(GROUP + "/suppressions", status_code=201)
+@post(GROUP + "/suppressions", status_code=201, opt={"scope": "asm.groups.suppressions.create"})
 async def add_group_suppressions(
     group_id: FromPath[str],
     request: AnyRequest,
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> RecipientEmails:
-    principal.require("asm.groups.suppressions.create")
     body = await read_body(request, RecipientEmails)
     added = await services.asm_groups.add_suppressions(
         principal.account_id, group_id_of(group_id), body.recipient_emails
@@ -124,54 +115,55 @@ async def add_group_suppressions(
     return RecipientEmails(recipient_emails=added)
 
 
-@get(GROUP + "/suppressions")
+@get(GROUP + "/suppressions", opt={"scope": "asm.groups.suppressions.read"})
 async def list_group_suppressions(
     group_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> list[str]:
-    principal.require("asm.groups.suppressions.read")
     return await services.asm_groups.suppressed(principal.account_id, group_id_of(group_id))
 
 
-@post(GROUP + "/suppressions/search", status_code=200)
+@post(
+    GROUP + "/suppressions/search", status_code=200, opt={"scope": "asm.groups.suppressions.read"}
+)
 async def search_group_suppressions(
     group_id: FromPath[str],
     request: AnyRequest,
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> list[str]:
-    principal.require("asm.groups.suppressions.read")
     body = await read_body(request, RecipientEmails)
     return await services.asm_groups.suppressed(
         principal.account_id, group_id_of(group_id), body.recipient_emails
     )
 
 
-@delete(GROUP + "/suppressions/{email:str}", status_code=204)
+@delete(
+    GROUP + "/suppressions/{email:str}",
+    status_code=204,
+    opt={"scope": "asm.groups.suppressions.delete"},
+)
 async def delete_group_suppression(
     group_id: FromPath[str],
     email: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> None:
-    principal.require("asm.groups.suppressions.delete")
     await services.asm_groups.remove_suppression(principal.account_id, group_id_of(group_id), email)
 
 
-@get("/v3/asm/suppressions")
+@get("/v3/asm/suppressions", opt={"scope": "asm.groups.suppressions.read"})
 async def all_group_suppressions(
     services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> list[GroupSuppression]:
-    principal.require("asm.groups.suppressions.read")
     return await services.asm_groups.all_suppressions(principal.account_id)
 
 
-@get("/v3/asm/suppressions/{email:str}")
+@get("/v3/asm/suppressions/{email:str}", opt={"scope": "asm.groups.suppressions.read"})
 async def groups_for_email(
     email: FromPath[str], services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> GroupStatuses:
-    principal.require("asm.groups.suppressions.read")
     found = await services.asm_groups.groups_for(principal.account_id, email)
     return GroupStatuses(suppressions=found)
 

@@ -16,72 +16,73 @@ from mta.services.batches import ScheduledSend
 from mta.services.identity import Principal
 
 
-@post("/v3/mail/batch", status_code=201)
+@post("/v3/mail/batch", status_code=201, opt={"scope": "mail.batch.create"})
 async def create_batch(
     services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> dict[str, str]:
-    principal.require("mail.batch.create")
     return {"batch_id": await services.batches.create(principal.account_id)}
 
 
-@get("/v3/mail/batch/{batch_id:str}")
+@get("/v3/mail/batch/{batch_id:str}", opt={"scope": "mail.batch.read"})
 async def validate_batch(
     batch_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> dict[str, str]:
-    principal.require("mail.batch.read")
     return {"batch_id": await services.batches.validate(principal.account_id, batch_id)}
 
 
-@post("/v3/user/scheduled_sends", status_code=201)
+@post("/v3/user/scheduled_sends", status_code=201, opt={"scope": "user.scheduled_sends.create"})
 async def pause_or_cancel(
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> ScheduledSend:
-    principal.require("user.scheduled_sends.create")
     body = await read_body(request, ScheduledSendCreate)
     return await services.batches.pause_or_cancel(principal.account_id, body.batch_id, body.status)
 
 
-@get("/v3/user/scheduled_sends")
+@get("/v3/user/scheduled_sends", opt={"scope": "user.scheduled_sends.read"})
 async def list_scheduled(
     services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> list[ScheduledSend]:
-    principal.require("user.scheduled_sends.read")
     return await services.batches.list_scheduled(principal.account_id)
 
 
-@get("/v3/user/scheduled_sends/{batch_id:str}")
+@get("/v3/user/scheduled_sends/{batch_id:str}", opt={"scope": "user.scheduled_sends.read"})
 async def get_scheduled(
     batch_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> list[ScheduledSend]:
-    principal.require("user.scheduled_sends.read")
     return await services.batches.get(principal.account_id, batch_id)
 
 
-@patch("/v3/user/scheduled_sends/{batch_id:str}", status_code=204)
+@patch(
+    "/v3/user/scheduled_sends/{batch_id:str}",
+    status_code=204,
+    opt={"scope": "user.scheduled_sends.update"},
+)
 async def update_scheduled(
     batch_id: FromPath[str],
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> None:
-    principal.require("user.scheduled_sends.update")
     body = await read_body(request, ScheduledSendUpdate)
     await services.batches.update(principal.account_id, batch_id, body.status)
 
 
-@delete("/v3/user/scheduled_sends/{batch_id:str}", status_code=204)
+@delete(
+    "/v3/user/scheduled_sends/{batch_id:str}",
+    status_code=204,
+    opt={"scope": "user.scheduled_sends.delete"},
+)
 async def delete_scheduled(
     batch_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> None:
-    principal.require("user.scheduled_sends.delete")
     await services.batches.delete(principal.account_id, batch_id)
 
 

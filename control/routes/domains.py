@@ -1,24 +1,23 @@
-"""`/api/admin/domains`: create, list, get and verify sender domains (JWT only)."""
+"""`/api/admin/domains`: create, list, get and verify sender domains (JWT only: the group's
+`ADMIN` principal)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Request, Router, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from control.auth import provide_admin
+from control.auth import ADMIN
 from control.routes.common import read_body
 from control.schemas.bodies import DomainCreate
 from control.services import Services
 from mta.services.domains import DomainView
 from mta.services.identity import Principal
 
-ADMIN = {"principal": Provide(provide_admin)}
 
-
-@post("/api/admin/domains", dependencies=ADMIN, status_code=201)
+@post("/api/admin/domains", status_code=201)
 async def create_domain(
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
@@ -30,14 +29,14 @@ async def create_domain(
     )
 
 
-@get("/api/admin/domains", dependencies=ADMIN)
+@get("/api/admin/domains")
 async def list_domains(
     services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> list[DomainView]:
     return await services.domains.list(principal.account_id)
 
 
-@get("/api/admin/domains/{domain_id:str}", dependencies=ADMIN)
+@get("/api/admin/domains/{domain_id:str}")
 async def get_domain(
     domain_id: FromPath[str],
     services: NamedDependency[Services],
@@ -46,7 +45,7 @@ async def get_domain(
     return await services.domains.get(principal.account_id, domain_id)
 
 
-@post("/api/admin/domains/{domain_id:str}/verify", dependencies=ADMIN, status_code=200)
+@post("/api/admin/domains/{domain_id:str}/verify", status_code=200)
 async def verify_domain(
     domain_id: FromPath[str],
     services: NamedDependency[Services],
@@ -55,4 +54,6 @@ async def verify_domain(
     return await services.domains.verify(principal.account_id, domain_id)
 
 
-ROUTES = [create_domain, list_domains, get_domain, verify_domain]
+ROUTER = Router(
+    "/", dependencies=ADMIN, route_handlers=[create_domain, list_domains, get_domain, verify_domain]
+)

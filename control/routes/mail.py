@@ -14,13 +14,12 @@ from mta.services.identity import Principal
 from mta.submission.send_request.request import MailSend
 
 
-@post("/v3/mail/send", status_code=202)
+@post("/v3/mail/send", status_code=202, opt={"scope": "mail.send"})
 async def mail_send(
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> Response[dict[str, str] | bytes]:
-    principal.require("mail.send")
     body = await read_body(request, MailSend)
     message_id = await services.intake.send(principal, body)
     if message_id is None:

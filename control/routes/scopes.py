@@ -13,7 +13,7 @@ class ScopeList(msgspec.Struct, kw_only=True):
     scopes: list[str]
 
 
-@get("/v3/scopes")
+@get("/v3/scopes", opt={"scope": None})  # any authenticated caller
 async def list_scopes(principal: NamedDependency[Principal]) -> ScopeList:
     return ScopeList(scopes=principal.scope_list())
 

@@ -8,12 +8,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
 from control.services import Services
-from mta.core.errors import PermissionDenied
 from mta.services.identity import Principal
 from mta.services.stats import DateStats, page, stats_range, today_utc
 
 
-@get("/v3/stats")
+@get("/v3/stats", opt={"scope": ("stats.read", "stats.global.read")})
 async def global_stats(
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
@@ -23,13 +22,11 @@ async def global_stats(
     limit: FromQuery[int | None] = None,
     offset: FromQuery[int] = 0,
 ) -> list[DateStats]:
-    if not (principal.has_scope("stats.read") or principal.has_scope("stats.global.read")):
-        raise PermissionDenied("access forbidden: this key lacks the scope stats.read")
     span = stats_range(start_date, end_date, aggregated_by, today_utc())
     return page(await services.stats.global_stats(principal.account_id, span), limit, offset)
 
 
-@get("/v3/categories/stats")
+@get("/v3/categories/stats", opt={"scope": "categories.stats.read"})
 async def category_stats(
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
@@ -40,13 +37,12 @@ async def category_stats(
     limit: FromQuery[int | None] = None,
     offset: FromQuery[int] = 0,
 ) -> list[DateStats]:
-    principal.require("categories.stats.read")
     span = stats_range(start_date, end_date, aggregated_by, today_utc())
     found = await services.stats.category_stats(principal.account_id, categories or [], span)
     return page(found, limit, offset)
 
 
-@get("/v3/categories/stats/sums")
+@get("/v3/categories/stats/sums", opt={"scope": "categories.stats.sums.read"})
 async def category_sums(
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
@@ -58,7 +54,6 @@ async def category_sums(
     limit: FromQuery[int] = 5,
     offset: FromQuery[int] = 0,
 ) -> DateStats:
-    principal.require("categories.stats.sums.read")
     span = stats_range(start_date, end_date, aggregated_by, today_utc())
     return await services.stats.category_sums(
         principal.account_id,

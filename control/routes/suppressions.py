@@ -29,7 +29,6 @@ EDITABLE: tuple[ListName, ...] = ("bounces", "blocks", "invalid_emails", "spam_r
 async def _list(
     name: ListName, request: AnyRequest, services: Services, principal: Principal
 ) -> list[Entry]:
-    principal.require(f"suppression.{name}.read")
     query = request.query_params
     limit, offset = page_bounds(query.get("limit"), query.get("offset"))
     return await services.suppressions.list_entries(
@@ -45,8 +44,10 @@ async def _list(
 def list_routes(name: ListName) -> list[HTTPRouteHandler]:
     """The four routes of one list: GET and DELETE, on the list and on one address."""
     path = f"/v3/suppression/{name}"
+    reads = {"scope": f"suppression.{name}.read"}
+    deletes = {"scope": f"suppression.{name}.delete"}
 
-    @get(path, name=f"{name}-list")
+    @get(path, name=f"{name}-list", opt=reads)
     async def list_entries(
         request: AnyRequest,
         services: NamedDependency[Services],
@@ -54,31 +55,28 @@ def list_routes(name: ListName) -> list[HTTPRouteHandler]:
     ) -> list[Entry]:
         return await _list(name, request, services, principal)
 
-    @get(path + "/{email:str}", name=f"{name}-get")
+    @get(path + "/{email:str}", name=f"{name}-get", opt=reads)
     async def get_entry(
         email: FromPath[str],
         services: NamedDependency[Services],
         principal: NamedDependency[Principal],
     ) -> list[Entry]:
-        principal.require(f"suppression.{name}.read")
         return await services.suppressions.get_entry(principal.account_id, name, email)
 
-    @delete(path + "/{email:str}", status_code=204, name=f"{name}-delete-one")
+    @delete(path + "/{email:str}", status_code=204, name=f"{name}-delete-one", opt=deletes)
     async def delete_entry(
         email: FromPath[str],
         services: NamedDependency[Services],
         principal: NamedDependency[Principal],
     ) -> None:
-        principal.require(f"suppression.{name}.delete")
         await services.suppressions.delete_entry(principal.account_id, name, email)
 
-    @delete(path, status_code=204, name=f"{name}-delete")
+    @delete(path, status_code=204, name=f"{name}-delete", opt=deletes)
     async def delete_entries(
         request: AnyRequest,
         services: NamedDependency[Services],
         principal: NamedDependency[Principal],
     ) -> None:
-        principal.require(f"suppression.{name}.delete")
         body = await read_body(request, DeleteEntries)
         await services.suppressions.delete_entries(
             principal.account_id, name, body.emails, body.delete_all
@@ -87,19 +85,18 @@ def list_routes(name: ListName) -> list[HTTPRouteHandler]:
     return [list_entries, get_entry, delete_entry, delete_entries]
 
 
-@get("/v3/suppression/unsubscribes")
+@get("/v3/suppression/unsubscribes", opt={"scope": "suppression.unsubscribes.read"})
 async def list_unsubscribes(
     request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> list[Entry]:
     return await _list("unsubscribes", request, services, principal)
 
 
-@get("/v3/suppression/why/{email:str}")
+@get("/v3/suppression/why/{email:str}", opt={"scope": "suppression.read"})
 async def why(
     email: FromPath[str], services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> list[Why]:
     """Ours: every entry for the address with the event that caused it (or "api")."""
-    principal.require("suppression.read")
     return await services.suppressions.why(principal.account_id, email)
 
 

@@ -27,22 +27,20 @@ TEMPLATE = "/v3/templates/{template_id:str}"
 VERSION = TEMPLATE + "/versions/{version_id:str}"
 
 
-@post("/v3/templates", status_code=201)
+@post("/v3/templates", status_code=201, opt={"scope": "templates.create"})
 async def create_template(
     request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> TemplateView:
-    principal.require("templates.create")
     body = await read_body(request, TemplateCreate)
     return await services.templates.create(
         principal.account_id, body.name, body.generation, body.id
     )
 
 
-@get("/v3/templates")
+@get("/v3/templates", opt={"scope": "templates.read"})
 async def list_templates(
     request: AnyRequest, services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> TemplateList:
-    principal.require("templates.read")
     query = request.query_params
     generations = parse_generations(query.get("generations"))
     size = parse_page_size(query.get("page_size"))
@@ -52,74 +50,68 @@ async def list_templates(
     return template_list(page, str(request.base_url).rstrip("/"), generations, size)
 
 
-@get(TEMPLATE)
+@get(TEMPLATE, opt={"scope": "templates.read"})
 async def get_template(
     template_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> TemplateView:
-    principal.require("templates.read")
     return await services.templates.get(principal.account_id, template_id)
 
 
-@patch(TEMPLATE)
+@patch(TEMPLATE, opt={"scope": "templates.update"})
 async def rename_template(
     template_id: FromPath[str],
     request: AnyRequest,
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> TemplateView:
-    principal.require("templates.update")
     body = await read_body(request, TemplateRename)
     return await services.templates.rename(principal.account_id, template_id, body.name)
 
 
-@delete(TEMPLATE, status_code=204)
+@delete(TEMPLATE, status_code=204, opt={"scope": "templates.delete"})
 async def delete_template(
     template_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> None:
-    principal.require("templates.delete")
     await services.templates.delete(principal.account_id, template_id)
 
 
-@post(TEMPLATE, status_code=201)
+@post(TEMPLATE, status_code=201, opt={"scope": "templates.create"})
 async def duplicate_template(
     template_id: FromPath[str],
     request: AnyRequest,
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> TemplateView:
-    principal.require("templates.create")
     body = await read_body(request, TemplateDuplicate)
     return await services.templates.duplicate(principal.account_id, template_id, body.name)
 
 
-@post(TEMPLATE + "/versions", status_code=201)
+@post(TEMPLATE + "/versions", status_code=201, opt={"scope": "templates.versions.create"})
 async def create_version(
     template_id: FromPath[str],
     request: AnyRequest,
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> VersionView:
-    principal.require("templates.versions.create")
     fields = version_fields(await read_body(request, VersionBody), creating=True)
     return await services.templates.add_version(principal.account_id, template_id, fields)
 
 
-@get(VERSION)
+@get(VERSION, opt={"scope": "templates.versions.read"})
 async def get_version(
     template_id: FromPath[str],
     version_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> VersionView:
-    principal.require("templates.versions.read")
     return await services.templates.get_version(principal.account_id, template_id, version_id)
 
 
-@patch(VERSION)
+@patch(VERSION, opt={"scope": "templates.versions.update"})
 async def update_version(
     template_id: FromPath[str],
     version_id: FromPath[str],
@@ -127,32 +119,29 @@ async def update_version(
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> VersionView:
-    principal.require("templates.versions.update")
     fields = version_fields(await read_body(request, VersionBody), creating=False)
     return await services.templates.update_version(
         principal.account_id, template_id, version_id, fields
     )
 
 
-@delete(VERSION, status_code=204)
+@delete(VERSION, status_code=204, opt={"scope": "templates.versions.delete"})
 async def delete_version(
     template_id: FromPath[str],
     version_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> None:
-    principal.require("templates.versions.delete")
     await services.templates.delete_version(principal.account_id, template_id, version_id)
 
 
-@post(VERSION + "/activate", status_code=200)
+@post(VERSION + "/activate", status_code=200, opt={"scope": "templates.versions.activate.create"})
 async def activate_version(
     template_id: FromPath[str],
     version_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> VersionView:
-    principal.require("templates.versions.activate.create")
     return await services.templates.activate(principal.account_id, template_id, version_id)
 
 

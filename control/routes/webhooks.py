@@ -45,81 +45,78 @@ def oauth_input(body: OAuthBody) -> OAuthInput:
     )
 
 
-@post("/v3/user/webhooks", status_code=201)
+@post("/v3/user/webhooks", status_code=201, opt={"scope": "user.webhooks.event.settings.create"})
 async def create_webhook(
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> WebhookView:
-    principal.require("user.webhooks.event.settings.create")
     body = await read_body(request, WebhookCreate)
     return await services.webhooks.create(
         principal.account_id, body.url, body.enabled_events, body.format, oauth_input(body)
     )
 
 
-@get("/v3/user/webhooks")
+@get("/v3/user/webhooks", opt={"scope": READ})
 async def list_webhooks(
     services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> list[WebhookView]:
-    principal.require(READ)
     return await services.webhooks.list(principal.account_id)
 
 
-@get("/v3/user/webhooks/{webhook_id:str}")
+@get("/v3/user/webhooks/{webhook_id:str}", opt={"scope": READ})
 async def get_webhook(
     webhook_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> WebhookView:
-    principal.require(READ)
     return await services.webhooks.get(principal.account_id, webhook_id)
 
 
-@patch("/v3/user/webhooks/{webhook_id:str}")
+@patch("/v3/user/webhooks/{webhook_id:str}", opt={"scope": UPDATE})
 async def update_webhook(
     webhook_id: FromPath[str],
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> WebhookView:
-    principal.require(UPDATE)
     body = await read_body(request, WebhookUpdate)
     changes = WebhookChanges(**msgspec.structs.asdict(body))
     return await services.webhooks.update(principal.account_id, webhook_id, changes)
 
 
-@delete("/v3/user/webhooks/{webhook_id:str}", status_code=204)
+@delete(
+    "/v3/user/webhooks/{webhook_id:str}",
+    status_code=204,
+    opt={"scope": "user.webhooks.event.settings.delete"},
+)
 async def delete_webhook(
     webhook_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> None:
-    principal.require("user.webhooks.event.settings.delete")
     await services.webhooks.delete(principal.account_id, webhook_id)
 
 
-@post("/v3/user/webhooks/{webhook_id:str}/rotate", status_code=200)
+@post("/v3/user/webhooks/{webhook_id:str}/rotate", status_code=200, opt={"scope": UPDATE})
 async def rotate_secret(
     webhook_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> WebhookView:
-    principal.require(UPDATE)
     return await services.webhooks.rotate(principal.account_id, webhook_id)
 
 
-@post("/v3/user/webhooks/{webhook_id:str}/test", status_code=202)
+@post("/v3/user/webhooks/{webhook_id:str}/test", status_code=202, opt={"scope": UPDATE})
 async def test_webhook(
     webhook_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> DeliveryView:
-    principal.require(UPDATE)
     return await services.webhooks.send_test(principal.account_id, webhook_id)
 
 
-@get("/v3/user/webhooks/{webhook_id:str}/deliveries")
+@get("/v3/user/webhooks/{webhook_id:str}/deliveries", opt={"scope": READ})
 async def list_deliveries(
     webhook_id: FromPath[str],
     services: NamedDependency[Services],
@@ -129,7 +126,6 @@ async def list_deliveries(
     limit: FromQuery[int] = 50,
     offset: FromQuery[int] = 0,
 ) -> DeliveryPage:
-    principal.require(READ)
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationError(f"limit must be between 1 and {MAX_PAGE}", field="limit")
     if offset < 0:
@@ -138,32 +134,33 @@ async def list_deliveries(
     return await services.webhooks.deliveries(principal.account_id, webhook_id, query)
 
 
-@post("/v3/user/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/redeliver", status_code=202)
+@post(
+    "/v3/user/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/redeliver",
+    status_code=202,
+    opt={"scope": UPDATE},
+)
 async def redeliver(
     webhook_id: FromPath[str],
     delivery_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> DeliveryView:
-    principal.require(UPDATE)
     return await services.webhooks.redeliver(principal.account_id, webhook_id, delivery_id)
 
 
-@get("/v3/user/webhooks/event/settings")
+@get("/v3/user/webhooks/event/settings", opt={"scope": READ})
 async def get_event_settings(
     services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> dict[str, Any]:
-    principal.require(READ)
     return await services.event_webhook.get(principal.account_id)
 
 
-@patch("/v3/user/webhooks/event/settings")
+@patch("/v3/user/webhooks/event/settings", opt={"scope": UPDATE})
 async def update_event_settings(
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> dict[str, Any]:
-    principal.require(UPDATE)
     body = await read_body(request, EventWebhookSettings)
     changes = {
         k: v
@@ -173,32 +170,29 @@ async def update_event_settings(
     return await services.event_webhook.update(principal.account_id, changes, oauth_input(body))
 
 
-@get("/v3/user/webhooks/event/settings/signed")
+@get("/v3/user/webhooks/event/settings/signed", opt={"scope": READ})
 async def get_signed(
     services: NamedDependency[Services], principal: NamedDependency[Principal]
 ) -> SignedView:
-    principal.require(READ)
     return await services.event_webhook.signed(principal.account_id)
 
 
-@patch("/v3/user/webhooks/event/settings/signed")
+@patch("/v3/user/webhooks/event/settings/signed", opt={"scope": UPDATE})
 async def update_signed(
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> SignedView:
-    principal.require(UPDATE)
     body = await read_body(request, WebhookSignedUpdate)
     return await services.event_webhook.set_signed(principal.account_id, body.enabled)
 
 
-@post("/v3/user/webhooks/event/test", status_code=204)
+@post("/v3/user/webhooks/event/test", status_code=204, opt={"scope": UPDATE})
 async def test_event_webhook(
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> None:
-    principal.require(UPDATE)
     body = await read_body(request, EventWebhookTest)
     await services.event_webhook.test(principal.account_id, body.url, oauth_input(body))
 
