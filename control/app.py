@@ -77,4 +77,6 @@ def create_asgi(
 ) -> ApiEdge:
     """What uvicorn serves: the app behind per-caller token buckets (kept in the database
     when `engine` is PostgreSQL, so that every node spends from the same ones)."""
-    return ApiEdge(create_app(services, http), services, make_limiter(http, engine))
+    return ApiEdge(
+        create_app(services, http), services, make_limiter(http, engine, services.clock.time)
+    )

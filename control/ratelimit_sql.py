@@ -93,8 +93,12 @@ class SqlTokenBuckets:
         return delete(BUCKETS).where(BUCKETS.c.updated_at < now - full_after - 1.0)
 
 
-def make_limiter(http: HttpSettings, engine: AsyncEngine | None) -> RateLimiter:
+def make_limiter(
+    http: HttpSettings, engine: AsyncEngine | None, clock: Callable[[], float] = time.time
+) -> RateLimiter:
     """Shared buckets when the nodes share a PostgreSQL database, else in-memory ones."""
     if engine is not None and engine.dialect.name == "postgresql":
-        return SqlTokenBuckets(engine, http.rate_limit_per_second, http.rate_limit_burst)
-    return TokenBuckets(http.rate_limit_per_second, http.rate_limit_burst)
+        return SqlTokenBuckets(
+            engine, http.rate_limit_per_second, http.rate_limit_burst, clock=clock
+        )
+    return TokenBuckets(http.rate_limit_per_second, http.rate_limit_burst, clock=clock)

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.metrics import Metrics, Readiness
 from mta.scheduler.queue_admin import QueueControl
 from mta.services.accounts import AccountService
@@ -42,3 +43,4 @@ class Services:
     tracking: TrackingService
     metrics: Metrics
     readiness: Readiness
+    clock: Clock = field(default_factory=SystemClock)  # the HTTP rate limits read it

@@ -9,7 +9,7 @@ from litestar.params import FromQuery
 
 from control.services import Services
 from mta.services.identity import Principal
-from mta.services.stats import DateStats, page, stats_range, today_utc
+from mta.services.stats import DateStats, page, stats_range
 
 
 @get("/v3/stats", opt={"scope": ("stats.read", "stats.global.read")})
@@ -22,7 +22,7 @@ async def global_stats(
     limit: FromQuery[int | None] = None,
     offset: FromQuery[int] = 0,
 ) -> list[DateStats]:
-    span = stats_range(start_date, end_date, aggregated_by, today_utc())
+    span = stats_range(start_date, end_date, aggregated_by, services.stats.today())
     return page(await services.stats.global_stats(principal.account_id, span), limit, offset)
 
 
@@ -37,7 +37,7 @@ async def category_stats(
     limit: FromQuery[int | None] = None,
     offset: FromQuery[int] = 0,
 ) -> list[DateStats]:
-    span = stats_range(start_date, end_date, aggregated_by, today_utc())
+    span = stats_range(start_date, end_date, aggregated_by, services.stats.today())
     found = await services.stats.category_stats(principal.account_id, categories or [], span)
     return page(found, limit, offset)
 
@@ -54,7 +54,7 @@ async def category_sums(
     limit: FromQuery[int] = 5,
     offset: FromQuery[int] = 0,
 ) -> DateStats:
-    span = stats_range(start_date, end_date, aggregated_by, today_utc())
+    span = stats_range(start_date, end_date, aggregated_by, services.stats.today())
     return await services.stats.category_sums(
         principal.account_id,
         span,

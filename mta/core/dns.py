@@ -5,7 +5,6 @@ Answers are cached by TTL; NXDOMAIN, no data and temporary failures are told apa
 
 from __future__ import annotations
 
-import time
 from typing import Protocol
 
 import dns.asyncresolver
@@ -16,6 +15,7 @@ import dns.resolver
 import msgspec
 
 from config.settings import DnsSettings, parse_hostport
+from mta.core.clock import Clock, SystemClock
 from mta.core.metrics import Metrics
 
 
@@ -45,8 +45,11 @@ class Resolver(Protocol):
 class DnsResolver:
     """Resolver over dnspython; empty nameservers → the system's resolv.conf."""
 
-    def __init__(self, settings: DnsSettings, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, settings: DnsSettings, metrics: Metrics | None = None, clock: Clock | None = None
+    ) -> None:
         self._metrics = metrics
+        self._clock = clock or SystemClock()
         if settings.nameservers:
             self._resolver = dns.asyncresolver.Resolver(configure=False)
             self._resolver.nameservers = [
@@ -62,7 +65,7 @@ class DnsResolver:
         """Presentation-format answers; [] for no data; NxDomain / DnsTemporaryError."""
         key = (name.lower().rstrip("."), rdtype)
         cached = self._cache.get(key)
-        if cached and cached[0] > time.monotonic():
+        if cached and cached[0] > self._clock.monotonic():
             return cached[1]
         try:
             answer = await self._resolver.resolve(key[0] + ".", rdtype, search=False)
@@ -76,7 +79,7 @@ class DnsResolver:
             raise DnsTemporaryError(f"{name} {rdtype}: {exc.__class__.__name__}") from None
         values = [_rdata_text(rdata, rdtype) for rdata in answer]
         ttl = answer.rrset.ttl if answer.rrset is not None else 0
-        self._cache[key] = (time.monotonic() + ttl, values)
+        self._cache[key] = (self._clock.monotonic() + ttl, values)
         return values
 
     def _count_error(self, kind: str) -> None:

@@ -17,12 +17,15 @@ from queue_store.entries import SmtpReply
 Environment = Literal["live", "test"]
 
 
-def new_id() -> str:
-    """Random, URL-safe and time-sortable: 11 hex digits of milliseconds + 16 random."""
-    return f"{int(time.time() * 1000):011x}{secrets.token_hex(8)}"
+def new_id(at: float | None = None) -> str:
+    """Random, URL-safe and time-sortable: 11 hex digits of milliseconds (of `at`, Unix
+    seconds, or now) + 16 random."""
+    return f"{int((time.time() if at is None else at) * 1000):011x}{secrets.token_hex(8)}"
 
 
 def now() -> int:
+    """The current Unix second: the default stamp of a record made outside any part that
+    holds the Clock (parts that hold it pass its time instead)."""
     return int(time.time())
 
 

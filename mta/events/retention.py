@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.db.models import Event, Message, MessageCategory, MessageRecipient
 
 log = logging.getLogger(__name__)
@@ -84,18 +83,18 @@ class Retention:
         self,
         sessions: async_sessionmaker[Any],
         policy: RetentionPolicy,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
         chunk: int = CHUNK,
     ) -> None:
         self._sessions = sessions
         self._policy = policy
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._chunk = chunk
 
     async def prune(self, max_chunks: int = MAX_CHUNKS) -> Pruned:
         """One round: messages then events, a chunk a transaction, until none is left
         or `max_chunks` of each were done."""
-        now = self._clock()
+        now = self._clock.time()
         done = Pruned()
         steps = (
             ("messages", cutoff(now, self._policy.message_days), _prune_messages),
@@ -127,4 +126,4 @@ class Retention:
                     log.info(
                         "event=retention_pruned messages=%d events=%d", done.messages, done.events
                     )
-            await asyncio.sleep(self._policy.interval_seconds)
+            await self._clock.sleep(self._policy.interval_seconds)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.dns import Resolver
 from mta.core.events import event_type
 from mta.core.model import new_id
@@ -49,13 +49,16 @@ class InboundService:
         bus: EventBus,
         inbound_domains: list[str],
         resolver: Resolver | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()
         self._sessions = sessions
         self._domains = domains
         self._bus = bus
         self._resolver = resolver
         self._static = {d.lower().rstrip(".") for d in inbound_domains}
-        self._answers: TtlCache[str, bool] = TtlCache(ANSWER_TTL_SECONDS)  # domain → ours?
+        # domain → whether it is ours
+        self._answers: TtlCache[str, bool] = TtlCache(ANSWER_TTL_SECONDS, clock=self._clock)
         # Matching reads recipient state the bus has not written yet: one report at a time,
         # each flushed before the next, so a DSN delivered twice bounces a recipient once.
         self._matching = asyncio.Lock()
@@ -169,7 +172,7 @@ class InboundService:
         dkim, authres = _auth_fields(auth)
         row = InboundMessage(
             id=new_id(),
-            received_at=time.time(),
+            received_at=self._clock.time(),
             mail_from=mail_from[:254],
             rcpt=", ".join(rcpt_tos),
             kind=report.kind,

@@ -142,8 +142,11 @@ class AuthFailures:
         self._entries: OrderedDict[str, tuple[float, int]] = OrderedDict()  # → (expiry, count)
 
     @classmethod
-    def from_settings(cls, settings: SmtpSettings) -> AuthFailures:
+    def from_settings(
+        cls, settings: SmtpSettings, clock: Callable[[], float] = time.monotonic
+    ) -> AuthFailures:
         return cls(
+            clock=clock,
             limit=settings.auth_failure_limit,
             window=settings.auth_failure_window_seconds,
             delay_step=settings.auth_failure_delay_seconds,

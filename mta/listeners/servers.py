@@ -13,6 +13,7 @@ from typing import NamedTuple
 from aiosmtpd.smtp import SMTP
 
 from config.settings import SmtpSettings, parse_hostport
+from mta.core.clock import Clock, SystemClock
 from mta.core.metrics import Metrics
 from mta.listeners.limits import AuthFailures, ConnectionLimits, parse_networks
 from mta.listeners.mx import MxHandler, mx_factory
@@ -35,10 +36,14 @@ class ListenerControls:
     the AUTH failure counts and who may relay through the MX port."""
 
     def __init__(
-        self, settings: SmtpSettings, inbound: InboundSink, relay: RelaySink | None = None
+        self,
+        settings: SmtpSettings,
+        inbound: InboundSink,
+        relay: RelaySink | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.limits = ConnectionLimits.from_settings(settings)
-        self.failures = AuthFailures.from_settings(settings)
+        self.failures = AuthFailures.from_settings(settings, (clock or SystemClock()).monotonic)
         self.mx = MxHandler(inbound, relay, parse_networks(settings.relay_networks))
 
     def apply_settings(self, settings: SmtpSettings, relay: RelaySink | None) -> None:

@@ -66,11 +66,15 @@ class BatchGate:
 
 
 def drop_due(
-    entry: QueueEntry, states: list[RecipientState], verdict: Verdict, bus: EventBus
+    entry: QueueEntry,
+    states: list[RecipientState],
+    verdict: Verdict,
+    bus: EventBus,
+    timestamp: int,
 ) -> None:
-    """Mark the recipients dropped and emit a dropped event for each; the caller stores the
-    entry's new state."""
+    """Mark the recipients dropped and emit a dropped event for each, stamped `timestamp`;
+    the caller stores the entry's new state."""
     reason = DROP_REASONS[verdict].format(batch_id=entry.envelope.batch_id)
     for state in states:
         state.status = "dropped"
-        bus.emit(Dropped(**about(entry.envelope, state), reason=reason))
+        bus.emit(Dropped(**about(entry.envelope, state), reason=reason, timestamp=timestamp))

@@ -4,10 +4,10 @@ its idle connections waiting for work, and its back-off after repeated connectio
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from mta.core.clock import Clock
 from queue_store.entries import QueueEntry, RecipientState
 
 MAX_DESTINATION_BACKOFF = 3600.0
@@ -43,41 +43,40 @@ class Destination:
         """Jobs are waiting that idle connections will not pick up, and a slot is free."""
         return len(self.jobs) > self.idle and self.active < self.concurrency
 
-    def suspended(self, now: float | None = None) -> bool:
-        return self.suspended_until > (time.time() if now is None else now)
+    def suspended(self, now: float) -> bool:
+        return self.suspended_until > now
 
     def close_idle(self) -> None:
         """Stopping: idle connections stop waiting for the next job and close now."""
         self.closing = True
         self.work.set()
 
-    def connection_failed(self, limit: int, base_backoff: float) -> bool:
-        """Count a failure; True when the destination has just been backed off as a whole."""
+    def connection_failed(self, limit: int, base_backoff: float, now: float) -> bool:
+        """Count a failure; True when the destination has just been backed off as a whole
+        (from `now`, wall-clock seconds, until `suspended_until`)."""
         self.failures += 1
         if self.failures < limit:
             return False
         steps = self.failures - limit
         delay = min(base_backoff * 2**steps, MAX_DESTINATION_BACKOFF)
-        self.suspended_until = time.time() + delay
+        self.suspended_until = now + delay
         return True
 
     def connection_worked(self) -> None:
         self.failures = 0
         self.suspended_until = 0.0
 
-    async def next_job(self, idle_seconds: float) -> Job | None:
+    async def next_job(self, idle_seconds: float, clock: Clock) -> Job | None:
         """The next job, waiting up to `idle_seconds` for one to arrive."""
-        deadline = time.monotonic() + idle_seconds
+        deadline = clock.monotonic() + idle_seconds
         while not self.jobs:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - clock.monotonic()
             if remaining <= 0 or self.closing:
                 return None
             self.work.clear()
             self.idle += 1
             try:
-                await asyncio.wait_for(self.work.wait(), remaining)
-            except TimeoutError:
-                pass
+                await clock.wait_for(self.work, remaining)
             finally:
                 self.idle -= 1
         return self.jobs.popleft()

@@ -10,9 +10,11 @@ from queue_store.entries import QueueEntry, RecipientState, SmtpReply
 
 
 def outcome_event(
-    entry: QueueEntry, state: RecipientState, outcome: Outcome, is_expired: bool
+    entry: QueueEntry, state: RecipientState, outcome: Outcome, is_expired: bool, timestamp: int
 ) -> Event:
+    """The event for one recipient's outcome, stamped `timestamp` (Unix seconds)."""
     common = about(entry.envelope, state)
+    common["timestamp"] = timestamp
     reply = outcome.reply
     if reply.code < 400:
         return Delivered(

@@ -13,6 +13,7 @@ from typing import Literal
 
 import msgspec
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.errors import Conflict, NotFound, StorageUnavailable
 from mta.core.events import Dropped, about
 from mta.events.bus import EventBus
@@ -54,8 +55,14 @@ def scheduled_ahead(entry: QueueEntry, now: float) -> bool:
 
 class QueueControl:
     def __init__(
-        self, store: QueueStore, scheduler: Scheduler, bus: EventBus, held_file: Path
+        self,
+        store: QueueStore,
+        scheduler: Scheduler,
+        bus: EventBus,
+        held_file: Path,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()
         self._store = store
         self._scheduler = scheduler
         self._bus = bus
@@ -123,7 +130,7 @@ class QueueControl:
         """Make one message (or, with None, every deferred one but scheduled sends not yet
         due) due now; returns how many. Messages of a paused batch stay parked."""
         ids = [queue_id] if queue_id else list(self._store.pending_index())
-        count, now = 0, time.time()
+        count, now = 0, self._clock.time()
         for qid in ids:
             entry = await self._load(qid)
             if entry is None:
@@ -156,7 +163,7 @@ class QueueControl:
             raise NotFound(f"no held message {queue_id} in the queue")
         self._scheduler.held.discard(queue_id)
         await self._save_holds()
-        if scheduled_ahead(entry, time.time()):
+        if scheduled_ahead(entry, self._clock.time()):
             self._scheduler.enqueue(entry)
         else:
             self._scheduler.retry_now(entry)
@@ -173,9 +180,9 @@ class QueueControl:
             await self._store.remove(queue_id)
         except SpoolUnavailable as exc:
             raise StorageUnavailable(str(exc)) from exc
+        reason, now = "Deleted from the queue by an operator", int(self._clock.time())
         for state in entry.pending:
-            reason = "Deleted from the queue by an operator"
-            self._bus.emit(Dropped(**about(entry.envelope, state), reason=reason))
+            self._bus.emit(Dropped(**about(entry.envelope, state), reason=reason, timestamp=now))
         if queue_id in self._scheduler.held:
             self._scheduler.held.discard(queue_id)
             await self._save_holds()

@@ -91,7 +91,9 @@ class Application:
     async def _start_smtp(self) -> None:
         inbound = UnsubscribeMail(self.inbound, self.services.tracking)
         relay = await self._relay(self.settings.smtp)
-        self.listener_controls = ListenerControls(self.settings.smtp, inbound, relay)
+        self.listener_controls = ListenerControls(
+            self.settings.smtp, inbound, relay, self.core.clock
+        )
         self._smtp_servers = await start_listeners(
             self.settings.smtp,
             self._load_certificates().context,

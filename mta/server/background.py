@@ -28,8 +28,8 @@ class BackgroundTasks:
         self._settings = settings
         self._core = core
         self._layout = layout
-        self._retention = Retention(core.sessions, retention_policy(settings))
-        self._log_repair = LogRepair(core.spool, core.sessions, core.bus)
+        self._retention = Retention(core.sessions, retention_policy(settings), core.clock)
+        self._log_repair = LogRepair(core.spool, core.sessions, core.bus, core.clock)
         self._tasks: list[asyncio.Task[object]] = []
 
     def start(self, batches: BatchService) -> None:

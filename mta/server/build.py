@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from config.settings import Settings, parse_hostport
 from control.services import Services
+from mta.core.clock import Clock, SystemClock
 from mta.core.dns import DnsResolver, Resolver
 from mta.core.metrics import Metrics, Readiness
 from mta.db.engine import database_url, make_engine, make_sessionmaker
@@ -60,6 +61,7 @@ class Core:
     bus: EventBus
     connector: AiosmtplibConnector
     scheduler: Scheduler
+    clock: Clock  # the one clock every part that waits, retries, expires or stamps reads
 
 
 def jwt_secret(settings: Settings) -> str:
@@ -97,10 +99,10 @@ def build_core(
     """The database, the spool, the event bus and its sinks, delivery and the scheduler."""
     engine = make_engine(database_url(settings.storage.database_url, data_dir))
     sessions = make_sessionmaker(engine)
-    metrics, readiness = Metrics(), Readiness()
-    resolver = resolver or DnsResolver(settings.dns, metrics)
+    metrics, readiness, clock = Metrics(), Readiness(), SystemClock()
+    resolver = resolver or DnsResolver(settings.dns, metrics, clock)
     spool = LogSpool(layout.spool)
-    sender = WebhookSender(sessions, settings.webhooks, resolver, metrics=metrics)
+    sender = WebhookSender(sessions, settings.webhooks, resolver, metrics=metrics, clock=clock)
     bus = EventBus(sessions, on_outbox=sender.wake, metrics=metrics)
     bus.add_sink(SuppressionSink())
     bus.add_sink(MessageActivitySink())  # message log counters
@@ -109,9 +111,19 @@ def build_core(
     deliverer = Deliverer(
         settings.delivery, resolver, connector, own_listeners=own_listeners(settings)
     )
-    scheduler = Scheduler(spool, deliverer, bus, settings.delivery, metrics=metrics)
+    scheduler = Scheduler(spool, deliverer, bus, settings.delivery, metrics=metrics, clock=clock)
     core = Core(
-        engine, sessions, metrics, readiness, resolver, spool, sender, bus, connector, scheduler
+        engine,
+        sessions,
+        metrics,
+        readiness,
+        resolver,
+        spool,
+        sender,
+        bus,
+        connector,
+        scheduler,
+        clock,
     )
     watch_health(core)
     return core
@@ -131,34 +143,36 @@ def watch_health(core: Core) -> None:
 
 def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Services:
     """The account-scoped services, the submission pipeline and the queue's controls."""
-    sessions, secret = core.sessions, jwt_secret(settings)
-    domains = DomainService(sessions, core.resolver, settings.smtp.hostname)
-    templates = TemplateService(sessions)
-    batches = BatchService(sessions, core.scheduler)
-    suppressions = SuppressionService(sessions)
+    sessions, secret, clock = core.sessions, jwt_secret(settings), core.clock
+    domains = DomainService(sessions, core.resolver, settings.smtp.hostname, clock)
+    templates = TemplateService(sessions, clock)
+    batches = BatchService(sessions, core.scheduler, clock)
+    suppressions = SuppressionService(sessions, clock)
     webhooks = build_webhooks(settings, core)
     tracker = make_tracker(settings.tracking, settings.http.listen, secret)
     lookup = CoalescedLookup(suppressions)
+    intake = Intake(
+        core.spool, core.scheduler, core.bus, domains, templates, batches, lookup, tracker, clock
+    )
     return Services(
-        accounts=AccountService(sessions),
-        api_keys=ApiKeyService(sessions),
+        accounts=AccountService(sessions, clock),
+        api_keys=ApiKeyService(sessions, clock),
         domains=domains,
         templates=templates,
         messages=MessageService(sessions),
         webhooks=webhooks,
-        event_webhook=SendGridEventWebhook(sessions, webhooks),
-        tokens=TokenService(secret),
-        intake=Intake(
-            core.spool, core.scheduler, core.bus, domains, templates, batches, lookup, tracker
-        ),
-        queue=QueueControl(core.spool, core.scheduler, core.bus, layout.held_file),
+        event_webhook=SendGridEventWebhook(sessions, webhooks, clock),
+        tokens=TokenService(secret, clock),
+        intake=intake,
+        queue=QueueControl(core.spool, core.scheduler, core.bus, layout.held_file, clock),
         batches=batches,
         suppressions=suppressions,
-        asm_groups=AsmGroupService(sessions),
-        stats=StatsService(sessions),
+        asm_groups=AsmGroupService(sessions, clock),
+        stats=StatsService(sessions, clock),
         tracking=TrackingService(sessions, core.bus, tracker),
         metrics=core.metrics,
         readiness=core.readiness,
+        clock=clock,
     )
 
 
@@ -169,11 +183,17 @@ def build_webhooks(settings: Settings, core: Core) -> WebhookService:
         settings.webhooks.allowed_ports,
         on_outbox=core.webhook_sender.wake,
         oauth_tester=core.webhook_sender,
+        clock=core.clock,
     )
 
 
 def build_inbound(settings: Settings, core: Core, services: Services) -> InboundService:
     """What the MX does with mail for our return-path hosts and inbound domains."""
     return InboundService(
-        core.sessions, services.domains, core.bus, settings.smtp.inbound_domains, core.resolver
+        core.sessions,
+        services.domains,
+        core.bus,
+        settings.smtp.inbound_domains,
+        core.resolver,
+        core.clock,
     )

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.model import new_id
 from mta.db.models import Account
 
 
 class AccountService:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], clock: Clock | None = None) -> None:
         self._sessions = sessions
+        self._clock = clock or SystemClock()
 
     async def get_or_create(self, name: str) -> Account:
         async with self._sessions() as session:
@@ -24,7 +25,7 @@ class AccountService:
             )
             if found is not None:
                 return found
-            account = Account(id=new_id(), name=name, created_at=time.time())
+            account = Account(id=new_id(), name=name, created_at=self._clock.time())
             session.add(account)
             try:
                 await session.commit()

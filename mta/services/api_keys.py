@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from typing import Any
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.errors import AuthenticationError, NotFound, ValidationError
 from mta.core.model import Environment, new_id
 from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
@@ -71,11 +71,14 @@ def _view(row: ApiKey) -> ApiKeyView:
 
 
 class ApiKeyService:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], clock: Clock | None = None) -> None:
         self._sessions = sessions
+        self._clock = clock or SystemClock()
         # key id → (stored hash, Principal or None): every request authenticates, so the
         # row is read at most every KEY_CACHE_SECONDS; a revoke here forgets it at once.
-        self._known: TtlCache[str, tuple[str, Principal | None]] = TtlCache(KEY_CACHE_SECONDS)
+        self._known: TtlCache[str, tuple[str, Principal | None]] = TtlCache(
+            KEY_CACHE_SECONDS, clock=self._clock
+        )
 
     async def create(
         self, account_id: str, name: str, environment: Environment, scopes: list[str]
@@ -90,7 +93,7 @@ class ApiKeyService:
             environment=environment,
             scopes=check_scopes(scopes),
             secret_hash=hash_secret(secret),
-            created_at=time.time(),
+            created_at=self._clock.time(),
             revoked_at=None,
         )
         async with self._sessions() as session:
@@ -137,7 +140,7 @@ class ApiKeyService:
             row = await session.get(ApiKey, key_id)
             if row is None or row.account_id != account_id or row.revoked_at is not None:
                 raise NotFound("api key not found")
-            row.revoked_at = time.time()
+            row.revoked_at = self._clock.time()
             await session.commit()
         self._known.forget(key_id)
 

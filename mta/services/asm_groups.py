@@ -10,8 +10,8 @@ import msgspec
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.errors import NotFound, ValidationError
-from mta.core.model import now
 from mta.db.models import AsmGroup, Suppression
 from mta.services.suppressions import GROUP, addresses, manual_row, upsert_rows
 
@@ -70,8 +70,9 @@ def parse_id(raw: str) -> int | None:
 
 
 class AsmGroupService:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], clock: Clock | None = None) -> None:
         self._sessions = sessions
+        self._clock = clock or SystemClock()
 
     async def create(self, account_id: str, name: str, description: str, is_default: bool) -> Group:
         check_group_fields(name, description)
@@ -89,7 +90,7 @@ class AsmGroupService:
                 name=name.strip(),
                 description=description,
                 is_default=is_default,
-                created=now(),
+                created=int(self._clock.time()),
             )
             session.add(row)
             await session.flush()
@@ -146,13 +147,13 @@ class AsmGroupService:
     ) -> list[str]:
         """As SendGrid: addresses added to a group that does not exist go to the global
         unsubscribes instead."""
-        checked = addresses(emails, "recipient_emails")
+        checked, created = addresses(emails, "recipient_emails"), int(self._clock.time())
         async with self._sessions() as session, session.begin():
             exists = await session.get(AsmGroup, group_id)
             if exists is not None and exists.account_id == account_id:
-                rows = [manual_row(account_id, GROUP, e, group_id) for e in checked]
+                rows = [manual_row(account_id, GROUP, e, created, group_id) for e in checked]
             else:
-                rows = [manual_row(account_id, "unsubscribes", e) for e in checked]
+                rows = [manual_row(account_id, "unsubscribes", e, created) for e in checked]
             await upsert_rows(session, rows, replace=False)
         return checked
 

@@ -4,9 +4,7 @@ scheduler in-process at once; `follow` picks up the changes other nodes make."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any, Protocol, cast
 
@@ -14,6 +12,7 @@ import msgspec
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.errors import NotFound, ValidationError
 from mta.core.model import new_id
 from mta.core.ttl_cache import TtlCache
@@ -43,15 +42,22 @@ def status_changes(
 
 
 class BatchService:
-    def __init__(self, sessions: async_sessionmaker[Any], listener: BatchListener) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[Any],
+        listener: BatchListener,
+        clock: Clock | None = None,
+    ) -> None:
         self._sessions = sessions
         self._listener = listener
+        self._clock = clock or SystemClock()
         self._statuses: dict[BatchKey, BatchStatus] = {}  # as last told to the listener
         self._writes = 0  # local changes, so that `follow` never applies an older snapshot
-        self._known: TtlCache[BatchKey, bool] = TtlCache(KNOWN_BATCH_SECONDS)
+        self._known: TtlCache[BatchKey, bool] = TtlCache(KNOWN_BATCH_SECONDS, clock=self._clock)
 
     async def create(self, account_id: str) -> str:
-        batch_id, now = new_id(), time.time()
+        now = self._clock.time()
+        batch_id = new_id(now)
         async with self._sessions() as session:
             session.add(
                 MailBatch(
@@ -122,7 +128,7 @@ class BatchService:
     async def follow(self, interval: float) -> None:
         """Poll for changes made through other nodes sharing the database."""
         while True:
-            await asyncio.sleep(interval)
+            await self._clock.sleep(interval)
             try:
                 await self._sync()
             except Exception:  # a database hiccup must not end the loop
@@ -156,7 +162,7 @@ class BatchService:
             result = await session.execute(
                 update(MailBatch)
                 .where(MailBatch.id == batch_id, MailBatch.account_id == account_id, current)
-                .values(status=status, updated_at=time.time())
+                .values(status=status, updated_at=self._clock.time())
             )
         if cast(CursorResult[Any], result).rowcount != 1:
             return False

@@ -6,7 +6,6 @@ Verification asks the configured resolver for every record and keeps the result.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, Literal
 
 import msgspec
@@ -14,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.dns import DnsError, Resolver
 from mta.core.errors import Conflict, NotFound, ValidationError
 from mta.core.model import new_id
@@ -45,13 +45,20 @@ class DomainView(msgspec.Struct, kw_only=True):
 
 class DomainService:
     def __init__(
-        self, sessions: async_sessionmaker[Any], resolver: Resolver, smtp_hostname: str
+        self,
+        sessions: async_sessionmaker[Any],
+        resolver: Resolver,
+        smtp_hostname: str,
+        clock: Clock | None = None,
     ) -> None:
         self._sessions = sessions
         self._resolver = resolver
         self._hostname = smtp_hostname
+        self._clock = clock or SystemClock()
         # a verify or create here clears it at once
-        self._sending: TtlCache[tuple[str, str], Domain | None] = TtlCache(SENDING_CACHE_SECONDS)
+        self._sending: TtlCache[tuple[str, str], Domain | None] = TtlCache(
+            SENDING_CACHE_SECONDS, clock=self._clock
+        )
 
     def records(self, row: Domain) -> list[DnsRecord]:
         return expected_records(
@@ -96,7 +103,7 @@ class DomainService:
             dmarc_rua_email=dmarc_rua_email,
             verified=False,
             verified_at=None,
-            created_at=time.time(),
+            created_at=self._clock.time(),
         )
         async with self._sessions() as session:
             session.add(row)
@@ -132,7 +139,7 @@ class DomainService:
             stored = await session.get(Domain, domain_id)
             assert stored is not None
             stored.verified = verified
-            stored.verified_at = time.time() if verified else None
+            stored.verified_at = self._clock.time() if verified else None
             await session.commit()
             self._sending.clear()
             return self.view(stored, checked)

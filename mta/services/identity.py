@@ -5,12 +5,12 @@ JWTs are HS256 with the server's secret; claims `sub`, `account`, `role`, `exp`.
 
 from __future__ import annotations
 
-import time
-from typing import Literal
+from typing import Any, Literal
 
 import jwt
 import msgspec
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.errors import AuthenticationError, PermissionDenied
 from mta.core.model import Environment
 from mta.services.scopes import ALL_SCOPES, KNOWN_SCOPES, missing_scopes
@@ -62,32 +62,57 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
             )
 
 
+def check_times(claims: dict[str, Any], now: float) -> None:
+    """The time claims checked against `now` (Unix seconds) as PyJWT checks them against its
+    own clock, without leeway: issued and valid from no later than now, expiring after it."""
+    for name in ("iat", "nbf", "exp"):
+        if name not in claims:
+            continue
+        try:
+            moment = int(claims[name])
+        except (ValueError, TypeError, OverflowError):
+            raise jwt.DecodeError(f"the {name} claim must be an integer") from None
+        if name == "exp" and moment <= now:
+            raise jwt.ExpiredSignatureError("Signature has expired")
+        if name != "exp" and moment > now:
+            raise jwt.ImmatureSignatureError(f"The token is not yet valid ({name})")
+
+
 class TokenService:
     """Issues and verifies the HS256 JWTs that `/api/admin/*` and `/v3/*` accept."""
 
     algorithm = "HS256"
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, clock: Clock | None = None) -> None:
         self._secret = secret
+        self._clock = clock or SystemClock()
 
     def issue(self, *, subject: str, account_id: str, role: Role, ttl_seconds: int) -> str:
+        now = int(self._clock.time())
         claims = {
             "sub": subject,
             "account": account_id,
             "role": role,
-            "iat": int(time.time()),
-            "exp": int(time.time()) + ttl_seconds,
+            "iat": now,
+            "exp": now + ttl_seconds,
         }
         return jwt.encode(claims, self._secret, algorithm=self.algorithm)
 
     def verify(self, token: str) -> Principal:
         try:
+            # The signature and the claims' presence by PyJWT; the times on our clock.
             claims = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[self.algorithm],
-                options={"require": ["sub", "account", "role", "exp"]},
+                options={
+                    "require": ["sub", "account", "role", "exp"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
+            check_times(claims, self._clock.time())
         except jwt.PyJWTError:
             raise AuthenticationError(
                 "The provided authorization grant is invalid, expired, or revoked"

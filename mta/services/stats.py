@@ -11,6 +11,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.errors import ValidationError
 from mta.db.models import DailyStats
 from mta.events.stats import ALL_CATEGORIES, METRICS
@@ -109,13 +110,19 @@ def page(items: list[DateStats], limit: int | None, offset: int) -> list[DateSta
     return items[offset : offset + limit if limit is not None else None]
 
 
-def today_utc() -> date:
-    return datetime.now(UTC).date()
+def day_of(now: float) -> date:
+    """The UTC day of a Unix time."""
+    return datetime.fromtimestamp(now, UTC).date()
 
 
 class StatsService:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], clock: Clock | None = None) -> None:
         self._sessions = sessions
+        self._clock = clock or SystemClock()
+
+    def today(self) -> date:
+        """Today (UTC) on the server's clock: where a stats range without end_date ends."""
+        return day_of(self._clock.time())
 
     async def _rows(self, account_id: str, categories: list[str], span: StatsRange) -> list[Any]:
         query = select(DailyStats).where(

@@ -14,8 +14,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mta.core.addresses import check_email
+from mta.core.clock import Clock, SystemClock
 from mta.core.errors import NotFound, ValidationError
-from mta.core.model import now
 from mta.db.models import AsmGroup, Suppression
 from mta.db.models import Event as EventRow
 
@@ -147,14 +147,16 @@ async def delete_keys(session: AsyncSession, keys: Collection[tuple[str, str, in
         await session.execute(delete(SUPPRESSIONS).where(columns.in_(chunk)))
 
 
-def manual_row(account_id: str, name: str, email: str, group_id: int = 0) -> dict[str, Any]:
-    """An entry added over the API: no event caused it."""
+def manual_row(
+    account_id: str, name: str, email: str, created: int, group_id: int = 0
+) -> dict[str, Any]:
+    """An entry added over the API at `created` (Unix seconds): no event caused it."""
     return {
         "account_id": account_id,
         "list": name,
         "group_id": group_id,
         "email": email,
-        "created": now(),
+        "created": created,
         "reason": "",
         "status": "",
         "ip": "",
@@ -178,8 +180,9 @@ def lookup_statement(with_group: bool) -> Select[str, str]:
 
 
 class SuppressionService:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], clock: Clock | None = None) -> None:
         self._sessions = sessions
+        self._clock = clock or SystemClock()
         self._lookup_any = lookup_statement(with_group=False)
         self._lookup_group = lookup_statement(with_group=True)
 
@@ -237,8 +240,9 @@ class SuppressionService:
     async def add_global(self, account_id: str, emails: Sequence[str]) -> list[str]:
         """Add addresses to the global unsubscribes; an address already there stays as it was."""
         checked = addresses(emails, "recipient_emails")
+        created = int(self._clock.time())
         async with self._sessions() as session, session.begin():
-            rows = [manual_row(account_id, "unsubscribes", email) for email in checked]
+            rows = [manual_row(account_id, "unsubscribes", email, created) for email in checked]
             await upsert_rows(session, rows, replace=False)
         return checked
 

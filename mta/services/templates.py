@@ -5,12 +5,12 @@ the active version through a short cache that every change here clears."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.errors import Conflict, NotFound, ValidationError
 from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 from mta.db.models import Template, TemplateVersion
@@ -55,9 +55,12 @@ def check_parts(fields: VersionFields) -> None:
 
 
 class TemplateService:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], clock: Clock | None = None) -> None:
         self._sessions = sessions
-        self._active: TtlCache[ActiveKey, VersionView | None] = TtlCache(ACTIVE_CACHE_SECONDS)
+        self._clock = clock or SystemClock()
+        self._active: TtlCache[ActiveKey, VersionView | None] = TtlCache(
+            ACTIVE_CACHE_SECONDS, clock=self._clock
+        )
 
     # -- templates -------------------------------------------------------------------
 
@@ -65,7 +68,7 @@ class TemplateService:
         self, account_id: str, name: str, generation: Generation, template_id: str | None = None
     ) -> TemplateView:
         check_name(name)
-        now = time.time()
+        now = self._clock.time()
         row = Template(
             id=check_template_id(template_id) if template_id else new_template_id(generation),
             account_id=account_id,
@@ -134,7 +137,7 @@ class TemplateService:
         check_name(name)
         async with self._sessions() as session:
             row = await self._template(session, account_id, template_id, lock=True)
-            row.name, row.updated_at = name, time.time()
+            row.name, row.updated_at = name, self._clock.time()
             versions = await self._versions(session, account_id, [row.id])
             await session.commit()
             return template_view(row, versions)
@@ -154,7 +157,7 @@ class TemplateService:
         async with self._sessions() as session:
             source = await self._template(session, account_id, template_id)
             versions = await self._versions(session, account_id, [source.id])
-            now = time.time()
+            now = self._clock.time()
             copy = Template(
                 id=new_template_id(generation_of(source)),
                 account_id=account_id,
@@ -180,7 +183,7 @@ class TemplateService:
         for required in ("name", "subject"):
             if getattr(fields, required) is None:
                 raise ValidationError(f"{required} is required", field=required)
-        now = time.time()
+        now = self._clock.time()
         async with self._sessions() as session:
             template = await self._template(session, account_id, template_id, lock=True)
             if template.generation == "dynamic":
@@ -227,7 +230,7 @@ class TemplateService:
                 await self._deactivate_others(session, account_id, template_id, row.id)
                 row.active = True
             _apply(row, fields)
-            row.updated_at = template.updated_at = time.time()
+            row.updated_at = template.updated_at = self._clock.time()
             await session.commit()
         self._active.forget((account_id, template_id))
         return version_view(row)
@@ -239,7 +242,7 @@ class TemplateService:
             if not row.active:
                 await self._deactivate_others(session, account_id, template_id, row.id)
                 row.active = True
-                row.updated_at = template.updated_at = time.time()
+                row.updated_at = template.updated_at = self._clock.time()
             await session.commit()
         self._active.forget((account_id, template_id))
         return version_view(row)
@@ -256,7 +259,7 @@ class TemplateService:
                     field="version_id",
                 )
             await session.delete(row)
-            template.updated_at = time.time()
+            template.updated_at = self._clock.time()
             await session.commit()
         self._active.forget((account_id, template_id))
 

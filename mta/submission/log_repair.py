@@ -5,13 +5,13 @@ never have reached the database. They are written again from the spool."""
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.events import Processed, about
 from mta.core.model import id_time
 from mta.db.models import Message
@@ -26,14 +26,21 @@ CHUNK = 500
 
 
 class LogRepair:
-    def __init__(self, store: QueueStore, sessions: async_sessionmaker[Any], bus: EventBus) -> None:
+    def __init__(
+        self,
+        store: QueueStore,
+        sessions: async_sessionmaker[Any],
+        bus: EventBus,
+        clock: Clock | None = None,
+    ) -> None:
         self._store = store
         self._sessions = sessions
         self._bus = bus
+        self._clock = clock or SystemClock()
 
-    async def run(self, now: float | None = None) -> int:
+    async def run(self) -> int:
         """Write the log of every recently accepted spooled message the database lacks."""
-        since = (now or time.time()) - REPAIR_WINDOW_SECONDS
+        since = self._clock.time() - REPAIR_WINDOW_SECONDS
         recent = [q for q in self._store.pending_index() if id_time(q) >= since]
         repaired = 0
         for start in range(0, len(recent), CHUNK):
@@ -75,6 +82,7 @@ class LogRepair:
                 created_at=first.created_at,
             )
         )
+        at = int(self._clock.time())
         for entry in entries:
             for state in entry.recipients:
-                self._bus.emit(Processed(**about(entry.envelope, state)))
+                self._bus.emit(Processed(**about(entry.envelope, state), timestamp=at))

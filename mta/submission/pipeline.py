@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Protocol
 
 from mta.core.addresses import domain_of
+from mta.core.clock import Clock, SystemClock
 from mta.core.errors import PermissionDenied, StorageUnavailable, ValidationError
 from mta.core.events import Processed, about
 from mta.core.model import SessionTrace, new_id
@@ -68,7 +68,9 @@ class Intake:
         batches: BatchCheck | None = None,
         suppressions: Lookup | None = None,
         tracker: Tracker | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()
         self._batches = batches
         self._suppressions = suppressions
         self._tracker = tracker
@@ -101,7 +103,7 @@ class Intake:
         check_request(request)
         attachments = prepare_attachments(request.attachments)
         check_total_size(request, attachments)
-        now = time.time()
+        now = self._clock.time()
         check_schedule(request, now)
         domains = await self._sending_domains(principal, request)
         await require_batch(self._batches, principal.account_id, request.batch_id)
@@ -183,7 +185,7 @@ class Intake:
         trace: SessionTrace,
     ) -> str:
         """Accept one SMTP transaction: the client's bytes, stamped and signed."""
-        submitted = take_submitted(data)
+        submitted = take_submitted(data, self._clock.time())
         header_from = submitted.header_from
         if len(header_from) != 1:
             raise ValidationError("The message needs exactly one From: address", field="from")
@@ -208,7 +210,7 @@ class Intake:
     ) -> str:
         """Accept mail from a trusted network: signed and VERP-addressed when the account
         owns the From domain, otherwise passed on with the client's own envelope sender."""
-        submitted = take_submitted(data)
+        submitted = take_submitted(data, self._clock.time())
         header_from = submitted.header_from
         domain = None
         if len(header_from) == 1:
@@ -236,7 +238,9 @@ class Intake:
         """Spool an SMTP message as its copies (X-SMTPAPI filters applied), each signed when
         its sender domain is the account's, with the filters' bypass settings."""
         states = envelope_recipients(rcpt_tos)
-        copies = smtp_copies(self._tracker, submitted, stamped, envelope, states, time.time())
+        copies = smtp_copies(
+            self._tracker, submitted, stamped, envelope, states, self._clock.time()
+        )
         if len(copies) == 1:  # the usual case: no task per message
             contents = [await self._signed(domain, copies[0].data)]
         else:
@@ -289,7 +293,7 @@ class Intake:
                 custom_args=origin.custom_args,
                 sandbox=first.sandbox,
                 recipients=[(s.index, s.email) for p in parts for s in p.entry.recipients],
-                created_at=time.time(),
+                created_at=self._clock.time(),
             )
         )
         for event in screened.dropped:
@@ -307,8 +311,9 @@ class Intake:
 
     def _processed(self, entry: QueueEntry) -> None:
         envelope, logged = entry.envelope, log.isEnabledFor(logging.INFO)
+        at = int(self._clock.time())
         for state in entry.recipients:
-            self._bus.emit(Processed(**about(envelope, state)))
+            self._bus.emit(Processed(**about(envelope, state), timestamp=at))
             if logged:  # one line per event, as delivery logs its outcomes
                 log.info(
                     "event=processed message_id=%s queue_id=%s rcpt_index=%d destination=%s",

@@ -38,8 +38,10 @@ def send_time(request: MailSend, personalization: Personalization) -> int | None
 
 
 def schedule(entry: QueueEntry, send_at: int | None, batch_id: str | None, now: float) -> None:
-    """Put the batch on the envelope and, for a time ahead, hold every first attempt until it
-    (in the spool: a restart keeps the time, as it keeps retry times)."""
+    """Stamp the entry accepted `now`, put the batch on the envelope and, for a time ahead,
+    hold every first attempt until it (in the spool: a restart keeps the time, as it keeps
+    retry times)."""
+    entry.envelope.created_at = now
     entry.envelope.batch_id = batch_id
     if send_at is None or send_at <= now:
         return

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from collections import Counter
 
 import httpx
@@ -91,9 +90,10 @@ def target_of(hook: Webhook) -> Target:
     return Target(hook.id, hook.account_id, hook.url, hook.format, hook.signing_secret, oauth)
 
 
-def signed(job: Job) -> tuple[str, dict[str, str]]:
-    """The POST body and headers: HMAC always, ECDSA too for a signed SendGrid-format hook."""
-    timestamp = str(int(time.time()))
+def signed(job: Job, now: float) -> tuple[str, dict[str, str]]:
+    """The POST body and headers, stamped `now`: HMAC always, ECDSA too for a signed
+    SendGrid-format hook."""
+    timestamp = str(int(now))
     headers = {"Content-Type": "application/json", "User-Agent": "ScaiSend-Webhook/1"}
     if job.target.format == "sendgrid":
         body = sendgrid_body([row.payload for row in job.rows])

@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from urllib.parse import quote_plus, urlsplit
 
 import httpx
 import msgspec
 
+from mta.core.clock import Clock, SystemClock
 from mta.webhooks.oauth import OAuthClient
 
 FETCH_TIMEOUT = 10.0
@@ -90,12 +89,12 @@ class OAuthTokens:
         self,
         client: httpx.AsyncClient,
         allow_http: bool,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
         limit: int = MAX_TOKENS,
     ) -> None:
         self._client = client
         self._allow_http = allow_http
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._limit = limit
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
@@ -105,11 +104,11 @@ class OAuthTokens:
         entry = self._entry(webhook_id)
         key = fingerprint(oauth)
         async with entry.lock:
-            if entry.key == key and self._clock() < entry.use_until:
+            if entry.key == key and self._clock.monotonic() < entry.use_until:
                 return entry.token
             token, seconds = await self.fetch(oauth)
             entry.key, entry.token = key, token
-            entry.use_until = self._clock() + seconds - REFRESH_MARGIN
+            entry.use_until = self._clock.monotonic() + seconds - REFRESH_MARGIN
             return token
 
     def drop(self, webhook_id: str) -> None:

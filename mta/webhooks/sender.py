@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,6 +21,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import WebhookSettings
+from mta.core.clock import Clock, SystemClock
 from mta.core.dns import Resolver
 from mta.core.metrics import Metrics
 from mta.core.model import new_id
@@ -57,8 +56,9 @@ class WebhookSender:
         resolver: Resolver,
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: Metrics | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()
         self._sessions = sessions
         self._settings = settings
         self._metrics = metrics
@@ -73,7 +73,7 @@ class WebhookSender:
             timeout=settings.timeout_seconds,
             trust_env=False,
         )
-        self._tokens = OAuthTokens(self._client, settings.allow_private_targets, clock)
+        self._tokens = OAuthTokens(self._client, settings.allow_private_targets, self._clock)
         self._inflight: dict[asyncio.Task[None], Job] = {}
         self._busy: Counter[str] = Counter()
 
@@ -108,8 +108,7 @@ class WebhookSender:
             except Exception:
                 log.exception("event=webhook_loop_failed")
             if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), wait)
+                await self._clock.wait_for(self._wakeup, wait)
 
     def _free(self) -> int:
         return self._settings.max_concurrency - len(self._inflight)
@@ -129,7 +128,7 @@ class WebhookSender:
     async def _next_due_in(self) -> float:
         """Seconds until a row not yet due becomes due or a lease runs out (at most the idle
         poll). Rows due now but not claimable (a full webhook, a disabled one) wait for a wake."""
-        now = time.time()
+        now = self._clock.time()
         async with self._sessions() as session:
             due = await session.scalar(
                 select(func.min(D.next_attempt_at)).where(
@@ -149,7 +148,7 @@ class WebhookSender:
         free = self._free()
         if free <= 0:
             return []
-        now, token = time.time(), new_id()
+        now, token = self._clock.time(), new_id()
         # Webhooks at their own limit are left out, so a slow one's backlog cannot fill the
         # candidate list and starve the others.
         limit = self._settings.per_webhook_concurrency
@@ -233,7 +232,7 @@ class WebhookSender:
     async def post(self, job: Job) -> tuple[int | None, str | None]:
         """One signed POST; (status, None) when answered, (None, error) when not (a failed
         OAuth token fetch is such an error)."""
-        body, headers = signed(job)
+        body, headers = signed(job, self._clock.time())
         try:
             if job.target.oauth is not None:
                 headers["Authorization"] = "Bearer " + await self._bearer(job, job.target.oauth)
@@ -267,7 +266,7 @@ class WebhookSender:
         final (delivered or failed) and recorded in the delivery log."""
         token = new_id()
         delivery.state, delivery.claim_token = "sending", token
-        delivery.claimed_until = time.time() + self._settings.lease_seconds
+        delivery.claimed_until = self._clock.time() + self._settings.lease_seconds
         async with self._sessions() as session, session.begin():
             hook = await session.get(Webhook, webhook_id)
             if hook is None:
@@ -284,7 +283,7 @@ class WebhookSender:
     async def _record(
         self, job: Job, status: int | None, error: str | None, retry: bool = True
     ) -> None:
-        now = time.time()
+        now = self._clock.time()
         delivered = status is not None and 200 <= status < 300
         if status is not None and not delivered:
             error = f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else "")

@@ -4,13 +4,13 @@ webhook (the account's first SendGrid-format webhook) and the account's ECDSA si
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.errors import NotFound, ValidationError
 from mta.core.events import EVENT_TYPES
 from mta.db.models import Webhook, WebhookSigningKey
@@ -52,18 +52,24 @@ class SendGridEventWebhook:
     """The account's SendGrid-format webhook and signing key, made and changed through the
     WebhookService's own checks (URL guard, OAuth merge, test sends)."""
 
-    def __init__(self, sessions: async_sessionmaker[Any], webhooks: WebhookService) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[Any],
+        webhooks: WebhookService,
+        clock: Clock | None = None,
+    ) -> None:
         self._webhooks = webhooks
         self._sessions = sessions
+        self._clock = clock or SystemClock()
 
     async def signed(self, account_id: str) -> SignedView:
         async with self._sessions() as session, session.begin():
-            key = await _key(session, account_id)
+            key = await _key(session, account_id, self._clock.time())
         return SignedView(enabled=key.enabled, public_key=key.public_key)
 
     async def set_signed(self, account_id: str, enabled: bool) -> SignedView:
         async with self._sessions() as session, session.begin():
-            key = await _key(session, account_id)
+            key = await _key(session, account_id, self._clock.time())
             key.enabled = enabled
         return SignedView(enabled=key.enabled, public_key=key.public_key)
 
@@ -125,8 +131,9 @@ async def _sendgrid_hook(session: AsyncSession, account_id: str) -> Webhook | No
     return found.first()
 
 
-async def _key(session: AsyncSession, account_id: str) -> WebhookSigningKey:
-    """The account's signing key, made on first use (disabled until PATCH …/signed)."""
+async def _key(session: AsyncSession, account_id: str, now: float) -> WebhookSigningKey:
+    """The account's signing key, made on first use at `now` (disabled until PATCH
+    …/signed)."""
     key = await session.get(WebhookSigningKey, account_id)
     if key is None:
         made = new_signing_key()
@@ -135,7 +142,7 @@ async def _key(session: AsyncSession, account_id: str) -> WebhookSigningKey:
             private_key_pem=made.private_key_pem,
             public_key=made.public_key,
             enabled=False,
-            created_at=time.time(),
+            created_at=now,
         )
         session.add(key)
     return key

@@ -5,7 +5,6 @@ settings; the URL policy and SSRF guard live in mta.webhooks.guard (re-exported 
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -13,6 +12,7 @@ import msgspec
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.errors import Conflict, NotFound, ValidationError
 from mta.core.events import EVENT_TYPES, Processed, webhook_payload
 from mta.core.model import new_id
@@ -139,19 +139,21 @@ def _delivery_view(row: WebhookDelivery) -> DeliveryView:
     )
 
 
-def test_payload(account_id: str) -> tuple[str, str]:
-    """(event id, JSON payload) of the test event: a `processed` event to a reserved address."""
+def test_payload(account_id: str, now: float) -> tuple[str, str]:
+    """(event id, JSON payload) of the test event: a `processed` event to a reserved address,
+    stamped `now`."""
     event = Processed(
         account_id=account_id,
         message_id="test-" + new_id(),
         email="example@test.scaisend.invalid",
         custom_args={"scaisend_test": "true"},
+        timestamp=int(now),
     )
     return event.event_id, msgspec.json.encode(webhook_payload(event)).decode()
 
 
-def test_delivery(account_id: str, webhook_id: str) -> WebhookDelivery:
-    event_id, payload = test_payload(account_id)
+def test_delivery(account_id: str, webhook_id: str, now: float) -> WebhookDelivery:
+    event_id, payload = test_payload(account_id, now)
     return WebhookDelivery(
         id=new_id(),
         webhook_id=webhook_id,
@@ -161,7 +163,7 @@ def test_delivery(account_id: str, webhook_id: str) -> WebhookDelivery:
         state="pending",
         attempts=0,
         next_attempt_at=0.0,
-        created_at=time.time(),
+        created_at=now,
     )
 
 
@@ -173,7 +175,9 @@ class WebhookService:
         allowed_ports: Sequence[int] = (80, 443, 8080, 8443),
         on_outbox: Callable[[], None] | None = None,
         oauth_tester: OAuthTester | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()
         self._sessions = sessions
         self._allow_private = allow_private
         self._ports = tuple(allowed_ports)
@@ -204,7 +208,7 @@ class WebhookService:
             enabled_events=normalise_events(enabled_events),
             signing_secret=secrets.token_urlsafe(32),
             enabled=True,
-            created_at=time.time(),
+            created_at=self._clock.time(),
             format=format,
         )
         store_oauth(row, self.merge_oauth(Stored(), oauth or OAuthInput()))
@@ -259,7 +263,7 @@ class WebhookService:
 
     async def send_test(self, account_id: str, webhook_id: str) -> DeliveryView:
         """Queue a test event in the outbox: it is signed, posted and retried like any other."""
-        row = test_delivery(account_id, webhook_id)
+        row = test_delivery(account_id, webhook_id, self._clock.time())
         async with self._sessions() as session, session.begin():
             await _owned(session, account_id, webhook_id)
             session.add(row)
@@ -276,7 +280,7 @@ class WebhookService:
         client = webhook_oauth.for_test(stored_oauth(hook), given, self._check_token_url)
         if self._oauth_tester is None:
             raise Conflict("webhooks are not being sent by this server")
-        row = test_delivery(account_id, webhook_id)
+        row = test_delivery(account_id, webhook_id, self._clock.time())
         await self._oauth_tester.post_test(webhook_id, row, client)
         async with self._sessions() as session:
             done = await session.get(WebhookDelivery, row.id)

@@ -3,7 +3,6 @@ X-SMTPAPI fields and filters, and the stamp (Received, Message-ID, Date) we add 
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from email.utils import getaddresses
 
@@ -47,10 +46,10 @@ class Submitted(msgspec.Struct):
     settings: FilterSettings = NO_FILTERS
 
 
-def take_submitted(data: bytes) -> Submitted:
+def take_submitted(data: bytes, now: float) -> Submitted:
     """Hop count and headers are read from the client's bytes, before we add our own."""
     headers, header_from = read_submitted(data)
-    api, stripped = read_smtpapi(data, now=time.time())
+    api, stripped = read_smtpapi(data, now=now)
     fields = (api.categories, api.unique_args, stripped, api.send_at, api.asm_group_id)
     return Submitted(headers, header_from, *fields, filter_settings(api.filters))
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import mta.core.model
-from mta.core.model import new_id, parse_verp, verp_address
+from mta.core.model import id_time, new_id, parse_verp, verp_address
 from queue_store.entries import Envelope, QueueEntry, RecipientState, SmtpReply
 
 
@@ -138,3 +138,10 @@ def test_queue_entry_pending() -> None:
     ]
     entry = QueueEntry(envelope=envelope, recipients=states)
     assert [s.index for s in entry.pending] == [0, 4]
+
+
+def test_new_id_takes_its_time_from_the_caller() -> None:
+    """A part holding the clock stamps the id with the clock's time."""
+    made = new_id(1_700_000_000.25)
+    assert made[:11] == f"{1_700_000_000_250:011x}" and id_time(made) == 1_700_000_000.25
+    assert new_id(1_700_000_000.0) < made

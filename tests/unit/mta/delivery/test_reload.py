@@ -40,7 +40,7 @@ def test_known_destinations_take_the_new_limits() -> None:
     settings = DeliverySettings(destination_concurrency=20, messages_per_connection=100)
     deliverer = Deliverer(settings, None, Recorder())  # type: ignore[arg-type]
     scheduler = Scheduler(None, deliverer, None, settings)  # type: ignore[arg-type]
-    destination = scheduler._destination("example.com")
+    destination = scheduler._connections.destination("example.com")
     assert (destination.concurrency, destination.messages_per_connection) == (20, 100)
     scheduler.apply_settings(
         DeliverySettings(
@@ -49,4 +49,4 @@ def test_known_destinations_take_the_new_limits() -> None:
         )
     )
     assert (destination.concurrency, destination.messages_per_connection) == (2, 5)
-    assert scheduler._destination("other.example").concurrency == 2
+    assert scheduler._connections.destination("other.example").concurrency == 2

@@ -16,6 +16,7 @@ from mta.db.models import (
     MessageRecipient,
 )
 from mta.events.retention import DAY, Pruned, Retention, RetentionPolicy, cutoff
+from tests.support.clock import FakeClock
 from tests.support.databases import Database
 
 NOW = 1767225600.0
@@ -86,7 +87,7 @@ async def test_prunes_old_messages_in_chunks(sessions: Any, database: Database) 
         )
         await session.commit()
     policy = RetentionPolicy(message_days=30, event_days=30)
-    retention = Retention(sessions, policy, clock=lambda: NOW, chunk=3)
+    retention = Retention(sessions, policy, clock=FakeClock(NOW), chunk=3)
     # m6 stays a round longer, but its old event goes by the events rule.
     assert await retention.prune(max_chunks=2) == Pruned(messages=6, events=1)
     assert (await counts(sessions))["messages"] == 4
@@ -114,7 +115,7 @@ async def test_events_may_be_kept_shorter(sessions: Any) -> None:
         session.add_all(message(1, age_days=10))
         session.add_all(message(2, age_days=1))
         await session.commit()
-    retention = Retention(sessions, RetentionPolicy(message_days=30, event_days=7), lambda: NOW)
+    retention = Retention(sessions, RetentionPolicy(message_days=30, event_days=7), FakeClock(NOW))
     assert await retention.prune() == Pruned(messages=0, events=1)
     assert await counts(sessions) == {
         "messages": 2,
@@ -129,6 +130,6 @@ async def test_zero_days_keeps_everything(sessions: Any) -> None:
     async with sessions() as session:
         session.add_all(message(1, age_days=4000))
         await session.commit()
-    retention = Retention(sessions, RetentionPolicy(message_days=0, event_days=0), lambda: NOW)
+    retention = Retention(sessions, RetentionPolicy(message_days=0, event_days=0), FakeClock(NOW))
     assert await retention.prune() == Pruned()
     assert (await counts(sessions))["messages"] == 1

@@ -90,11 +90,12 @@ def test_dropping_marks_and_reports_each_recipient(verdict: Verdict, reason: str
     states = [RecipientState(email=f"r{i}@x.test", index=i) for i in range(3)]
     entry = QueueEntry(envelope=envelope("q1"), recipients=states)
     bus = Bus()
-    drop_due(entry, states[:2], verdict, bus)  # type: ignore[arg-type]
+    drop_due(entry, states[:2], verdict, bus, 1_700_000_000)  # type: ignore[arg-type]
     assert [s.status for s in states] == ["dropped", "dropped", "pending"]
     assert [(type(e), e.email, e.recipient_index) for e in bus.events] == [
         (Dropped, "r0@x.test", 0),
         (Dropped, "r1@x.test", 1),
     ]
     assert {e.reason for e in bus.events if isinstance(e, Dropped)} == {reason}
+    assert {e.timestamp for e in bus.events} == {1_700_000_000}
     assert entry.pending == [states[2]]

@@ -1,6 +1,7 @@
-"""The scheduler's per-destination behaviour, through its Protocol seams (a fake connector
-and an in-memory store): connection reuse, messages per connection, no head-of-line
-blocking, destination back-off, permanent routing failures and dropped connections."""
+"""The scheduler's per-destination behaviour, through its Protocol seams (a fake connector,
+an in-memory store and a clock that moves only when told): connection reuse, messages per
+connection, no head-of-line blocking, destination back-off, permanent routing failures and
+dropped connections."""
 
 from __future__ import annotations
 
@@ -12,15 +13,12 @@ from typing import Any
 import pytest
 
 from config.settings import DeliverySettings
-from mta.core.errors import TransientFailure
 from mta.core.events import Event, event_type
 from mta.delivery.deliverer import Deliverer
-from mta.delivery.pipelining import Transaction
-from mta.delivery.routing import NextHop
 from mta.scheduler.scheduler import Scheduler
-from queue_store.entries import Envelope, QueueEntry, RecipientState, SmtpReply
-
-OK = SmtpReply(250, "2.0.0", "ok")
+from queue_store.entries import Envelope, QueueEntry, RecipientState
+from tests.support.clock import FakeClock, until
+from tests.unit.mta.scheduler.fakes import FakeConnector, NoDns, Spool
 
 
 class MemoryStore:
@@ -62,56 +60,6 @@ class Bus:
         return [event_type(e) for e in self.events if e.email == email]
 
 
-class FakeSession:
-    def __init__(self, connector: FakeConnector, hop: NextHop) -> None:
-        self.host, self.tls, self.broken = hop.host, None, False
-        self.source_ip = "127.0.0.1"
-        self._connector = connector
-        self._address = hop.address
-
-    async def send(self, transactions: list[Transaction], content: bytes) -> list[SmtpReply]:
-        self._connector.sent.append((self._address, [t.recipient for t in transactions]))
-        if self._connector.drop_after is not None:
-            self._connector.drop_after -= 1
-            if self._connector.drop_after < 0:
-                self._connector.drop_after = None  # only the first connection is cut
-                self.broken = True
-                return [SmtpReply(451, "4.4.2", "connection lost")] * len(transactions)
-        return [OK] * len(transactions)
-
-    async def close(self) -> None:
-        self._connector.closed += 1
-
-
-class FakeConnector:
-    """Behaviour per next-hop address: "ok", "refuse" (connect fails) or "hang"."""
-
-    def __init__(self, behaviour: dict[str, str]) -> None:
-        self.behaviour = behaviour
-        self.opened: list[str] = []
-        self.sent: list[tuple[str, list[str]]] = []
-        self.closed = 0
-        self.drop_after: int | None = None
-
-    async def open(self, hop: NextHop, policy: str) -> FakeSession:
-        self.opened.append(hop.address)
-        mode = self.behaviour.get(hop.address, "ok")
-        if mode == "refuse":
-            raise TransientFailure(
-                SmtpReply(451, "4.4.1", "connection refused"), "destination", hop.host
-            )
-        if mode == "hang":
-            await asyncio.sleep(30)
-        return FakeSession(self, hop)
-
-
-class NoDns:
-    async def mx(self, name: str) -> Any:
-        raise AssertionError("static routes need no DNS")
-
-    txt = addresses = mx
-
-
 def entry(n: int, *emails: str) -> QueueEntry:
     envelope = Envelope(
         message_id=f"m{n}",
@@ -128,7 +76,7 @@ def entry(n: int, *emails: str) -> QueueEntry:
 
 
 async def scheduler_for(
-    connector: FakeConnector, **settings: Any
+    connector: FakeConnector, clock: FakeClock | None = None, **settings: Any
 ) -> tuple[Scheduler, Bus, MemoryStore]:
     defaults: dict[str, Any] = {
         "routes": {
@@ -145,15 +93,14 @@ async def scheduler_for(
         Deliverer(config, NoDns(), connector),
         bus,  # type: ignore[arg-type]
         config,
+        clock=clock or FakeClock(),
     )
     scheduler.start()
     return scheduler, bus, store
 
 
 async def settle(store: MemoryStore, count: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(store.removed) < count and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    await until(lambda: len(store.removed) >= count, timeout)
 
 
 async def test_one_connection_carries_many_messages() -> None:
@@ -197,6 +144,28 @@ async def test_stop_closes_an_idle_connection_at_once() -> None:
     assert connector.closed == 1
 
 
+async def test_an_idle_connection_closes_after_connection_idle_seconds() -> None:
+    """The idle wait is on the scheduler's clock: the connection stays open (and is reused)
+    until connection_idle_seconds have passed without work, then closes."""
+    connector, clock = FakeConnector({}), FakeClock()
+    scheduler, _, store = await scheduler_for(connector, clock, connection_idle_seconds=30.0)
+    await store.put(entry(1, "r1@fast.test"), b"x")
+    scheduler.enqueue(entry(1, "r1@fast.test"))
+    await settle(store, 1)
+    await clock.advance(29.0)
+    assert connector.closed == 0
+    await store.put(entry(2, "r2@fast.test"), b"x")
+    scheduler.enqueue(entry(2, "r2@fast.test"))  # on the idle connection: its wait starts anew
+    await settle(store, 2)
+    await clock.advance(29.0)
+    assert connector.closed == 0 and connector.opened == ["127.0.0.8"]
+    await clock.advance(1.0)
+    await until(lambda: connector.closed == 1)
+    assert connector.closed == 1
+    await scheduler.stop()
+    assert connector.opened == ["127.0.0.8"]
+
+
 async def test_a_hanging_destination_does_not_delay_others() -> None:
     connector = FakeConnector({"127.0.0.7": "hang"})
     scheduler, _, store = await scheduler_for(connector, destination_concurrency=2)
@@ -223,9 +192,7 @@ async def test_repeated_connection_failures_back_off_the_destination() -> None:
     for n in range(8):
         await store.put(entry(n, f"r{n}@dead.test"), b"x")
         scheduler.enqueue(entry(n, f"r{n}@dead.test"))
-    deadline = time.monotonic() + 5
-    while len(bus.events) < 8 and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    await until(lambda: len(bus.events) >= 8)
     await scheduler.stop()
     assert connector.opened == ["127.0.0.9"] * 3  # then backed off: no more attempts
     assert [event_type(e) for e in bus.events] == ["deferred"] * 8
@@ -252,14 +219,34 @@ async def test_recipients_on_two_destinations_finish_independently() -> None:
     both = entry(1, "a@fast.test", "b@dead.test")
     await store.put(both, b"x")
     scheduler.enqueue(both)
-    deadline = time.monotonic() + 5
-    while len(bus.events) < 2 and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    await until(lambda: len(bus.events) >= 2)
     await scheduler.stop()
     assert bus.kinds("a@fast.test") == ["delivered"]
     assert bus.kinds("b@dead.test") == ["deferred"]
     assert store.removed == [] and store.updates >= 1
     assert [s.status for s in both.recipients] == ["delivered", "pending"]
+
+
+async def test_a_deferral_is_retried_when_its_time_comes_on_the_clock() -> None:
+    """The retry waits its step of the schedule (60 s here, ±10 %) on the scheduler's clock,
+    then goes on a new connection."""
+    connector, clock = FakeConnector({"127.0.0.9": "refuse"}), FakeClock()
+    spool, bus = Spool(), Bus()
+    config = DeliverySettings(routes={"dead.test": "127.0.0.9:25"}, retry_schedule_seconds=[60])
+    deliverer = Deliverer(config, NoDns(), connector)
+    scheduler = Scheduler(spool, deliverer, bus, config, clock=clock)  # type: ignore[arg-type]
+    scheduler.start()
+    await spool.put(entry(1, "r1@dead.test"), b"x")
+    scheduler.enqueue(entry(1, "r1@dead.test"))
+    await until(lambda: bus.kinds("r1@dead.test") == ["deferred"])
+    await clock.advance(53.9)
+    assert connector.opened == ["127.0.0.9"]  # not yet: the retry is 54 s to 66 s away
+    connector.behaviour["127.0.0.9"] = "ok"
+    await clock.advance(12.2)
+    await until(lambda: "q1" in spool.removed)
+    await scheduler.stop()
+    assert connector.opened == ["127.0.0.9"] * 2
+    assert bus.kinds("r1@dead.test") == ["deferred", "delivered"]
 
 
 @pytest.mark.parametrize("domain", ["nowhere.test"])
@@ -277,6 +264,7 @@ async def test_an_unroutable_domain_bounces(domain: str) -> None:
         Deliverer(config, NxResolver(), FakeConnector({})),  # type: ignore[arg-type]
         bus,
         config,
+        clock=FakeClock(),
     )  # type: ignore[arg-type]
     scheduler.start()
     lost = entry(1, f"x@{domain}")
@@ -303,13 +291,17 @@ async def test_the_spool_keeps_a_delivery_until_its_events_are_written() -> None
     connector = FakeConnector({})
     store, bus = MemoryStore(), GatedBus()
     config = DeliverySettings(routes={"fast.test": "127.0.0.8:25"}, connection_idle_seconds=0.05)
-    scheduler = Scheduler(store, Deliverer(config, NoDns(), connector), bus, config)  # type: ignore[arg-type]
+    scheduler = Scheduler(
+        store,
+        Deliverer(config, NoDns(), connector),
+        bus,  # type: ignore[arg-type]
+        config,
+        clock=FakeClock(),
+    )
     scheduler.start()
     await store.put(entry(1, "r1@fast.test"), b"x")
     scheduler.enqueue(entry(1, "r1@fast.test"))
-    deadline = time.monotonic() + 5
-    while not bus.events and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    await until(lambda: bool(bus.events))
     await asyncio.sleep(0.1)
     assert bus.kinds("r1@fast.test") == ["delivered"]
     assert store.removed == []  # a crash now repeats the delivery instead of losing its event

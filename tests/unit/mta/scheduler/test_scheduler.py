@@ -6,7 +6,7 @@ import pytest
 
 from mta.core.events import Bounce, Deferred, Delivered
 from mta.core.model import Outcome
-from mta.scheduler.scheduler import outcome_event
+from mta.scheduler.outcomes import outcome_event
 from queue_store.entries import Envelope, QueueEntry, RecipientState, SmtpReply
 
 
@@ -26,6 +26,7 @@ def _entry() -> tuple[QueueEntry, RecipientState]:
 
 
 def _common(event: Delivered | Deferred | Bounce) -> tuple[object, ...]:
+    assert event.timestamp == AT
     return (
         event.account_id,
         event.message_id,
@@ -37,13 +38,14 @@ def _common(event: Delivered | Deferred | Bounce) -> tuple[object, ...]:
 
 
 COMMON = ("acct1", "msg1", "rcpt@example.net", 2, ["receipts"], {"order": "42"})
+AT = 1_700_000_000  # when the outcome came
 
 
 @pytest.mark.parametrize("is_expired", [False, True])
 def test_success_is_delivered(is_expired: bool) -> None:
     entry, state = _entry()
     outcome = Outcome(reply=SmtpReply(250, "2.0.0", "Ok: queued"), mx="mx.example.net", tls=True)
-    event = outcome_event(entry, state, outcome, is_expired)
+    event = outcome_event(entry, state, outcome, is_expired, AT)
     assert isinstance(event, Delivered)
     assert _common(event) == COMMON
     assert (event.response, event.mx, event.tls, event.attempt) == (
@@ -60,7 +62,7 @@ def test_success_is_delivered(is_expired: bool) -> None:
 )
 def test_transient_is_deferred(reply: SmtpReply) -> None:
     entry, state = _entry()
-    event = outcome_event(entry, state, Outcome(reply=reply, mx="mx.example.net"), False)
+    event = outcome_event(entry, state, Outcome(reply=reply, mx="mx.example.net"), False, AT)
     assert isinstance(event, Deferred)
     assert _common(event) == COMMON
     assert (event.response, event.status, event.attempt, event.mx) == (
@@ -86,7 +88,7 @@ def test_permanent_is_bounce(
     reply: SmtpReply, is_expired: bool, status: str, kind: str, classification: str
 ) -> None:
     entry, state = _entry()
-    event = outcome_event(entry, state, Outcome(reply=reply, mx="mx.example.net"), is_expired)
+    event = outcome_event(entry, state, Outcome(reply=reply, mx="mx.example.net"), is_expired, AT)
     assert isinstance(event, Bounce)
     assert _common(event) == COMMON
     assert (event.reason, event.status, event.type, event.bounce_classification) == (
@@ -104,7 +106,7 @@ def test_permanent_is_bounce(
 )
 def test_transient_after_expiry_bounces_with_4_4_7(reply: SmtpReply) -> None:
     entry, state = _entry()
-    event = outcome_event(entry, state, Outcome(reply=reply, mx="mx.example.net"), True)
+    event = outcome_event(entry, state, Outcome(reply=reply, mx="mx.example.net"), True, AT)
     assert isinstance(event, Bounce)
     assert event.status == "4.4.7"
     assert event.reason == (

@@ -101,7 +101,7 @@ def test_each_attempt_goes_through_the_ordinary_outcome_path(
     state = entry.recipients[0]
     state.attempts = attempts + 1  # as the scheduler counts the attempt before its event
     reply = simulated_reply(address, attempts)
-    result = outcome_event(entry, state, Outcome(reply=reply), False)
+    result = outcome_event(entry, state, Outcome(reply=reply), False, 1000)
     assert isinstance(result, event)
     assert {name: getattr(result, name) for name in fields} == fields
     if event is Delivered:

@@ -4,6 +4,7 @@ another node picked up by a sync."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from mta.core.errors import NotFound, ValidationError
 from mta.db.models import MailBatch
 from mta.scheduler.batches import BatchKey, BatchStatus
 from mta.services.batches import BatchService, ScheduledSend, status_changes
+from tests.support.clock import FakeClock, settle, until
 
 
 class Listener:
@@ -121,3 +123,24 @@ async def test_start_and_sync_hand_over_what_the_database_holds(
     assert sorted(restarted.told[1:]) == sorted([(("acme", b1), None), (("acme", b2), "cancel")])
     await fresh._sync()
     assert len(restarted.told) == 3  # nothing changed since
+
+
+async def test_follow_syncs_once_every_interval_on_the_clock(sessions: Any) -> None:
+    clock, told = FakeClock(), Listener()
+    service = BatchService(sessions, told, clock)
+    b1 = await service.create("acme")
+    follower = asyncio.create_task(service.follow(30.0))
+    try:
+        await settle()
+        async with sessions() as session, session.begin():  # another node pauses b1
+            await session.execute(
+                update(MailBatch).where(MailBatch.id == b1).values(status="pause")
+            )
+        await clock.advance(29.0)
+        assert told.told == []  # not yet: the interval has not passed
+        await clock.advance(1.0)
+        await until(lambda: bool(told.told))
+        assert told.told == [(("acme", b1), "pause")]
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)

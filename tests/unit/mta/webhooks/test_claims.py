@@ -14,7 +14,7 @@ from sqlalchemy import select
 from config.settings import WebhookSettings
 from mta.db.models import WebhookDelivery
 from mta.webhooks.sender import Job
-from tests.unit.mta.webhooks.test_sender import add_hook, rows, sender
+from tests.support.webhook_outbox import add_hook, rows, sender
 
 WIDE = WebhookSettings(
     allow_private_targets=True,

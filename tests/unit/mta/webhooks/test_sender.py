@@ -5,28 +5,17 @@ on stop, and a slow receiver that does not hold up another webhook's deliveries.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from config.settings import DnsSettings, WebhookSettings
-from mta.core.dns import DnsResolver
-from mta.core.model import new_id
-from mta.db.models import Webhook, WebhookDelivery
-from mta.webhooks.sender import WebhookSender, sign
+from mta.db.models import WebhookDelivery
+from mta.webhooks.sender import sign
+from tests.support.webhook_outbox import add_hook, rows, sender
 from tests.support.webhook_receiver import WebhookReceiver
-
-SETTINGS = WebhookSettings(
-    allow_private_targets=True,
-    timeout_seconds=5.0,
-    lease_seconds=30.0,
-    retry_schedule_seconds=[60, 300],
-    per_webhook_concurrency=1,
-)
 
 
 @pytest.fixture
@@ -34,49 +23,6 @@ def receiver() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver().start()
     yield receiver
     receiver.stop()
-
-
-async def add_hook(sessions: Any, url: str, events: int, **columns: Any) -> str:
-    """A webhook (more Webhook `columns` as given) with `events` pending deliveries."""
-    hook_id = new_id()
-    async with sessions() as session, session.begin():
-        session.add(
-            Webhook(
-                id=hook_id,
-                account_id="acme",
-                url=url,
-                enabled_events=["delivered"],
-                signing_secret="s3cret",
-                enabled=True,
-                created_at=time.time(),
-                format="scaisend",
-                **columns,
-            )
-        )
-        for n in range(events):
-            event_id = new_id()
-            session.add(
-                WebhookDelivery(
-                    id=new_id(),
-                    webhook_id=hook_id,
-                    event_id=event_id,
-                    event_type="delivered",
-                    payload=json.dumps({"event": "delivered", "event_id": event_id, "n": n}),
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=0.0,
-                )
-            )
-    return hook_id
-
-
-async def rows(sessions: Any) -> list[WebhookDelivery]:
-    async with sessions() as session:
-        return list(await session.scalars(select(WebhookDelivery)))
-
-
-def sender(sessions: Any, settings: WebhookSettings = SETTINGS) -> WebhookSender:
-    return WebhookSender(sessions, settings, DnsResolver(DnsSettings()))
 
 
 async def test_two_senders_never_claim_the_same_row(

@@ -6,6 +6,7 @@ attempt with its reason in the delivery log. Each test makes its own claims and 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,9 +18,10 @@ from mta.core.dns import DnsResolver
 from mta.db.models import WebhookDelivery
 from mta.webhooks.jobs import sign
 from mta.webhooks.sender import WebhookSender
+from tests.support.clock import FakeClock
 from tests.support.oauth_server import TokenServer
+from tests.support.webhook_outbox import add_hook as add_webhook
 from tests.support.webhook_receiver import WebhookReceiver
-from tests.unit.mta.webhooks.test_sender import add_hook as add_webhook
 
 SETTINGS = WebhookSettings(
     allow_private_targets=True,
@@ -44,14 +46,6 @@ def receiver(tokens: TokenServer) -> Iterator[WebhookReceiver]:
     receiver.authorize = tokens.accepts
     yield receiver
     receiver.stop()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def add_hook(sessions: Any, url: str, token_url: str, events: int) -> str:
@@ -108,18 +102,18 @@ async def test_a_token_is_fetched_again_60_seconds_before_it_expires(
     sessions: Any, receiver: WebhookReceiver, tokens: TokenServer
 ) -> None:
     await add_hook(sessions, receiver.url, tokens.url, 5)
-    clock = Clock()
+    clock = FakeClock(time.time())  # wall time too: the outbox rows are due now
     tokens.expires_in = 120  # usable for 60 s
     sender = WebhookSender(sessions, SETTINGS, DnsResolver(DnsSettings()), clock=clock)
     try:
         await post_next(sender)
-        clock.now += 59
+        await clock.advance(59)
         await post_next(sender)
-        clock.now += 2
+        await clock.advance(2)
         await post_next(sender)
         # A token that lives 60 s or less is never reused.
         tokens.expires_in = 60
-        clock.now += 61
+        await clock.advance(61)
         await post_next(sender)
         await post_next(sender)
     finally:

@@ -7,6 +7,7 @@ import email
 import email.policy
 import json
 import re
+import time
 from email.message import EmailMessage
 from typing import Any
 
@@ -34,7 +35,7 @@ def raw(filters: dict[str, Any], extra: dict[str, Any] | None = None) -> bytes:
 
 
 def copies_of(data: bytes, recipients: int, at: float = 0.0) -> tuple[str, list[Any]]:
-    submitted = take_submitted(data)
+    submitted = take_submitted(data, time.time())
     message_id = new_id()
     envelope = Envelope(
         message_id=message_id,
@@ -70,7 +71,7 @@ def test_without_filters_one_copy_keeps_the_bytes() -> None:
     assert len(copies) == 1
     assert copies[0].entry.envelope.queue_id == message_id
     assert [s.index for s in copies[0].entry.recipients] == [0, 1, 2]
-    assert copies[0].data == take_submitted(data).data
+    assert copies[0].data == take_submitted(data, time.time()).data
 
 
 def test_a_footer_alone_keeps_one_copy_for_everyone() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -179,7 +180,7 @@ def test_bypass_filters_give_the_http_bypass() -> None:
 def test_a_submitted_message_carries_its_filters_and_loses_the_header() -> None:
     header = json.dumps({"filters": {"opentrack": on(enable=1)}, "category": "c"})
     data = f"From: a@mail.example.com\r\nX-SMTPAPI: {header}\r\nSubject: s\r\n\r\nHi\r\n"
-    submitted = take_submitted(data.encode())
+    submitted = take_submitted(data.encode(), time.time())
     assert submitted.settings.tracking.open_tracking == OpenTracking(enable=True)
     assert b"X-SMTPAPI" not in submitted.data
 
@@ -188,4 +189,4 @@ def test_a_submitted_message_with_a_bad_filter_is_refused() -> None:
     header = json.dumps({"filters": {"spamcheck": on(enable=1)}})
     data = f"From: a@mail.example.com\r\nX-SMTPAPI: {header}\r\n\r\nHi\r\n"
     with pytest.raises(ValidationError, match="spamcheck"):
-        take_submitted(data.encode())
+        take_submitted(data.encode(), time.time())

@@ -1,0 +1,130 @@
+"""A scheduled send end to end below the HTTP edge, on a clock the test moves: the real
+scheduler, spool (on disk) and SMTP client deliver to a real SMTP sink on loopback. One
+message of three personalizations: a past send_at goes at once, the others at their time
+and not before (the deterministic twin of the integration test of the same name)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.settings import DeliverySettings
+from mta.core.events import Delivered, Event
+from mta.delivery.client import AiosmtplibConnector
+from mta.delivery.deliverer import Deliverer
+from mta.scheduler.queue_admin import QueueControl
+from mta.scheduler.scheduler import Scheduler
+from mta.submission.schedule import schedule
+from queue_store import LogSpool
+from queue_store.entries import Envelope, QueueEntry, RecipientState
+from tests.support.clock import FakeClock, until
+from tests.support.sink import SmtpSink
+from tests.unit.mta.scheduler.fakes import NoDns
+
+CONTENT = b"From: hello@mail.example.com\r\nSubject: Later\r\n\r\nHello\r\n"
+SINK_WAIT = 20.0  # real seconds a delivery over loopback may take on a loaded machine
+
+
+class Bus:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    async def written(self) -> None:
+        return None
+
+    def delivered(self) -> dict[str, int]:
+        return {e.email: e.timestamp for e in self.events if isinstance(e, Delivered)}
+
+
+def personalization(clock: FakeClock, index: int, email: str, send_at: int) -> QueueEntry:
+    """One personalization's spool entry, scheduled as intake schedules it."""
+    envelope = Envelope(
+        message_id="m1",
+        queue_id=f"m1-{index}",
+        account_id="a",
+        sender="hello@mail.example.com",
+        sender_domain="mail.example.com",
+        return_path_host="bounces.mail.example.com",
+        created_at=clock.time(),
+    )
+    entry = QueueEntry(envelope=envelope, recipients=[RecipientState(email=email, index=index)])
+    schedule(entry, send_at, None, clock.time())
+    return entry
+
+
+def waiting(scheduler: Scheduler) -> int:
+    """Messages on the due queue (waiting for their time)."""
+    return next(row.count for row in scheduler.queue_depth() if row.state == "waiting")
+
+
+def recipients(sink: SmtpSink) -> list[str]:
+    return [rcpt for message in sink.snapshot() for rcpt in message.rcpt_tos]
+
+
+async def test_send_at_a_few_seconds_ahead_is_delivered_at_that_time(
+    tmp_path: Path, sink: SmtpSink
+) -> None:
+    clock, bus = FakeClock(), Bus()
+    settings = DeliverySettings(
+        routes={"example.com": f"{sink.controller.hostname}:{sink.controller.port}"}
+    )
+    connector = AiosmtplibConnector.from_settings("scaisend.test", settings)
+    spool = LogSpool(tmp_path / "spool")
+    scheduler = Scheduler(
+        spool,
+        Deliverer(settings, NoDns(), connector),  # type: ignore[arg-type]
+        bus,  # type: ignore[arg-type]
+        settings,
+        clock=clock,
+    )
+    queue = QueueControl(spool, scheduler, bus, tmp_path / "held.json", clock)  # type: ignore[arg-type]
+    await spool.start()
+    scheduler.start()
+    at = int(clock.time()) + 6
+    entries = [
+        personalization(clock, 0, "early@example.com", at),
+        personalization(clock, 1, "later@example.com", at + 2),  # the personalization's own
+        personalization(clock, 2, "now@example.com", at - 3600),  # past: at once
+    ]
+    try:
+        for entry in entries:  # as intake does: spooled, then handed to the scheduler
+            await spool.put(entry, CONTENT)
+            scheduler.enqueue(entry, CONTENT)
+        await until(lambda: len(sink.snapshot()) >= 1, SINK_WAIT)
+        assert recipients(sink) == ["now@example.com"]
+        listed = {m.queue_id: m for m in await queue.list()}
+        assert (listed["m1-0"].state, listed["m1-0"].send_at, listed["m1-0"].due_at) == (
+            "deferred",
+            at,
+            at,
+        )
+        assert (listed["m1-1"].state, listed["m1-1"].send_at, listed["m1-1"].due_at) == (
+            "deferred",
+            at + 2,
+            at + 2,
+        )
+
+        await clock.advance_to(at - 0.5)
+        assert len(sink.snapshot()) == 1  # half a second before its time: not sent
+        assert waiting(scheduler) == 2 and not scheduler.is_active("m1-0")
+        await clock.advance_to(at)
+        await until(lambda: len(sink.snapshot()) >= 2, SINK_WAIT)
+        assert recipients(sink)[1:] == ["early@example.com"]
+
+        await clock.advance_to(at + 1.5)
+        assert len(sink.snapshot()) == 2  # the personalization's own, later time
+        assert waiting(scheduler) == 1 and not scheduler.is_active("m1-1")
+        await clock.advance_to(at + 2)
+        await until(lambda: len(sink.snapshot()) >= 3, SINK_WAIT)
+        assert recipients(sink)[2:] == ["later@example.com"]
+
+        await until(lambda: len(bus.delivered()) == 3, SINK_WAIT)
+        delivered = bus.delivered()
+        assert delivered["now@example.com"] < at - 0.5
+        assert delivered["early@example.com"] >= at
+        assert delivered["later@example.com"] >= at + 2
+    finally:
+        await scheduler.stop()
+        await spool.stop()
