@@ -20,8 +20,7 @@ from mta.services.suppressions import SuppressionService
 from mta.services.templates import TemplateService
 from mta.submission.pipeline import Intake
 from mta.tracking.service import TrackingService
-from mta.webhooks.sendgrid_settings import SendGridEventWebhook
-from mta.webhooks.service import WebhookService
+from mta.webhooks import SendGridEventWebhook, WebhookService
 
 
 @dataclass(frozen=True)

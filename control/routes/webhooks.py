@@ -21,12 +21,12 @@ from control.schemas.bodies import (
 from control.services import Services
 from mta.core.errors import ValidationError
 from mta.services.identity import Principal
-from mta.webhooks.oauth import OAuthInput
-from mta.webhooks.sendgrid_settings import SignedView
-from mta.webhooks.service import (
+from mta.webhooks import (
     DeliveryPage,
     DeliveryQuery,
     DeliveryView,
+    OAuthInput,
+    SignedView,
     WebhookChanges,
     WebhookView,
 )

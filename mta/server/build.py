@@ -41,9 +41,7 @@ from mta.services.templates import TemplateService
 from mta.submission.pipeline import Intake
 from mta.submission.suppression_lookup import CoalescedLookup
 from mta.tracking.service import TrackingService, make_tracker
-from mta.webhooks.sender import WebhookSender
-from mta.webhooks.sendgrid_settings import SendGridEventWebhook
-from mta.webhooks.service import WebhookService
+from mta.webhooks import SendGridEventWebhook, WebhookSender, WebhookService
 from queue_store import LogSpool
 
 

@@ -35,8 +35,6 @@ from mta.webhooks.jobs import (
     target_of,
     token_refused,
 )
-from mta.webhooks.jobs import Target as Target  # re-exported: its old home
-from mta.webhooks.jobs import sign as sign
 from mta.webhooks.oauth import OAuthClient
 from mta.webhooks.oauth_tokens import OAuthTokens, TokenError
 from mta.webhooks.transport import PinnedTransport

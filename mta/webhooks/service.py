@@ -1,5 +1,5 @@
 """Webhook endpoints (create, change, rotate, test, deliveries, redeliver) and their OAuth
-settings; the URL policy and SSRF guard live in mta.webhooks.guard (re-exported here).
+settings; the URL policy and SSRF guard live in mta.webhooks.guard.
 """
 
 from __future__ import annotations

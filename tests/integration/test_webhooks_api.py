@@ -8,7 +8,7 @@ import json
 
 import httpx
 
-from mta.webhooks.sender import sign
+from mta.webhooks.jobs import sign
 from tests.support.api import admin
 from tests.support.polling import wait_until
 from tests.support.server import ScaisendServer

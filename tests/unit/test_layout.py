@@ -45,8 +45,9 @@ def test_every_import_follows_the_contract() -> None:
 
 
 def test_the_contract_refuses_an_import_that_points_up(tmp_path: Path) -> None:
-    """The same contract over a skeleton of the same packages, where the shared core types
-    import the process layer: the check must fail and name the import."""
+    """The same contracts over a skeleton of the same packages, where the shared core types
+    import the process layer and the HTTP adapter reaches into a webhooks module: the check
+    must fail and name both imports."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     names = {m for c in config["contracts"] for layer in c.get("layers", []) for m in _split(layer)}
     names |= {m for c in config["contracts"] for m in c.get("forbidden_modules", [])}
@@ -56,10 +57,12 @@ def test_the_contract_refuses_an_import_that_points_up(tmp_path: Path) -> None:
         package.mkdir(parents=True, exist_ok=True)
         (package / "__init__.py").touch()
     (tmp_path / "mta" / "core" / "upward.py").write_text("import mta.server\n")
+    (tmp_path / "control" / "inside.py").write_text("import mta.webhooks.sender\n")
     (tmp_path / "pyproject.toml").write_text(_toml_section(config))
     result = lint_imports(tmp_path)
     assert result.returncode != 0
     assert "mta.core.upward -> mta.server" in result.stdout
+    assert "control.inside -> mta.webhooks.sender" in result.stdout  # past the public face
 
 
 def _split(layer: str) -> list[str]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from config.settings import WebhookSettings
 from mta.db.models import WebhookDelivery
-from mta.webhooks.sender import Job
+from mta.webhooks.jobs import Job
 from tests.support.webhook_outbox import add_hook, rows, sender
 
 WIDE = WebhookSettings(

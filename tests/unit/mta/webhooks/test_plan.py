@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from config.settings import WebhookSettings
-from mta.webhooks.sender import plan_jobs
+from mta.webhooks.jobs import plan_jobs
 
 SETTINGS = WebhookSettings(per_webhook_concurrency=2, sendgrid_batch_size=3)
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from mta.db.models import WebhookDelivery
-from mta.webhooks.sender import sign
+from mta.webhooks.jobs import sign
 from tests.support.webhook_outbox import add_hook, rows, sender
 from tests.support.webhook_receiver import WebhookReceiver
 

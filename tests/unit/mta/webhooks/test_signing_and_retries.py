@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from mta.webhooks.sender import next_attempt_delay, sign
+from mta.webhooks.jobs import next_attempt_delay, sign
 
 
 @pytest.mark.parametrize(
