@@ -1,6 +1,6 @@
 """What the scheduler tests share: a connector whose sessions accept, refuse or hang per
-next-hop address (and can cut a connection), a resolver that must not be asked, and an
-in-memory spool that keeps what it stores as the real one does."""
+next-hop address (and can cut a connection), a resolver that must not be asked, an
+in-memory spool that keeps what it stores as the real one does, and a bus that records."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from mta.core.errors import TransientFailure
+from mta.core.events import Delivered, Event, event_type
 from mta.delivery.pipelining import Transaction
 from mta.delivery.routing import NextHop
 from queue_store.entries import QueueEntry, SmtpReply
@@ -96,3 +97,23 @@ class Spool:
         return iter(
             [msgspec.msgpack.decode(data, type=QueueEntry) for data in self.entries.values()]
         )
+
+
+class RecordingBus:
+    """The event bus as the scheduler sees it: every event it emits, kept in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    async def written(self) -> None:
+        return None
+
+    def kinds(self, email: str) -> list[str]:
+        return [event_type(e) for e in self.events if e.email == email]
+
+    def delivered(self) -> dict[str, int]:
+        """When each recipient was delivered (the Delivered event's timestamp)."""
+        return {e.email: e.timestamp for e in self.events if isinstance(e, Delivered)}

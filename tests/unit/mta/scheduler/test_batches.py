@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from mta.core.events import Dropped, Event
+from mta.core.events import Dropped
 from mta.scheduler.batches import BatchGate, BatchStatus, Verdict, batch_verdict, drop_due
 from queue_store.entries import Envelope, QueueEntry, RecipientState
+from tests.unit.mta.scheduler.fakes import RecordingBus
 
 DAY = 86_400.0
 
@@ -68,17 +69,6 @@ def test_lifting_a_pause_releases_what_it_parked(lifted_to: BatchStatus | None) 
     assert gate.set(("a", "b1"), None) == []
 
 
-class Bus:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
-
-    async def written(self) -> None:
-        return None
-
-
 @pytest.mark.parametrize(
     ("verdict", "reason"),
     [
@@ -89,7 +79,7 @@ class Bus:
 def test_dropping_marks_and_reports_each_recipient(verdict: Verdict, reason: str) -> None:
     states = [RecipientState(email=f"r{i}@x.test", index=i) for i in range(3)]
     entry = QueueEntry(envelope=envelope("q1"), recipients=states)
-    bus = Bus()
+    bus = RecordingBus()
     drop_due(entry, states[:2], verdict, bus, 1_700_000_000)  # type: ignore[arg-type]
     assert [s.status for s in states] == ["dropped", "dropped", "pending"]
     assert [(type(e), e.email, e.recipient_index) for e in bus.events] == [

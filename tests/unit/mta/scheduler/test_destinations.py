@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from config.settings import DeliverySettings
-from mta.core.events import Event, event_type
+from mta.core.events import event_type
 from mta.delivery.deliverer import Deliverer
 from mta.scheduler.scheduler import Scheduler
 from queue_store.entries import Envelope, QueueEntry, RecipientState
 from tests.support.clock import FakeClock, until
-from tests.unit.mta.scheduler.fakes import FakeConnector, NoDns, Spool
+from tests.unit.mta.scheduler.fakes import FakeConnector, NoDns, RecordingBus, Spool
 
 
 class MemoryStore:
@@ -46,20 +46,6 @@ class MemoryStore:
         raise KeyError(queue_id)
 
 
-class Bus:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
-
-    async def written(self) -> None:
-        return None
-
-    def kinds(self, email: str) -> list[str]:
-        return [event_type(e) for e in self.events if e.email == email]
-
-
 def entry(n: int, *emails: str) -> QueueEntry:
     envelope = Envelope(
         message_id=f"m{n}",
@@ -77,7 +63,7 @@ def entry(n: int, *emails: str) -> QueueEntry:
 
 async def scheduler_for(
     connector: FakeConnector, clock: FakeClock | None = None, **settings: Any
-) -> tuple[Scheduler, Bus, MemoryStore]:
+) -> tuple[Scheduler, RecordingBus, MemoryStore]:
     defaults: dict[str, Any] = {
         "routes": {
             "fast.test": "127.0.0.8:25",
@@ -87,7 +73,7 @@ async def scheduler_for(
         "connection_idle_seconds": 0.05,
     }
     config = DeliverySettings(**{**defaults, **settings})
-    store, bus = MemoryStore(), Bus()
+    store, bus = MemoryStore(), RecordingBus()
     scheduler = Scheduler(
         store,
         Deliverer(config, NoDns(), connector),
@@ -231,7 +217,7 @@ async def test_a_deferral_is_retried_when_its_time_comes_on_the_clock() -> None:
     """The retry waits its step of the schedule (60 s here, ±10 %) on the scheduler's clock,
     then goes on a new connection."""
     connector, clock = FakeConnector({"127.0.0.9": "refuse"}), FakeClock()
-    spool, bus = Spool(), Bus()
+    spool, bus = Spool(), RecordingBus()
     config = DeliverySettings(routes={"dead.test": "127.0.0.9:25"}, retry_schedule_seconds=[60])
     deliverer = Deliverer(config, NoDns(), connector)
     scheduler = Scheduler(spool, deliverer, bus, config, clock=clock)  # type: ignore[arg-type]
@@ -258,7 +244,7 @@ async def test_an_unroutable_domain_bounces(domain: str) -> None:
             raise NxDomain(name)
 
     config = DeliverySettings()
-    store, bus = MemoryStore(), Bus()
+    store, bus = MemoryStore(), RecordingBus()
     scheduler = Scheduler(
         store,
         Deliverer(config, NxResolver(), FakeConnector({})),  # type: ignore[arg-type]
@@ -276,7 +262,7 @@ async def test_an_unroutable_domain_bounces(domain: str) -> None:
     assert bus.events[0].status == "5.1.2"  # type: ignore[union-attr]
 
 
-class GatedBus(Bus):
+class GatedBus(RecordingBus):
     """A bus whose database write finishes only when the test opens the gate."""
 
     def __init__(self) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.settings import DeliverySettings
-from mta.core.events import Delivered, Event
 from mta.delivery.client import AiosmtplibConnector
 from mta.delivery.deliverer import Deliverer
 from mta.scheduler.queue_admin import QueueControl
@@ -18,24 +17,10 @@ from queue_store import LogSpool
 from queue_store.entries import Envelope, QueueEntry, RecipientState
 from tests.support.clock import FakeClock, until
 from tests.support.sink import SmtpSink
-from tests.unit.mta.scheduler.fakes import NoDns
+from tests.unit.mta.scheduler.fakes import NoDns, RecordingBus
 
 CONTENT = b"From: hello@mail.example.com\r\nSubject: Later\r\n\r\nHello\r\n"
 SINK_WAIT = 20.0  # real seconds a delivery over loopback may take on a loaded machine
-
-
-class Bus:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def emit(self, event: Event) -> None:
-        self.events.append(event)
-
-    async def written(self) -> None:
-        return None
-
-    def delivered(self) -> dict[str, int]:
-        return {e.email: e.timestamp for e in self.events if isinstance(e, Delivered)}
 
 
 def personalization(clock: FakeClock, index: int, email: str, send_at: int) -> QueueEntry:
@@ -66,7 +51,7 @@ def recipients(sink: SmtpSink) -> list[str]:
 async def test_send_at_a_few_seconds_ahead_is_delivered_at_that_time(
     tmp_path: Path, sink: SmtpSink
 ) -> None:
-    clock, bus = FakeClock(), Bus()
+    clock, bus = FakeClock(), RecordingBus()
     settings = DeliverySettings(
         routes={"example.com": f"{sink.controller.hostname}:{sink.controller.port}"}
     )
