@@ -1,9 +1,10 @@
-# Two entry points: `make run` starts a local server, `make test` runs lint, types and the suite.
+# Entry points: `make run` starts a local server; `make check` runs lint, types, the import
+# contract and the unit tier on SQLite (minutes); `make test` runs those and the whole suite.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck clean
+.PHONY: run check test lint typecheck imports clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -23,11 +24,23 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-# Workers for the suite (pytest-xdist): most tests wait on sockets and child processes.
-TEST_WORKERS ?= 4
+imports: $(STAMP)
+	$(VENV)/bin/lint-imports
 
-test: $(STAMP) lint typecheck
-	$(PY) -m pytest -q -n $(TEST_WORKERS)
+# Workers for the suite (pytest-xdist). The unit tier is mostly CPU: one worker a core. The
+# integration tier mostly waits on servers and sockets: more workers than cores; a module
+# that shares one server keeps its tests on one worker (xdist_group, --dist loadgroup).
+CHECK_WORKERS ?= 2
+TEST_WORKERS ?= 4
+# The suite starts hundreds of Python processes (servers, `scaisend token`, the CLI): their
+# bytecode is cached under var/, out of the tree, also where PYTHONDONTWRITEBYTECODE is set.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/var/pycache $(PY) -m pytest -q
+
+check: $(STAMP) lint typecheck imports
+	$(PYTEST) -n $(CHECK_WORKERS) -m "not integration and not postgresql"
+
+test: $(STAMP) lint typecheck imports
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadgroup
 
 clean:
 	rm -rf $(VENV) var

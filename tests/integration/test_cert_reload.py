@@ -9,7 +9,6 @@ import signal
 import smtplib
 import ssl
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,9 +16,10 @@ import pytest
 
 from tests.support.api import account_with_key
 from tests.support.certs import make_ca_and_leaf
-from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
+from tests.support.raw_smtp import insecure_tls
 from tests.support.server import ScaisendServer
+from tests.support.servers import ServerFactory
 from tests.support.sink import SmtpSink
 
 HOSTNAME = "mx.scaisend.test"
@@ -53,13 +53,6 @@ def der(cert: Path) -> bytes:
     return ssl.PEM_cert_to_DER_cert(cert.read_text())
 
 
-def client_tls() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 def peer_certificate(client: smtplib.SMTP) -> bytes:
     sock = client.sock
     assert isinstance(sock, ssl.SSLSocket)
@@ -70,14 +63,14 @@ def peer_certificate(client: smtplib.SMTP) -> bytes:
 
 def starttls_peer(port: int) -> bytes:
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-        client.starttls(context=client_tls())
+        client.starttls(context=insecure_tls())
         client.ehlo("client.test")
         return peer_certificate(client)
 
 
 def ports_peers(server: ScaisendServer) -> list[bytes]:
     """The certificate a new connection sees on 587 (STARTTLS), 465 and 25 (STARTTLS)."""
-    with smtplib.SMTP_SSL("127.0.0.1", server.smtps_port, timeout=30, context=client_tls()) as c:
+    with smtplib.SMTP_SSL("127.0.0.1", server.smtps_port, timeout=30, context=insecure_tls()) as c:
         implicit = peer_certificate(c)
     return [starttls_peer(server.submission_port), implicit, starttls_peer(server.mx_port)]
 
@@ -110,20 +103,8 @@ def certs(tmp_path: Path) -> Certs:
 
 
 @pytest.fixture
-def server(
-    tmp_path: Path, certs: Certs, dns_server: DnsServer, sink: SmtpSink, database: Database
-) -> Iterator[ScaisendServer]:
-    host, port = dns_server.address
-    tls = {"tls_cert": str(certs.cert), "tls_key": str(certs.key)}
-    running = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={"smtp": tls},
-        database_url=database.url,
-    ).start()
-    yield running
-    running.stop()
+def server(make_server: ServerFactory, certs: Certs) -> ScaisendServer:
+    return make_server({"smtp": {"tls_cert": str(certs.cert), "tls_key": str(certs.key)}})
 
 
 def test_sighup_serves_the_new_certificate_and_keeps_open_sessions(
@@ -132,7 +113,7 @@ def test_sighup_serves_the_new_certificate_and_keeps_open_sessions(
     _, key = account_with_key(server, dns_server)
     assert ports_peers(server) == [der(certs.a[0])] * 3
     with smtplib.SMTP("127.0.0.1", server.submission_port, timeout=30) as old:
-        old.starttls(context=client_tls())
+        old.starttls(context=insecure_tls())
         old.ehlo("client.test")
         old.login("apikey", key)
         assert peer_certificate(old) == der(certs.a[0])

@@ -10,16 +10,14 @@ import smtplib
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.api import admin, set_up_account
-from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
+from tests.support.servers import ServerFactory
 from tests.support.sink import SmtpSink
 
 KILLS = 6
@@ -27,22 +25,10 @@ SUBJECT = re.compile(rb"^Subject: (crash-[\w-]+)\r?$", re.M)
 
 
 @pytest.fixture
-def server(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
-) -> Iterator[ScaisendServer]:
-    host, port = dns_server.address
-    instance = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={
-            "smtp": {"relay_networks": ["127.0.0.1/32"], "relay_account": "crash"},
-            "log": {"level": "info"},
-        },
-        database_url=database.url,
-    )
-    yield instance
-    instance.stop()
+def server(make_server: ServerFactory) -> ScaisendServer:
+    """Made, not started: the test starts it (and starts it again after each kill)."""
+    relay = {"relay_networks": ["127.0.0.1/32"], "relay_account": "crash"}
+    return make_server({"smtp": relay, "log": {"level": "info"}}, start=False)
 
 
 class Clients:

@@ -17,7 +17,7 @@ import pytest
 from tests.support.api import account_with_key, send, wait_for_status
 from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
-from tests.support.server import ScaisendServer
+from tests.support.servers import ServerFactory
 from tests.support.sink import SmtpSink
 
 
@@ -49,23 +49,23 @@ def fill(path: Path) -> Path:
 
 
 def test_a_full_disk_refuses_instead_of_acknowledging_and_recovers(
-    tmp_path: Path, small_disk: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
+    tmp_path: Path,
+    small_disk: Path,
+    make_server: ServerFactory,
+    dns_server: DnsServer,
+    sink: SmtpSink,
+    database: Database,
 ) -> None:
-    host, port = dns_server.address
-    server = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={
+    server = make_server(
+        {
             "storage": {
                 "data_dir": str(small_disk / "var"),
                 # The metadata stays off the small disk: only the spool fills it.
                 "database_url": database.url or f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}",
             },
             "smtp": {"relay_networks": ["127.0.0.1/32"], "relay_account": "disk"},
-        },
+        }
     )
-    server.start()
     try:
         _, key = account_with_key(server, dns_server)
         first = send(server, key, "ada@example.com")

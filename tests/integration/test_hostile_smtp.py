@@ -7,18 +7,15 @@ from __future__ import annotations
 import base64
 import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import SINK_HOST
 from tests.support.api import account_with_key
-from tests.support.databases import Backend, Database
-from tests.support.dns_server import DnsServer
 from tests.support.raw_smtp import SMUGGLING, RawSmtp
-from tests.support.server import ScaisendServer, free_port
+from tests.support.server import ScaisendServer
+from tests.support.servers import ServerFactory, mx_sink, nameserver_of, recipients_dns
 from tests.support.sink import SmtpSink
 
 LIMIT = 100_000  # [smtp] max_message_bytes of the server under test
@@ -50,14 +47,10 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, db_backend: Backend) -> Iterator[World]:
-    workdir: Path = tmp_path_factory.mktemp("hostile")
-    dns = DnsServer("127.0.0.1", 0)
-    dns.start()
-    dns.add("example.com", "MX", "10 mx.example.com.")
-    dns.add("mx.example.com", "A", SINK_HOST)
-    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), workdir).start()
-    host, port = dns.address
+def world(
+    tmp_path_factory: pytest.TempPathFactory, make_module_server: Callable[..., ScaisendServer]
+) -> Iterator[World]:
+    dns, sink = recipients_dns(), mx_sink(tmp_path_factory.mktemp("hostile"))
     smtp = {
         "max_message_bytes": LIMIT,
         "max_data_memory_bytes": LIMIT,
@@ -65,19 +58,16 @@ def world(tmp_path_factory: pytest.TempPathFactory, db_backend: Backend) -> Iter
         "relay_networks": [f"{RELAY_CLIENT}/32"],
         "relay_account": "acme",
     }
-    with db_backend.fresh() as database:
-        server = ScaisendServer(
-            workdir,
-            nameserver=f"{host}:{port}",
-            smtp_port=sink.controller.port,
-            extra={"smtp": smtp},
-            database_url=database.url,
-        ).start()
+    try:
+        server = make_module_server(
+            {"smtp": smtp}, nameserver=nameserver_of(dns), smtp_port=sink.controller.port
+        )
         token, key = account_with_key(server, dns)
         yield World(server, sink, token, key)
         server.stop()
-    sink.stop()
-    dns.stop()
+    finally:
+        sink.stop()
+        dns.stop()
 
 
 @pytest.fixture
@@ -297,18 +287,8 @@ def test_auth_abuse(quiet: World) -> None:
         assert client.cmd(f"AUTH PLAIN {plain}").code == 503  # already authenticated
 
 
-def test_timeouts_close_with_421(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
-) -> None:
-    host, port = dns_server.address
-    smtp = {"command_timeout_seconds": 1.0, "session_timeout_seconds": 3.0}
-    server = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={"smtp": smtp},
-        database_url=database.url,
-    ).start()
+def test_timeouts_close_with_421(make_server: ServerFactory) -> None:
+    server = make_server({"smtp": {"command_timeout_seconds": 1.0, "session_timeout_seconds": 3.0}})
     try:
         with RawSmtp(server.mx_port) as idle:
             started = time.monotonic()

@@ -5,57 +5,31 @@ SendGrid's shape, and `GET /v3/scopes`."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from mta.services.scopes import ALL_SCOPES
-from tests.support.api import admin
-from tests.support.databases import Backend
+from tests.support.api import new_key
 from tests.support.server import ScaisendServer
 
 LIMIT = 300_000
 
 
-@contextlib.contextmanager
-def start(
-    factory: pytest.TempPathFactory, db_backend: Backend, http: dict[str, Any]
-) -> Iterator[ScaisendServer]:
-    # Nothing is delivered here: a dead nameserver and port keep every message local.
-    with db_backend.fresh() as database:
-        server = ScaisendServer(
-            factory.mktemp("edge"),
-            nameserver="127.0.0.1:9",
-            smtp_port=9,
-            extra={"http": http},
-            database_url=database.url,
-        )
-        yield server.start()
-        server.stop()
-
-
 @pytest.fixture(scope="module")
-def edge(tmp_path_factory: pytest.TempPathFactory, db_backend: Backend) -> Iterator[ScaisendServer]:
-    with start(tmp_path_factory, db_backend, {"max_body_bytes": LIMIT}) as server:
-        yield server
+def edge(make_module_server: Callable[..., ScaisendServer]) -> ScaisendServer:
+    # Nothing is delivered here: a dead nameserver and port keep every message local.
+    return make_module_server({"http": {"max_body_bytes": LIMIT}})
 
 
 @pytest.fixture(scope="module")
 def jwt(edge: ScaisendServer) -> str:
     return edge.token()
-
-
-def new_key(server: ScaisendServer, token: str, scopes: list[str], env: str = "live") -> str:
-    body = {"name": "k", "environment": env, "scopes": scopes}
-    response = admin(server, token, "POST", "/v3/api_keys", body)
-    assert response.status_code == 201, response.text
-    return str(response.json()["api_key"])
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -261,12 +235,8 @@ def test_nul_in_text_is_a_400_naming_the_field(
 
 
 @pytest.fixture(scope="module")
-def tight(
-    tmp_path_factory: pytest.TempPathFactory, db_backend: Backend
-) -> Iterator[ScaisendServer]:
-    limits = {"rate_limit_per_second": 1.0, "rate_limit_burst": 3}
-    with start(tmp_path_factory, db_backend, limits) as server:
-        yield server
+def tight(make_module_server: Callable[..., ScaisendServer]) -> ScaisendServer:
+    return make_module_server({"http": {"rate_limit_per_second": 1.0, "rate_limit_burst": 3}})
 
 
 def test_429_per_key_with_retry_after(tight: ScaisendServer) -> None:

@@ -11,22 +11,20 @@ import hmac
 import json
 import smtplib
 import time
-from collections.abc import Iterator
 from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.api import account_with_key, admin, send, wait_for_status
-from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
+from tests.support.servers import ServerFactory
 from tests.support.sink import SmtpSink
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -34,19 +32,8 @@ FBL_DOMAIN = "fbl.scaisend.test"
 
 
 @pytest.fixture
-def fbl_server(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
-) -> Iterator[ScaisendServer]:
-    host, port = dns_server.address
-    server = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={"smtp": {"inbound_domains": [FBL_DOMAIN]}},
-        database_url=database.url,
-    ).start()
-    yield server
-    server.stop()
+def fbl_server(make_server: ServerFactory) -> ScaisendServer:
+    return make_server({"smtp": {"inbound_domains": [FBL_DOMAIN]}})
 
 
 def arf_report(original: bytes, complained: str) -> bytes:

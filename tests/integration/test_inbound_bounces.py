@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import account_with_key, admin, send, wait_for_status
-from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.postfix import PostfixInstance, postfix_unavailable
 from tests.support.server import ScaisendServer, free_port
+from tests.support.servers import ServerFactory
 from tests.support.webhook_receiver import WebhookReceiver
 
 PEER_DOMAIN = "example.test"
@@ -26,20 +26,17 @@ RETURN_PATH_HOST = "bounces.mail.example.com"  # set_up_account's domain, VERP h
 
 @pytest.fixture
 def bouncing_peer(
-    tmp_path: Path, dns_server: DnsServer, database: Database
+    tmp_path: Path, make_server: ServerFactory
 ) -> Iterator[tuple[ScaisendServer, PostfixInstance]]:
     reason = postfix_unavailable()
     if reason:
         pytest.skip(reason)
-    host, port = dns_server.address
     postfix_port = free_port()
-    (tmp_path / "scaisend").mkdir()
-    server = ScaisendServer(
-        tmp_path / "scaisend",
-        nameserver=f"{host}:{port}",
+    server = make_server(
+        {"delivery": {"routes": {PEER_DOMAIN: f"127.0.0.1:{postfix_port}"}}},
+        workdir=tmp_path / "scaisend",
         smtp_port=postfix_port,
-        extra={"delivery": {"routes": {PEER_DOMAIN: f"127.0.0.1:{postfix_port}"}}},
-        database_url=database.url,
+        start=False,
     )
     postfix = PostfixInstance(
         tmp_path / "postfix",

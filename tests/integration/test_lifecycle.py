@@ -14,18 +14,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
-from tests.conftest import SINK_HOST
-from tests.support.databases import Database
-from tests.support.dns_server import DnsServer
 from tests.support.notify import notify_socket_at, wait_state
-from tests.support.server import ScaisendServer, free_port
+from tests.support.server import free_port
+from tests.support.servers import SINK_HOST, ServerFactory
 from tests.support.sink import SmtpSink
 
 RELAY = {"smtp": {"relay_networks": ["127.0.0.1/32"], "relay_account": "acme"}}
@@ -38,29 +35,13 @@ def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
         yield sock
 
 
-def server_for(
-    tmp_path: Path, dns: DnsServer, sink: SmtpSink, database_url: str, **extra: dict[str, Any]
-) -> ScaisendServer:
-    host, port = dns.address
-    return ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra=extra,
-        database_url=database_url,
-    )
-
-
 def test_a_second_server_on_the_same_spool_refuses_to_start(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
+    tmp_path: Path, make_server: ServerFactory
 ) -> None:
-    first = server_for(tmp_path, dns_server, sink, database_url=database.url).start()
+    first = make_server()
     try:
-        (tmp_path / "second").mkdir()
         data_dir = {"data_dir": str(tmp_path / "var")}
-        second = server_for(
-            tmp_path / "second", dns_server, sink, storage=data_dir, database_url=database.url
-        )
+        second = make_server({"storage": data_dir}, workdir=tmp_path / "second", start=False)
         assert first.process is not None
         result = subprocess.run(
             [sys.executable, "-m", "mta.server.cli.main", "serve", "--config", str(second.config)],
@@ -78,13 +59,9 @@ def test_a_second_server_on_the_same_spool_refuses_to_start(
 
 
 def test_sd_notify_ready_watchdog_and_stopping(
-    tmp_path: Path,
-    dns_server: DnsServer,
-    sink: SmtpSink,
-    notify_socket: socket.socket,
-    database: Database,
+    make_server: ServerFactory, notify_socket: socket.socket
 ) -> None:
-    server = server_for(tmp_path, dns_server, sink, database_url=database.url).start()
+    server = make_server()
     try:
         seen = wait_state(notify_socket, "READY=1")
         assert "STOPPING=1" not in seen
@@ -99,15 +76,9 @@ def test_sd_notify_ready_watchdog_and_stopping(
 
 
 def test_sigterm_lets_an_open_smtp_session_finish_its_data(
-    tmp_path: Path,
-    dns_server: DnsServer,
-    sink: SmtpSink,
-    notify_socket: socket.socket,
-    database: Database,
+    make_server: ServerFactory, sink: SmtpSink, notify_socket: socket.socket
 ) -> None:
-    server = server_for(
-        tmp_path, dns_server, sink, **RELAY, **GRACE, database_url=database.url
-    ).start()
+    server = make_server(RELAY | GRACE)
     try:
         wait_state(notify_socket, "READY=1")
         assert server.process is not None
@@ -147,19 +118,12 @@ class SlowRemote:
 
 
 def test_sigterm_lets_a_delivery_in_flight_finish(
-    tmp_path: Path, dns_server: DnsServer, notify_socket: socket.socket, database: Database
+    make_server: ServerFactory, notify_socket: socket.socket
 ) -> None:
     remote = SlowRemote()
     controller = Controller(remote, hostname=SINK_HOST, port=free_port(SINK_HOST))
     controller.start()
-    host, port = dns_server.address
-    server = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=controller.port,
-        extra=RELAY | GRACE,
-        database_url=database.url,
-    ).start()
+    server = make_server(RELAY | GRACE, smtp_port=controller.port)
     try:
         with smtplib.SMTP("127.0.0.1", server.mx_port, timeout=30) as client:
             client.sendmail(

@@ -6,38 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from tests.support.api import account_with_key, admin, wait_for_status
+from tests.support.api import account_with_key, get, new_key, send_categorized, wait_for_status
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
-
-
-def send(server: ScaisendServer, key: str, to: str, subject: str, category: str) -> str:
-    response = httpx.post(
-        f"{server.base_url}/v3/mail/send",
-        timeout=30,
-        headers={"Authorization": f"Bearer {key}"},
-        json={
-            "personalizations": [{"to": [{"email": to}]}],
-            "from": {"email": "hello@mail.example.com"},
-            "subject": subject,
-            "categories": [category],
-            "content": [{"type": "text/plain", "value": "Hello"}],
-        },
-    )
-    assert response.status_code == 202, response.text
-    return str(response.json()["message_id"])
-
-
-def get(server: ScaisendServer, key: str, path: str, **params: Any) -> httpx.Response:
-    return httpx.get(
-        f"{server.base_url}{path}",
-        params=params,
-        timeout=30,
-        headers={"Authorization": f"Bearer {key}"},
-    )
 
 
 def listed(server: ScaisendServer, key: str, **params: Any) -> list[str]:
@@ -46,21 +18,14 @@ def listed(server: ScaisendServer, key: str, **params: Any) -> list[str]:
     return [m["id"] for m in response.json()["messages"]]
 
 
-def new_key(server: ScaisendServer, token: str, scopes: list[str]) -> str:
-    body = {"name": "k", "environment": "live", "scopes": scopes}
-    created = admin(server, token, "POST", "/v3/api_keys", body)
-    assert created.status_code == 201, created.text
-    return str(created.json()["api_key"])
-
-
 def test_message_log_filters_and_access(
     scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
 ) -> None:
     token, key = account_with_key(scaisend, dns_server)
     sink.reject["gone@example.com"] = "550 5.1.1 <gone@example.com>: user unknown"
-    ada = send(scaisend, key, "ada@example.com", "Receipt", "receipts")
-    news = send(scaisend, key, "ada@example.com", "News", "news")
-    gone = send(scaisend, key, "gone@example.com", "Receipt", "receipts")
+    ada = send_categorized(scaisend, key, "ada@example.com", "Receipt", "receipts")
+    news = send_categorized(scaisend, key, "ada@example.com", "News", "news")
+    gone = send_categorized(scaisend, key, "gone@example.com", "Receipt", "receipts")
     wait_for_status(scaisend, key, ada, "delivered")
     wait_for_status(scaisend, key, news, "delivered")
     wait_for_status(scaisend, key, gone, "bounced")

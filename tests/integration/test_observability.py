@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import smtplib
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.databases import Database
-from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
+from tests.support.servers import ServerFactory
 from tests.support.sink import SmtpSink
 
 TOKEN = "scrape-secret"
@@ -23,22 +20,13 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture
-def server(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
-) -> Iterator[ScaisendServer]:
-    host, port = dns_server.address
-    server = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={
+def server(make_server: ServerFactory) -> ScaisendServer:
+    return make_server(
+        {
             "smtp": {"relay_networks": ["127.0.0.1/32"], "relay_account": "acme"},
             "http": {"metrics_token": TOKEN},
-        },
-        database_url=database.url,
+        }
     )
-    yield server.start()
-    server.stop()
 
 
 def relay(server: ScaisendServer, rcpt: str, source: str = "127.0.0.1") -> None:

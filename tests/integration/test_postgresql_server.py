@@ -11,6 +11,7 @@ from typing import Any
 from tests.support.api import account_with_key, admin, send, wait_for_status
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
+from tests.support.servers import ServerFactory, nameserver_of
 from tests.support.sink import SmtpSink
 
 
@@ -32,13 +33,12 @@ def test_serve_on_postgresql(
     tmp_path: Path, postgres_cluster: Any, dns_server: DnsServer, sink: SmtpSink
 ) -> None:
     database = asyncio.run(postgres_cluster.create_database(template="template1"))
-    host, port = dns_server.address
-    server = ScaisendServer(
+    server = ServerFactory(
         tmp_path,
-        nameserver=f"{host}:{port}",
+        nameserver=nameserver_of(dns_server),
         smtp_port=sink.controller.port,
-        extra={"storage": {"database_url": postgres_cluster.url(database)}},
-    )
+        database_url=postgres_cluster.url(database),
+    )(start=False)
     assert server.command("db", "current").stdout.startswith("none")
     server.start()
     try:

@@ -5,34 +5,15 @@ with the client's envelope sender. Untrusted clients still only reach our own do
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
-from pathlib import Path
 
 import dkim
 import httpx
 import pytest
 
 from tests.support.api import dkim_dns, set_up_account
-from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
-
-
-@pytest.fixture
-def relay_server(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
-) -> Iterator[ScaisendServer]:
-    host, port = dns_server.address
-    server = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={"smtp": {"relay_networks": ["127.0.0.1/32"], "relay_account": "acme"}},
-        database_url=database.url,
-    )
-    yield server.start()
-    server.stop()
 
 
 def relay(

@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from mta.services.scopes import ALL_SCOPES
-from tests.support.databases import Backend
 from tests.support.server import ScaisendServer
 
 CHECKS = ",".join(
@@ -33,18 +32,9 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, db_backend: Backend
-) -> Iterator[ScaisendServer]:
-    workdir = tmp_path_factory.mktemp("schemathesis")
+def server(make_module_server: Callable[..., ScaisendServer]) -> ScaisendServer:
     # Every message goes to a closed local port and no name resolves: nothing leaves.
-    local = {"delivery": {"routes": {"*": "127.0.0.1:9"}}}
-    with db_backend.fresh() as database:
-        server = ScaisendServer(
-            workdir, nameserver="127.0.0.1:9", smtp_port=9, extra=local, database_url=database.url
-        )
-        yield server.start()
-        server.stop()
+    return make_module_server({"delivery": {"routes": {"*": "127.0.0.1:9"}}})
 
 
 def schemathesis(server: ScaisendServer, credential: str, *filters: str) -> None:

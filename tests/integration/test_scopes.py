@@ -4,8 +4,7 @@ naming it, a key holding just that scope gets through, and so does the account's
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import cast
 
 import httpx
@@ -17,7 +16,6 @@ from control.app import create_app
 from control.services import Services
 from mta.services.scopes import KNOWN_SCOPES
 from tests.support.api import admin
-from tests.support.databases import Backend
 from tests.support.server import ScaisendServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Litestar 3 notices
@@ -45,16 +43,8 @@ OPERATIONS = v3_operations()
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, db_backend: Backend
-) -> Iterator[ScaisendServer]:
-    workdir: Path = tmp_path_factory.mktemp("scopes")
-    with db_backend.fresh() as database:
-        server = ScaisendServer(
-            workdir, nameserver="127.0.0.1:9", smtp_port=9, database_url=database.url
-        ).start()
-        yield server
-        server.stop()
+def server(make_module_server: Callable[..., ScaisendServer]) -> ScaisendServer:
+    return make_module_server()
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +70,7 @@ def keys(server: ScaisendServer) -> dict[str, str]:
 
 def call(server: ScaisendServer, key: str, method: str, path: str) -> httpx.Response:
     body = b"{}" if method in ("POST", "PUT", "PATCH") else None
-    return httpx.request(
+    return server.http.request(
         method,
         f"{server.base_url}{path}",
         content=body,

@@ -19,12 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import SINK_HOST
 from tests.support.api import account_with_key
-from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.notify import notify_socket_at
 from tests.support.server import ScaisendServer, free_port, write_config
+from tests.support.servers import SINK_HOST, ServerFactory, mx_sink
 from tests.support.sink import SmtpSink
 
 DEBUG_LINE = "level=debug"
@@ -35,7 +34,7 @@ def second_sink(tmp_path: Path) -> Iterator[SmtpSink]:
     """Another MX on loopback, only reachable through a static route."""
     directory = tmp_path / "second-sink"
     directory.mkdir()
-    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), directory).start()
+    sink = mx_sink(directory)
     yield sink
     sink.stop()
 
@@ -47,23 +46,10 @@ def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 
 @pytest.fixture
-def server(
-    tmp_path: Path,
-    dns_server: DnsServer,
-    sink: SmtpSink,
-    notify_socket: socket.socket,
-    database: Database,
-) -> Iterator[ScaisendServer]:
-    host, port = dns_server.address
-    running = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={"log": {"level": "info"}},
-        database_url=database.url,
-    ).start()
+def server(make_server: ServerFactory, notify_socket: socket.socket) -> Iterator[ScaisendServer]:
+    running = make_server({"log": {"level": "info"}})
     yield running
-    running.stop()
+    running.stop()  # before the notify socket closes
 
 
 def rewrite(server: ScaisendServer, **sections: dict[str, Any]) -> None:

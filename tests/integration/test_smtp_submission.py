@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import smtplib
-import ssl
 import time
 from email.message import EmailMessage
 
@@ -23,16 +22,10 @@ from tests.support.api import (
     wait_for_status,
 )
 from tests.support.dns_server import DnsServer
+from tests.support.raw_smtp import insecure_tls
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
 from tests.support.webhook_receiver import WebhookReceiver
-
-
-def client_tls() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def message(to: str, subject: str) -> EmailMessage:
@@ -76,14 +69,14 @@ def test_submission_on_both_ports_reaches_the_mx_signed(
             "AUTH", "PLAIN " + base64.b64encode(b"\0apikey\0" + key.encode()).decode()
         )
         assert code in (530, 538)
-        starttls.starttls(context=client_tls())
+        starttls.starttls(context=insecure_tls())
         starttls.ehlo("client.test")
         assert "PLAIN" in starttls.esmtp_features["auth"]
         starttls.login("apikey", key)
         starttls.send_message(message("ada@example.com", "via 587"))
 
     with smtplib.SMTP_SSL(
-        "127.0.0.1", scaisend.smtps_port, timeout=30, context=client_tls()
+        "127.0.0.1", scaisend.smtps_port, timeout=30, context=insecure_tls()
     ) as implicit:
         implicit.ehlo("client.test")
         implicit.login("apikey", key)
@@ -112,7 +105,7 @@ def test_submission_refuses_bad_keys_and_foreign_senders(
     key = make_key(scaisend, token)
     no_send = make_key(scaisend, token, scopes=["templates.read"])
     with smtplib.SMTP_SSL(
-        "127.0.0.1", scaisend.smtps_port, timeout=30, context=client_tls()
+        "127.0.0.1", scaisend.smtps_port, timeout=30, context=insecure_tls()
     ) as client:
         client.ehlo()
         for user, password in (("apikey", "SS.bad.key"), ("apikey", no_send), ("someone", key)):
@@ -141,7 +134,7 @@ def test_submission_refuses_bad_keys_and_foreign_senders(
 
 def submit_587(server: ScaisendServer, key: str, raw: bytes, rcpt: str) -> None:
     with smtplib.SMTP("127.0.0.1", server.submission_port, timeout=30) as client:
-        client.starttls(context=client_tls())
+        client.starttls(context=insecure_tls())
         client.ehlo("client.test")
         client.login("apikey", key)
         client.sendmail("hello@mail.example.com", [rcpt], raw)
@@ -236,7 +229,7 @@ def test_a_utf8_recipient_needs_smtputf8_at_the_next_hop(
     _, key = account_with_key(scaisend, dns_server)
     raw = "From: hello@mail.example.com\r\nTo: 用户@example.com\r\nSubject: utf8\r\n\r\nhi\r\n"
     with smtplib.SMTP_SSL(
-        "127.0.0.1", scaisend.smtps_port, timeout=30, context=client_tls()
+        "127.0.0.1", scaisend.smtps_port, timeout=30, context=insecure_tls()
     ) as client:
         client.login("apikey", key)
         client.sendmail("hello@mail.example.com", ["用户@example.com"], raw.encode(), ["SMTPUTF8"])
@@ -258,7 +251,7 @@ def test_a_test_key_over_smtp_runs_the_pipeline_but_sends_nothing(
     set_up_account(scaisend, dns_server, token)
     key = make_key(scaisend, token, environment="test")
     with smtplib.SMTP_SSL(
-        "127.0.0.1", scaisend.smtps_port, timeout=30, context=client_tls()
+        "127.0.0.1", scaisend.smtps_port, timeout=30, context=insecure_tls()
     ) as client:
         client.login("apikey", key)
         client.send_message(message("ada@example.com", "sandboxed"))

@@ -18,11 +18,16 @@ import dkim
 import httpx
 import pytest
 
-from tests.integration.test_relay import relay_server  # noqa: F401  (a fixture)
-from tests.integration.test_smtp_submission import client_tls
-from tests.integration.test_tracking import events_until, of_type
-from tests.support.api import account_with_key, admin, dkim_dns, wait_for_status
+from tests.support.api import (
+    account_with_key,
+    admin,
+    dkim_dns,
+    events_until,
+    of_type,
+    wait_for_status,
+)
 from tests.support.dns_server import DnsServer
+from tests.support.raw_smtp import insecure_tls
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
 
@@ -47,7 +52,7 @@ def submit(server: ScaisendServer, key: str, message: EmailMessage, to: list[str
     """The message as sent (its MIME boundary is chosen when it is first written)."""
     raw = message.as_bytes(policy=email.policy.SMTP)
     with smtplib.SMTP("127.0.0.1", server.submission_port, timeout=30) as client:
-        client.starttls(context=client_tls())
+        client.starttls(context=insecure_tls())
         client.login("apikey", key)
         client.sendmail("hello@mail.example.com", to, raw)
     return raw
@@ -200,8 +205,7 @@ def test_an_enabled_unknown_or_malformed_filter_is_refused(
 
 
 def test_the_trusted_relay_applies_filters_to_unsigned_mail(
-    relay_server: ScaisendServer,  # noqa: F811  (the fixture imported above)
-    sink: SmtpSink,
+    relay_server: ScaisendServer, sink: SmtpSink
 ) -> None:
     to = ["ada@example.com", "bob@example.com"]
     message = mail(to, {"filters": {"clicktrack": on(), "footer": on(**{"text/plain": "Acme"})}})

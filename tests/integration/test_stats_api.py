@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.test_messages_api import get, new_key, send
-from tests.support.api import account_with_key, wait_for_status
+from tests.support.api import account_with_key, get, new_key, send_categorized, wait_for_status
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
@@ -46,9 +45,9 @@ def test_stats_follow_the_events(
     token, key = account_with_key(scaisend, dns_server)
     sink.reject["gone@example.com"] = "550 5.1.1 <gone@example.com>: user unknown"
     sent = [
-        send(scaisend, key, "ada@example.com", "Receipt", "receipts"),
-        send(scaisend, key, "bob@example.com", "Receipt", "receipts"),
-        send(scaisend, key, "gone@example.com", "News", "news"),
+        send_categorized(scaisend, key, "ada@example.com", "Receipt", "receipts"),
+        send_categorized(scaisend, key, "bob@example.com", "Receipt", "receipts"),
+        send_categorized(scaisend, key, "gone@example.com", "News", "news"),
     ]
     for message_id, status in zip(sent, ["delivered", "delivered", "bounced"], strict=True):
         wait_for_status(scaisend, key, message_id, status)

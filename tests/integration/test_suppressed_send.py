@@ -11,35 +11,12 @@ import time
 from email.message import EmailMessage
 from typing import Any
 
-import httpx
-
-from tests.integration.test_smtp_submission import client_tls
-from tests.support.api import account_with_key, admin, wait_for_status
+from tests.support.api import account_with_key, admin, post_send, wait_for_status
 from tests.support.dns_server import DnsServer
+from tests.support.raw_smtp import insecure_tls
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
-
-GONE, BAD, BLOCKED = "gone@example.com", "bad@example.com", "blocked@example.com"
-UNSUB, LEFT, OK = "unsub@example.com", "left@example.com", "ok@example.com"
-
-
-def post_send(server: ScaisendServer, key: str, body: dict[str, Any]) -> httpx.Response:
-    return httpx.post(
-        f"{server.base_url}/v3/mail/send",
-        json=body,
-        timeout=30,
-        headers={"Authorization": f"Bearer {key}"},
-    )
-
-
-def mail(*groups: list[str], **extra: Any) -> dict[str, Any]:
-    return {
-        "personalizations": [{"to": [{"email": r} for r in group]} for group in groups],
-        "from": {"email": "hello@mail.example.com"},
-        "subject": "Suppressed?",
-        "content": [{"type": "text/plain", "value": "Hello"}],
-        **extra,
-    }
+from tests.support.suppressions import BAD, BLOCKED, GONE, LEFT, OK, UNSUB, mail
 
 
 def wait_for_list(server: ScaisendServer, token: str, path: str, count: int) -> list[Any]:
@@ -190,7 +167,7 @@ def test_smtp_submission_drops_group_unsubscribes(
     msg["X-SMTPAPI"] = json.dumps({"asm_group_id": group_id})
     msg.set_content("Hello\n")
     with smtplib.SMTP_SSL(
-        "127.0.0.1", scaisend.smtps_port, timeout=30, context=client_tls()
+        "127.0.0.1", scaisend.smtps_port, timeout=30, context=insecure_tls()
     ) as smtp:
         smtp.login("apikey", key)
         smtp.send_message(msg, to_addrs=[LEFT, OK, UNSUB])

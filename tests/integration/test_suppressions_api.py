@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 
-from tests.integration.test_suppressed_send import BAD, BLOCKED, GONE, OK, mail, post_send
-from tests.support.api import account_with_key, admin, wait_for_status
+from tests.support.api import account_with_key, admin, post_send, wait_for_status
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
+from tests.support.suppressions import BAD, BLOCKED, GONE, OK, mail
 
 
 def call(

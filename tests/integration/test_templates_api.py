@@ -8,9 +8,11 @@ import email
 import email.policy
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.api import admin, set_up_account
 from tests.support.dns_server import DnsServer
@@ -30,6 +32,12 @@ VERSION_KEYS = {
     "editor",
     "updated_at",
 }
+
+
+@pytest.fixture(scope="module")
+def shared(make_module_server: Callable[..., ScaisendServer]) -> ScaisendServer:
+    """One server for the tests that only call the API, each as an account of its own."""
+    return make_module_server()
 
 
 def create(server: ScaisendServer, token: str, **body: Any) -> dict[str, Any]:
@@ -59,24 +67,24 @@ def key(server: ScaisendServer, token: str, *scopes: str) -> str:
     return str(response.json()["api_key"])
 
 
-def test_templates_and_versions_as_sendgrid(scaisend: ScaisendServer) -> None:
-    token = scaisend.token()
-    template = create(scaisend, token, name="Receipt", generation="dynamic")
+def test_templates_and_versions_as_sendgrid(shared: ScaisendServer) -> None:
+    token = shared.token("versions")
+    template = create(shared, token, name="Receipt", generation="dynamic")
     assert re.fullmatch(r"d-[0-9a-f]{32}", template["id"])
     assert template["name"] == "Receipt" and template["versions"] == []
     assert TIME.match(template["updated_at"])
-    legacy = create(scaisend, token, name="Old style")
+    legacy = create(shared, token, name="Old style")
     assert legacy["generation"] == "legacy" and "-" in legacy["id"]
     tid = template["id"]
 
     first = add_version(
-        scaisend, token, tid, name="v1", html_content="<p>Hello {{name}}</p>", active=0
+        shared, token, tid, name="v1", html_content="<p>Hello {{name}}</p>", active=0
     )
     assert set(first) == VERSION_KEYS and first["active"] == 1
     assert first["plain_content"] == "Hello {{name}}" and first["generate_plain_content"] is True
     assert first["editor"] == "code" and first["template_id"] == tid
     second = add_version(
-        scaisend,
+        shared,
         token,
         tid,
         name="v2",
@@ -90,43 +98,43 @@ def test_templates_and_versions_as_sendgrid(scaisend: ScaisendServer) -> None:
     assert "thumbnail_url" not in second
 
     activated = admin(
-        scaisend, token, "POST", f"/v3/templates/{tid}/versions/{second['id']}/activate"
+        shared, token, "POST", f"/v3/templates/{tid}/versions/{second['id']}/activate"
     )
     assert activated.status_code == 200 and activated.json()["active"] == 1
-    shown = admin(scaisend, token, "GET", f"/v3/templates/{tid}").json()
+    shown = admin(shared, token, "GET", f"/v3/templates/{tid}").json()
     assert [(v["name"], v["active"]) for v in shown["versions"]] == [("v1", 0), ("v2", 1)]
 
     version_path = f"/v3/templates/{tid}/versions/{first['id']}"
-    patched = admin(scaisend, token, "PATCH", version_path, {"subject": "Hello again"})
+    patched = admin(shared, token, "PATCH", version_path, {"subject": "Hello again"})
     assert patched.status_code == 200 and patched.json()["subject"] == "Hello again"
-    assert admin(scaisend, token, "GET", version_path).json()["subject"] == "Hello again"
-    renamed = admin(scaisend, token, "PATCH", f"/v3/templates/{tid}", {"name": "Receipts"})
+    assert admin(shared, token, "GET", version_path).json()["subject"] == "Hello again"
+    renamed = admin(shared, token, "PATCH", f"/v3/templates/{tid}", {"name": "Receipts"})
     assert renamed.status_code == 200 and renamed.json()["name"] == "Receipts"
     assert len(renamed.json()["versions"]) == 2
 
-    copy = admin(scaisend, token, "POST", f"/v3/templates/{tid}", {"name": "Receipt B"})
+    copy = admin(shared, token, "POST", f"/v3/templates/{tid}", {"name": "Receipt B"})
     assert copy.status_code == 201, copy.text
     assert copy.json()["id"] != tid and copy.json()["name"] == "Receipt B"
     assert [v["active"] for v in copy.json()["versions"]] == [0, 1]
-    unnamed = admin(scaisend, token, "POST", f"/v3/templates/{tid}")
+    unnamed = admin(shared, token, "POST", f"/v3/templates/{tid}")
     assert unnamed.status_code == 201 and unnamed.json()["name"] == "Receipts Copy"
 
     active_path = f"/v3/templates/{tid}/versions/{second['id']}"
-    refused = admin(scaisend, token, "DELETE", active_path)
+    refused = admin(shared, token, "DELETE", active_path)
     assert refused.status_code == 400 and errors_of(refused)[0][0] == "version_id"
-    assert admin(scaisend, token, "DELETE", version_path).status_code == 204
-    assert admin(scaisend, token, "GET", version_path).status_code == 404
-    assert admin(scaisend, token, "DELETE", f"/v3/templates/{tid}").status_code == 204
-    gone = admin(scaisend, token, "GET", f"/v3/templates/{tid}")
+    assert admin(shared, token, "DELETE", version_path).status_code == 204
+    assert admin(shared, token, "GET", version_path).status_code == 404
+    assert admin(shared, token, "DELETE", f"/v3/templates/{tid}").status_code == 204
+    gone = admin(shared, token, "GET", f"/v3/templates/{tid}")
     assert gone.status_code == 404
     assert gone.json() == {
         "errors": [{"message": f"template {tid} not found", "field": "template_id", "help": None}]
     }
 
 
-def test_bad_requests_name_the_field(scaisend: ScaisendServer) -> None:
-    token = scaisend.token()
-    tid = create(scaisend, token, name="T", generation="dynamic")["id"]
+def test_bad_requests_name_the_field(shared: ScaisendServer) -> None:
+    token = shared.token("bad-requests")
+    tid = create(shared, token, name="T", generation="dynamic")["id"]
     path = f"/v3/templates/{tid}/versions"
     cases = [
         ({"name": "v"}, "subject"),
@@ -139,36 +147,36 @@ def test_bad_requests_name_the_field(scaisend: ScaisendServer) -> None:
         ({"name": "v", "subject": "s", "html": "typo"}, "html"),
     ]
     for body, field in cases:
-        response = admin(scaisend, token, "POST", path, body)
+        response = admin(shared, token, "POST", path, body)
         assert response.status_code == 400, (body, response.text)
         assert errors_of(response)[0][0] == field, (body, response.text)
-    read_back = add_version(scaisend, token, tid, name="v")
-    again = admin(scaisend, token, "PATCH", f"{path}/{read_back['id']}", read_back)
+    read_back = add_version(shared, token, tid, name="v")
+    again = admin(shared, token, "PATCH", f"{path}/{read_back['id']}", read_back)
     assert again.status_code == 200, again.text
     bad_generation = admin(
-        scaisend, token, "POST", "/v3/templates", {"name": "x", "generation": "new"}
+        shared, token, "POST", "/v3/templates", {"name": "x", "generation": "new"}
     )
     assert bad_generation.status_code == 400 and errors_of(bad_generation)[0][0] == "generation"
 
 
-def test_paging_follows_sendgrid(scaisend: ScaisendServer) -> None:
-    token = scaisend.token()
-    dynamic = [create(scaisend, token, name=f"d{i}", generation="dynamic")["id"] for i in range(5)]
-    legacy = create(scaisend, token, name="legacy")["id"]
+def test_paging_follows_sendgrid(shared: ScaisendServer) -> None:
+    token = shared.token("paging")
+    dynamic = [create(shared, token, name=f"d{i}", generation="dynamic")["id"] for i in range(5)]
+    legacy = create(shared, token, name="legacy")["id"]
     for query in ("", "?generations=dynamic", "?page_size=0", "?page_size=201", "?page_size=x"):
-        response = admin(scaisend, token, "GET", f"/v3/templates{query}")
+        response = admin(shared, token, "GET", f"/v3/templates{query}")
         assert response.status_code == 400, query
         assert errors_of(response)[0][0] == "page_size"
     assert (
-        errors_of(admin(scaisend, token, "GET", "/v3/templates?page_size=5&generations=new"))[0][0]
+        errors_of(admin(shared, token, "GET", "/v3/templates?page_size=5&generations=new"))[0][0]
         == "generations"
     )
-    bad_token = admin(scaisend, token, "GET", "/v3/templates?page_size=5&page_token=zz!")
+    bad_token = admin(shared, token, "GET", "/v3/templates?page_size=5&page_token=zz!")
     assert bad_token.status_code == 400 and errors_of(bad_token)[0][0] == "page_token"
 
-    default = admin(scaisend, token, "GET", "/v3/templates?page_size=10").json()
+    default = admin(shared, token, "GET", "/v3/templates?page_size=10").json()
     assert [t["id"] for t in default["result"]] == [legacy]  # SendGrid lists legacy by default
-    url: str | None = f"{scaisend.base_url}/v3/templates?generations=dynamic&page_size=2"
+    url: str | None = f"{shared.base_url}/v3/templates?generations=dynamic&page_size=2"
     seen: list[str] = []
     pages: list[dict[str, Any]] = []
     while url:
@@ -181,18 +189,18 @@ def test_paging_follows_sendgrid(scaisend: ScaisendServer) -> None:
     assert seen == dynamic
     assert [m["count"] for m in pages] == [5, 5, 5]
     assert "prev" not in pages[0] and "prev" in pages[1] and "next" not in pages[2]
-    assert pages[1]["self"].startswith(f"{scaisend.base_url}/v3/templates?")
+    assert pages[1]["self"].startswith(f"{shared.base_url}/v3/templates?")
     back = httpx.get(pages[2]["prev"], headers={"Authorization": f"Bearer {token}"}).json()
     assert [t["id"] for t in back["result"]] == dynamic[2:4]
-    both = admin(scaisend, token, "GET", "/v3/templates?page_size=200&generations=legacy,dynamic")
+    both = admin(shared, token, "GET", "/v3/templates?page_size=200&generations=legacy,dynamic")
     assert both.json()["_metadata"]["count"] == 6
 
 
-def test_each_route_needs_its_scope(scaisend: ScaisendServer) -> None:
-    token = scaisend.token()
-    tid = create(scaisend, token, name="T", generation="dynamic")["id"]
-    vid = add_version(scaisend, token, tid, name="one")["id"]
-    add_version(scaisend, token, tid, name="two")
+def test_each_route_needs_its_scope(shared: ScaisendServer) -> None:
+    token = shared.token("scopes")
+    tid = create(shared, token, name="T", generation="dynamic")["id"]
+    vid = add_version(shared, token, tid, name="one")["id"]
+    add_version(shared, token, tid, name="two")
     version = f"/v3/templates/{tid}/versions/{vid}"
     routes: list[tuple[str, str, str, dict[str, Any] | None]] = [
         ("templates.create", "POST", "/v3/templates", {"name": "n", "generation": "dynamic"}),
@@ -212,28 +220,27 @@ def test_each_route_needs_its_scope(scaisend: ScaisendServer) -> None:
     ]
     everything = [scope for scope, *_ in routes] + ["templates.delete", "templates.versions.delete"]
     for scope, method, path, body in routes:
-        without = key(scaisend, token, *[s for s in everything if s != scope])
-        denied = admin(scaisend, without, method, path, body)
+        without = key(shared, token, *[s for s in everything if s != scope])
+        denied = admin(shared, without, method, path, body)
         assert denied.status_code == 403, (scope, denied.text)
         assert scope in errors_of(denied)[0][1]
-        allowed = admin(scaisend, key(scaisend, token, scope), method, path, body)
+        allowed = admin(shared, key(shared, token, scope), method, path, body)
         assert allowed.status_code in (200, 201), (scope, allowed.text)
-    sender = key(scaisend, token, "mail.send")
-    assert admin(scaisend, sender, "DELETE", version).status_code == 403
-    other = add_version(scaisend, token, tid, name="three")["id"]
-    deleter = key(scaisend, token, "templates.versions.delete", "templates.delete")
+    sender = key(shared, token, "mail.send")
+    assert admin(shared, sender, "DELETE", version).status_code == 403
+    other = add_version(shared, token, tid, name="three")["id"]
+    deleter = key(shared, token, "templates.versions.delete", "templates.delete")
     assert (
-        admin(scaisend, deleter, "DELETE", f"/v3/templates/{tid}/versions/{other}").status_code
-        == 204
+        admin(shared, deleter, "DELETE", f"/v3/templates/{tid}/versions/{other}").status_code == 204
     )
-    assert admin(scaisend, sender, "DELETE", f"/v3/templates/{tid}").status_code == 403
-    assert admin(scaisend, deleter, "DELETE", f"/v3/templates/{tid}").status_code == 204
+    assert admin(shared, sender, "DELETE", f"/v3/templates/{tid}").status_code == 403
+    assert admin(shared, deleter, "DELETE", f"/v3/templates/{tid}").status_code == 204
 
 
-def test_accounts_never_see_each_others_templates(scaisend: ScaisendServer) -> None:
-    mine, theirs = scaisend.token(), scaisend.token("another-account")
-    tid = create(scaisend, mine, name="Mine", generation="dynamic", id="d-shared-name")["id"]
-    vid = add_version(scaisend, mine, tid, name="v")["id"]
+def test_accounts_never_see_each_others_templates(shared: ScaisendServer) -> None:
+    mine, theirs = shared.token("mine"), shared.token("another-account")
+    tid = create(shared, mine, name="Mine", generation="dynamic", id="d-shared-name")["id"]
+    vid = add_version(shared, mine, tid, name="v")["id"]
     version = f"/v3/templates/{tid}/versions/{vid}"
     attempts: list[tuple[str, str, dict[str, Any] | None]] = [
         ("GET", f"/v3/templates/{tid}", None),
@@ -247,12 +254,12 @@ def test_accounts_never_see_each_others_templates(scaisend: ScaisendServer) -> N
         ("DELETE", version, None),
     ]
     for method, path, body in attempts:
-        assert admin(scaisend, theirs, method, path, body).status_code == 404, (method, path)
-    listed = admin(scaisend, theirs, "GET", "/v3/templates?page_size=10&generations=legacy,dynamic")
+        assert admin(shared, theirs, method, path, body).status_code == 404, (method, path)
+    listed = admin(shared, theirs, "GET", "/v3/templates?page_size=10&generations=legacy,dynamic")
     assert listed.json()["result"] == [] and listed.json()["_metadata"]["count"] == 0
-    same_id = create(scaisend, theirs, name="Theirs", generation="dynamic", id="d-shared-name")
+    same_id = create(shared, theirs, name="Theirs", generation="dynamic", id="d-shared-name")
     assert same_id["id"] == tid
-    assert admin(scaisend, mine, "GET", f"/v3/templates/{tid}").json()["name"] == "Mine"
+    assert admin(shared, mine, "GET", f"/v3/templates/{tid}").json()["name"] == "Mine"
 
 
 RECEIPT_HTML = (

@@ -6,62 +6,38 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import SINK_HOST
 from tests.support.api import account_with_key, send, wait_for_status
 from tests.support.certs import make_ca_and_leaf
-from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
-from tests.support.server import ScaisendServer, free_port
+from tests.support.servers import SINK_HOST, ServerFactory, mx_sink
 from tests.support.sink import SmtpSink
-
-
-def start(
-    tmp_path: Path,
-    dns_server: DnsServer,
-    sink: SmtpSink,
-    delivery: dict[str, Any],
-    *,
-    database_url: str,
-) -> ScaisendServer:
-    host, port = dns_server.address
-    return ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={"delivery": delivery},
-        database_url=database_url,
-    ).start()
 
 
 @pytest.fixture
 def ca_sink(tmp_path: Path) -> Iterator[tuple[SmtpSink, Path]]:
     ca, leaf, key = make_ca_and_leaf(tmp_path, "mx.example.com")
-    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path, cert=(leaf, key)).start()
+    sink = mx_sink(tmp_path, cert=(leaf, key))
     yield sink, ca
     sink.stop()
 
 
 @pytest.fixture
 def plain_sink(tmp_path: Path) -> Iterator[SmtpSink]:
-    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path, starttls=False).start()
+    sink = mx_sink(tmp_path, starttls=False)
     yield sink
     sink.stop()
 
 
 def test_verify_accepts_a_certificate_from_the_configured_ca(
-    tmp_path: Path, dns_server: DnsServer, ca_sink: tuple[SmtpSink, Path], database: Database
+    make_server: ServerFactory, dns_server: DnsServer, ca_sink: tuple[SmtpSink, Path]
 ) -> None:
     sink, ca = ca_sink
-    server = start(
-        tmp_path,
-        dns_server,
-        sink,
-        {"tls_policy": "verify", "tls_ca_file": str(ca)},
-        database_url=database.url,
+    server = make_server(
+        {"delivery": {"tls_policy": "verify", "tls_ca_file": str(ca)}},
+        smtp_port=sink.controller.port,
     )
     try:
         _, key = account_with_key(server, dns_server)
@@ -76,15 +52,9 @@ def test_verify_accepts_a_certificate_from_the_configured_ca(
 
 
 def test_verify_defers_when_the_certificate_cannot_be_verified(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
+    make_server: ServerFactory, dns_server: DnsServer, sink: SmtpSink
 ) -> None:
-    server = start(
-        tmp_path,
-        dns_server,
-        sink,
-        {"destinations": {"example.com": {"tls_policy": "verify"}}},
-        database_url=database.url,
-    )
+    server = make_server({"delivery": {"destinations": {"example.com": {"tls_policy": "verify"}}}})
     try:
         _, key = account_with_key(server, dns_server)
         message = wait_for_status(server, key, send(server, key, "ada@example.com"), "deferred")
@@ -96,10 +66,10 @@ def test_verify_defers_when_the_certificate_cannot_be_verified(
 
 
 def test_require_never_falls_back_to_plaintext(
-    tmp_path: Path, dns_server: DnsServer, plain_sink: SmtpSink, database: Database
+    make_server: ServerFactory, dns_server: DnsServer, plain_sink: SmtpSink
 ) -> None:
-    server = start(
-        tmp_path, dns_server, plain_sink, {"tls_policy": "require"}, database_url=database.url
+    server = make_server(
+        {"delivery": {"tls_policy": "require"}}, smtp_port=plain_sink.controller.port
     )
     try:
         _, key = account_with_key(server, dns_server)
@@ -111,9 +81,9 @@ def test_require_never_falls_back_to_plaintext(
 
 
 def test_opportunistic_delivers_in_the_clear_without_starttls(
-    tmp_path: Path, dns_server: DnsServer, plain_sink: SmtpSink, database: Database
+    make_server: ServerFactory, dns_server: DnsServer, plain_sink: SmtpSink
 ) -> None:
-    server = start(tmp_path, dns_server, plain_sink, {}, database_url=database.url)
+    server = make_server({"delivery": {}}, smtp_port=plain_sink.controller.port)
     try:
         _, key = account_with_key(server, dns_server)
         message = wait_for_status(server, key, send(server, key, "ada@example.com"), "delivered")
@@ -125,30 +95,24 @@ def test_opportunistic_delivers_in_the_clear_without_starttls(
 
 @pytest.fixture
 def smarthost(tmp_path: Path) -> Iterator[SmtpSink]:
-    sink = SmtpSink(SINK_HOST, free_port(SINK_HOST), tmp_path, auth=("relay-user", "s3cret"))
-    yield sink.start()
+    sink = mx_sink(tmp_path, auth=("relay-user", "s3cret"))
+    yield sink
     sink.stop()
 
 
 @pytest.mark.parametrize(("password", "delivered"), [("s3cret", True), ("wrong", False)])
 def test_a_smarthost_gets_auth_over_tls(
-    tmp_path: Path,
+    make_server: ServerFactory,
     dns_server: DnsServer,
     smarthost: SmtpSink,
     password: str,
     delivered: bool,
-    database: Database,
 ) -> None:
     hop = f"{SINK_HOST}:{smarthost.controller.port}"
-    server = start(
-        tmp_path,
-        dns_server,
-        smarthost,
-        {
-            "routes": {"*": hop},
-            "route_auth": {hop: {"username": "relay-user", "password": password}},
-        },
-        database_url=database.url,
+    route_auth = {hop: {"username": "relay-user", "password": password}}
+    server = make_server(
+        {"delivery": {"routes": {"*": hop}, "route_auth": route_auth}},
+        smtp_port=smarthost.controller.port,
     )
     try:
         _, key = account_with_key(server, dns_server)

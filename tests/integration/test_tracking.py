@@ -8,22 +8,18 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import time
 import urllib.parse
-from collections.abc import Callable, Iterator
 from email.message import EmailMessage
-from pathlib import Path
-from typing import Any
 
 import dkim
 import httpx
 import pytest
 
 from mta.tracking.tokens import Claim, TrackingKey, make_token
-from tests.support.api import account_with_key, dkim_dns, wait_for_status
-from tests.support.databases import Database
+from tests.support.api import account_with_key, dkim_dns, events_until, of_type, wait_for_status
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
+from tests.support.servers import ServerFactory
 from tests.support.sink import SmtpSink
 
 SECRET = "tracking-test-secret"
@@ -41,19 +37,8 @@ HTML = (
 
 
 @pytest.fixture
-def server(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
-) -> Iterator[ScaisendServer]:
-    host, port = dns_server.address
-    running = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={"tracking": {"secret": SECRET}},
-        database_url=database.url,
-    ).start()
-    yield running
-    running.stop()
+def server(make_server: ServerFactory) -> ScaisendServer:
+    return make_server({"tracking": {"secret": SECRET}})
 
 
 def send_tracked(server: ScaisendServer, key: str) -> str:
@@ -86,27 +71,6 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     markup = message.get_body(("html",))
     assert text is not None and markup is not None
     return str(text.get_content()), str(markup.get_content())
-
-
-def events_until(
-    server: ScaisendServer, token: str, message_id: str, done: Callable[[list[Any]], bool]
-) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 20
-    events: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        response = httpx.get(
-            f"{server.base_url}/v3/messages/{message_id}",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        events = list(response.json().get("events") or []) if response.status_code == 200 else []
-        if done(events):
-            return events
-        time.sleep(0.1)
-    raise AssertionError(f"events never arrived: {events}")
-
-
-def of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [e for e in events if e["event_type"] == kind]
 
 
 def test_open_and_click_tracking(

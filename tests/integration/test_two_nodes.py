@@ -10,7 +10,6 @@ import asyncio
 import json
 import re
 import smtplib
-import ssl
 import threading
 import time
 from collections import Counter
@@ -25,7 +24,9 @@ from mta.core.ttl_cache import SHARED_CACHE_SECONDS
 from tests.support.api import admin, set_up_account
 from tests.support.dns_server import DnsServer
 from tests.support.polling import wait_until
+from tests.support.raw_smtp import insecure_tls
 from tests.support.server import ScaisendServer
+from tests.support.servers import ServerFactory, nameserver_of
 from tests.support.sink import SmtpSink
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -59,9 +60,7 @@ def cluster(
     tmp_path: Path, postgres_cluster: Any, dns_server: DnsServer, sink: SmtpSink
 ) -> Iterator[Cluster]:
     database = asyncio.run(postgres_cluster.create_database())
-    host, port = dns_server.address
-    extra = {
-        "storage": {"database_url": postgres_cluster.url(database)},
+    extra: dict[str, dict[str, Any]] = {
         "auth": {"jwt_secret": "one-secret-for-every-node-of-the-cluster"},
         # Slow enough refill that X-RateLimit-Remaining steps by exactly one a request.
         "http": {"rate_limit_per_second": 0.01, "rate_limit_burst": 100_000},
@@ -74,30 +73,18 @@ def cluster(
         },
         "log": {"level": "info"},
     }
-    nodes = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        nodes.append(
-            ScaisendServer(
-                tmp_path / name,
-                nameserver=f"{host}:{port}",
-                smtp_port=sink.controller.port,
-                extra=extra,
-            )
-        )
+    servers = ServerFactory(
+        tmp_path,
+        nameserver=nameserver_of(dns_server),
+        smtp_port=sink.controller.port,
+        database_url=postgres_cluster.url(database),
+    )
+    a, b = (servers(extra, workdir=tmp_path / name, start=False) for name in ("a", "b"))
     try:
-        yield Cluster(postgres_cluster, database, nodes[0].start(), nodes[1].start())
+        yield Cluster(postgres_cluster, database, a.start(), b.start())
     finally:
-        for node in nodes:
-            node.stop()
+        servers.stop_all()
         asyncio.run(postgres_cluster.drop_database(database))
-
-
-def client_tls() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def mail(subject: str, to: str = "ada@example.com", **fields: Any) -> dict[str, Any]:
@@ -171,7 +158,7 @@ class Stream:
         while not self.stop.is_set():
             try:
                 with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
-                    client.starttls(context=client_tls())
+                    client.starttls(context=insecure_tls())
                     client.login("apikey", self.key)
                     while not self.stop.is_set():  # one session, many messages
                         subject = self.subject(name, "smtp")
@@ -217,7 +204,7 @@ def check_one_service(cluster: Cluster, sink: SmtpSink, token: str, key: str) ->
     message_id = send(a, key, mail("node-a-first"))
     wait_until(lambda: message_status(b, token, message_id) == "delivered", "log read on B")
     with smtplib.SMTP("127.0.0.1", b.submission_port, timeout=10) as client:
-        client.starttls(context=client_tls())
+        client.starttls(context=insecure_tls())
         client.login("apikey", key)
         client.sendmail("app@mail.example.com", ["ada@example.com"], smtp_message("node-b-smtp"))
     wait_until(lambda: delivered(sink)["node-b-smtp"] == 1, "SMTP mail through B")
@@ -237,7 +224,7 @@ def check_revoke(cluster: Cluster, token: str) -> None:
     wait_until(lambda: admin(a, key, "GET", "/v3/scopes").status_code == 401, "revoke on A")
     assert time.monotonic() - revoked_at <= SHARED_CACHE_SECONDS + 1.5
     with smtplib.SMTP("127.0.0.1", a.submission_port, timeout=10) as client:
-        client.starttls(context=client_tls())
+        client.starttls(context=insecure_tls())
         with pytest.raises(smtplib.SMTPAuthenticationError):
             client.login("apikey", key)
 

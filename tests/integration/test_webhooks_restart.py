@@ -7,17 +7,14 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.api import account_with_key, admin, send, wait_for_status
-from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
-from tests.support.sink import SmtpSink
+from tests.support.servers import ServerFactory
 from tests.support.webhook_receiver import WebhookReceiver
 
 WEBHOOKS = {
@@ -29,19 +26,8 @@ WEBHOOKS = {
 
 
 @pytest.fixture
-def server(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
-) -> Iterator[ScaisendServer]:
-    host, port = dns_server.address
-    server = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={"webhooks": WEBHOOKS},
-        database_url=database.url,
-    ).start()
-    yield server
-    server.stop()
+def server(make_server: ServerFactory) -> ScaisendServer:
+    return make_server({"webhooks": WEBHOOKS})
 
 
 def deliveries(server: ScaisendServer, token: str, hook_id: str) -> list[dict[str, Any]]:

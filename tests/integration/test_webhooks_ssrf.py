@@ -6,16 +6,13 @@ URLs pass the same guard."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.support.api import admin
-from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
-from tests.support.sink import SmtpSink
+from tests.support.servers import ServerFactory
 from tests.support.webhook_receiver import WebhookReceiver
 
 HOOKS = "/v3/user/webhooks"
@@ -23,19 +20,10 @@ SETTINGS = "/v3/user/webhooks/event/settings"
 
 
 @pytest.fixture
-def guarded(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
-) -> Iterator[ScaisendServer]:
-    host, port = dns_server.address
-    server = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        extra={"webhooks": {"allow_private_targets": False, "retry_schedule_seconds": [1]}},
-        database_url=database.url,
-    ).start()
-    yield server
-    server.stop()
+def guarded(make_server: ServerFactory) -> ScaisendServer:
+    return make_server(
+        {"webhooks": {"allow_private_targets": False, "retry_schedule_seconds": [1]}}
+    )
 
 
 def test_loopback_targets_are_refused(

@@ -16,17 +16,18 @@ import ssl
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from control.fanout import LOCAL_HEADER
 from tests.support.api import account_with_key, admin
-from tests.support.databases import Database
 from tests.support.dns_server import DnsServer
 from tests.support.notify import notify_socket_at, wait_state
 from tests.support.polling import wait_until
 from tests.support.server import ScaisendServer
+from tests.support.servers import ServerFactory, nameserver_of
 from tests.support.sink import SmtpSink
 
 SUBJECT = re.compile(rb"^Subject: (w-[\w-]+)\r?$", re.M)
@@ -35,33 +36,36 @@ SLOW = "slow@example.com"
 SMTP_MESSAGES, HTTP_MESSAGES, QUEUED = 30, 20, 16
 
 
-def start(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database_url: str = ""
-) -> ScaisendServer:
-    host, port = dns_server.address
-    server = ScaisendServer(
-        tmp_path,
-        nameserver=f"{host}:{port}",
-        smtp_port=sink.controller.port,
-        database_url=database_url,
-        extra={
-            "server": {"workers": 2, "shutdown_grace_seconds": 5.0},
-            "delivery": {"retry_schedule_seconds": [1]},
-            "log": {"level": "info"},
-        },
-    ).start()
+WORKERS: dict[str, dict[str, Any]] = {
+    "server": {"workers": 2, "shutdown_grace_seconds": 5.0},
+    "delivery": {"retry_schedule_seconds": [1]},
+    "log": {"level": "info"},
+}
+
+
+def start(servers: ServerFactory) -> ScaisendServer:
+    server = servers(WORKERS)
     wait_until(lambda: "event=workers_ready" in server.log(), "every worker ready")
     return server
 
 
 @pytest.fixture
-def workers(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, database: Database
-) -> Iterator[ScaisendServer]:
+def workers(make_server: ServerFactory) -> ScaisendServer:
     """Two workers on SQLite (one file, WAL, two writing processes) and on PostgreSQL."""
-    server = start(tmp_path, dns_server, sink, database.url)
-    yield server
-    server.stop()
+    return start(make_server)
+
+
+@pytest.fixture
+def on_sqlite(tmp_path: Path, dns_server: DnsServer, sink: SmtpSink) -> Iterator[ServerFactory]:
+    """Servers on SQLite alone, for the tests whose subject is the processes."""
+    servers = ServerFactory(
+        tmp_path,
+        nameserver=nameserver_of(dns_server),
+        smtp_port=sink.controller.port,
+        database_url="",
+    )
+    yield servers
+    servers.stop_all()
 
 
 def pids(server: ScaisendServer) -> dict[int, int]:
@@ -189,11 +193,11 @@ def test_two_workers_serve_as_one(
 
 
 def test_a_retired_spool_is_served_and_workers_stop_with_the_supervisor(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink
+    tmp_path: Path, on_sqlite: ServerFactory
 ) -> None:
     """And when the supervisor is SIGKILLed, its workers stop too (no orphan keeps a spool)."""
     (tmp_path / "var" / "spool-3").mkdir(parents=True)  # left when workers went from 4 to 2
-    server = start(tmp_path, dns_server, sink)
+    server = start(on_sqlite)
     try:
         assert "event=worker_retired worker=3" in server.log()
         assert sorted(pids(server)) == [0, 1, 3]
@@ -223,11 +227,11 @@ def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 
 def test_the_supervisor_speaks_for_its_workers_to_systemd(
-    tmp_path: Path, dns_server: DnsServer, sink: SmtpSink, notify_socket: socket.socket
+    on_sqlite: ServerFactory, notify_socket: socket.socket
 ) -> None:
     """One READY=1 once every worker is ready, watchdog pings relayed, a reload reported
     done when every worker has reloaded, STOPPING=1 and exit 0 on SIGTERM."""
-    server = start(tmp_path, dns_server, sink)
+    server = start(on_sqlite)
     try:
         seen = wait_state(notify_socket, "READY=1")
         assert "event=workers_ready" in server.log()  # logged before READY=1 is sent

@@ -1,10 +1,11 @@
 """Helpers the integration tests share: admin calls with a JWT, an account with a verified
-sender domain (its records published on the test DNS server), a live key, a plain send, and
-waiting for a message to reach a status in the message log."""
+sender domain (its records published on the test DNS server), keys, sends, and waiting for
+a message to reach a status, or its events to arrive, in the message log."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import dns.nameserver
@@ -37,13 +38,29 @@ def publish(dns_server: DnsServer, records: list[dict[str, Any]]) -> None:
 def admin(
     server: ScaisendServer, token: str, method: str, path: str, body: dict[str, Any] | None = None
 ) -> httpx.Response:
-    return httpx.request(
+    return server.http.request(
         method,
         f"{server.base_url}{path}",
         json=body,
         timeout=30,
         headers={"Authorization": f"Bearer {token}"},
     )
+
+
+def get(server: ScaisendServer, key: str, path: str, **params: Any) -> httpx.Response:
+    return server.http.get(
+        f"{server.base_url}{path}",
+        params=params,
+        timeout=30,
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
+def new_key(server: ScaisendServer, token: str, scopes: list[str], env: str = "live") -> str:
+    body = {"name": "k", "environment": env, "scopes": scopes}
+    response = admin(server, token, "POST", "/v3/api_keys", body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["api_key"])
 
 
 def set_up_account(server: ScaisendServer, dns_server: DnsServer, token: str) -> dict[str, Any]:
@@ -76,7 +93,7 @@ def wait_for_status(
     deadline = time.monotonic() + 20
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        response = httpx.get(
+        response = server.http.get(
             f"{server.base_url}/v3/messages/{message_id}",
             headers={"Authorization": f"Bearer {key}"},
         )
@@ -92,7 +109,7 @@ def wait_for_listed(server: ScaisendServer, key: str) -> str:
     batches, a moment after the SMTP 250."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        response = httpx.get(
+        response = server.http.get(
             f"{server.base_url}/v3/messages",
             headers={"Authorization": f"Bearer {key}"},
             params={"page_size": 1},
@@ -118,7 +135,7 @@ def account_with_key(server: ScaisendServer, dns_server: DnsServer) -> tuple[str
 
 
 def send(server: ScaisendServer, key: str, *recipients: str) -> str:
-    response = httpx.post(
+    response = server.http.post(
         f"{server.base_url}/v3/mail/send",
         timeout=30,
         headers={"Authorization": f"Bearer {key}"},
@@ -132,3 +149,51 @@ def send(server: ScaisendServer, key: str, *recipients: str) -> str:
     )
     assert response.status_code == 202, response.text
     return str(response.json()["message_id"])
+
+
+def post_send(server: ScaisendServer, key: str, body: dict[str, Any]) -> httpx.Response:
+    return server.http.post(
+        f"{server.base_url}/v3/mail/send",
+        json=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
+def send_categorized(server: ScaisendServer, key: str, to: str, subject: str, category: str) -> str:
+    """A plain mail to `to` in one category; its message id."""
+    response = post_send(
+        server,
+        key,
+        {
+            "personalizations": [{"to": [{"email": to}]}],
+            "from": {"email": "hello@mail.example.com"},
+            "subject": subject,
+            "categories": [category],
+            "content": [{"type": "text/plain", "value": "Hello"}],
+        },
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["message_id"])
+
+
+def events_until(
+    server: ScaisendServer, token: str, message_id: str, done: Callable[[list[Any]], bool]
+) -> list[dict[str, Any]]:
+    """The message's events once `done(events)` holds; AssertionError after 20 s."""
+    deadline = time.monotonic() + 20
+    events: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        response = server.http.get(
+            f"{server.base_url}/v3/messages/{message_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        events = list(response.json().get("events") or []) if response.status_code == 200 else []
+        if done(events):
+            return events
+        time.sleep(0.1)
+    raise AssertionError(f"events never arrived: {events}")
+
+
+def of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["event_type"] == kind]

@@ -17,37 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from queue_store.entries import Envelope, QueueEntry, RecipientState, SmtpReply, SpoolUnavailable
+from queue_store.entries import QueueEntry, SmtpReply, SpoolUnavailable
 from queue_store.log_index import LogIndex
 from queue_store.log_spool import LogSpool
 from queue_store.records import HEADER_LEN
+from tests.support.spool_entries import spool_content as _content
+from tests.support.spool_entries import spool_entry as _entry
 
 ROOT = Path(__file__).resolve().parents[3]
 REPLY = SmtpReply(code=451, enhanced="4.4.1", text="try later")
-
-
-def _entry(
-    queue_id: str, emails: tuple[str, ...] = ("x@example.net", "y@example.org")
-) -> QueueEntry:
-    return QueueEntry(
-        envelope=Envelope(
-            message_id=f"m-{queue_id}",
-            queue_id=queue_id,
-            account_id="acct",
-            sender="a@example.com",
-            sender_domain="example.com",
-            return_path_host="bounces.example.com",
-            created_at=1_700_000_000.5,
-            categories=["c"],
-            custom_args={"k": "v"},
-        ),
-        recipients=[RecipientState(email=e, index=i) for i, e in enumerate(emails)],
-    )
-
-
-def _content(queue_id: str, size: int = 300) -> bytes:
-    head = f"Subject: {queue_id}\r\n\r\n".encode()
-    return head + bytes((i * 7 + len(queue_id)) % 251 for i in range(size))
 
 
 def _segments(directory: Path) -> list[str]:
@@ -395,7 +373,7 @@ async def test_writes_after_stop_are_refused(spool: LogSpool) -> None:
 _CHILD = """
 import asyncio, sys
 from pathlib import Path
-from tests.unit.queue_store.test_log_spool import _content, _entry
+from tests.support.spool_entries import spool_content as _content, spool_entry as _entry
 from queue_store.log_spool import LogSpool
 
 async def main():
