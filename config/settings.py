@@ -271,16 +271,19 @@ class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     retry_schedule_seconds: list[int] = msgspec.field(
         default_factory=lambda: [60, 300, 900, 3600, 7200]
     )
-    max_concurrency: int = 32
-    per_webhook_concurrency: int = 4
+    max_concurrency: int = 64  # POSTs in flight, all webhooks together
+    per_webhook_concurrency: int = 16  # the most to one webhook; it adapts below this
     lease_seconds: float = 120.0
     allowed_ports: list[int] = msgspec.field(default_factory=lambda: [80, 443, 8080, 8443])
     sendgrid_batch_size: int = 100
+    sendgrid_batch_seconds: float = 1.0  # a SendGrid-format batch not full waits this long
 
     def __post_init__(self) -> None:
         _at_least_one(self, "max_concurrency", "per_webhook_concurrency", "sendgrid_batch_size")
         if self.lease_seconds <= self.timeout_seconds:
             raise ValueError("lease_seconds: must be longer than timeout_seconds")
+        if not 0 <= self.sendgrid_batch_seconds <= 60:
+            raise ValueError("sendgrid_batch_seconds: expected 0 to 60")
 
 
 class TrackingSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

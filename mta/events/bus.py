@@ -16,6 +16,7 @@ import msgspec
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mta.core.clock import Clock, SystemClock
 from mta.core.events import (
     RECIPIENT_STATUS,
     Event,
@@ -72,9 +73,11 @@ class EventBus:
         on_outbox: Callable[[], None] | None = None,
         sinks: Sequence[EventSink] = (),
         metrics: Metrics | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._sessions = sessions
         self._metrics = metrics
+        self._clock = clock or SystemClock()
         self._on_outbox = on_outbox
         self._sinks = list(sinks)
         self._queue: asyncio.Queue[MessageLogEntry | Event | asyncio.Future[None]] = asyncio.Queue()
@@ -140,7 +143,7 @@ class EventBus:
             await _refresh_status(session, _status_changes(events))
             for sink in self._sinks:
                 await sink.apply(session, events)
-            queued = await _fill_outbox(session, events)
+            queued = await _fill_outbox(session, events, self._clock.time())
         if queued and self._on_outbox is not None:
             self._on_outbox()
 
@@ -253,7 +256,9 @@ async def _refresh_status(session: AsyncSession, changes: dict[tuple[str, int], 
     )
 
 
-async def _fill_outbox(session: AsyncSession, events: list[Event]) -> int:
+async def _fill_outbox(session: AsyncSession, events: list[Event], now: float) -> int:
+    """A pending outbox row for each (event, enabled webhook of its account that wants it),
+    stamped `now`: the time the sender's lag and SendGrid batching count from."""
     accounts = {event.account_id for event in events}
     if not accounts:
         return 0
@@ -278,10 +283,10 @@ async def _fill_outbox(session: AsyncSession, events: list[Event]) -> int:
                     payload=body,
                     state="pending",
                     attempts=0,
-                    next_attempt_at=0.0,
+                    next_attempt_at=now,
                     last_status=None,
                     last_error=None,
-                    created_at=float(event.timestamp),
+                    created_at=now,
                 )
             )
             queued += 1

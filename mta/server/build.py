@@ -101,7 +101,7 @@ def build_core(
     resolver = resolver or DnsResolver(settings.dns, metrics, clock)
     spool = LogSpool(layout.spool)
     sender = WebhookSender(sessions, settings.webhooks, resolver, metrics=metrics, clock=clock)
-    bus = EventBus(sessions, on_outbox=sender.wake, metrics=metrics)
+    bus = EventBus(sessions, on_outbox=sender.wake, metrics=metrics, clock=clock)
     bus.add_sink(SuppressionSink())
     bus.add_sink(MessageActivitySink())  # message log counters
     bus.add_sink(StatsSink())  # daily stats aggregates

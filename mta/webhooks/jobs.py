@@ -1,17 +1,16 @@
 """What the webhook sender posts: jobs (a webhook and the outbox rows one POST carries), how
-due rows are grouped into them, their signed body and headers, and the reading of an answer
-that refuses an OAuth token. Pure functions; mta.webhooks.sender does the I/O."""
+due rows are grouped into them (SendGrid batches by size and time), and their signed body and
+headers. Pure functions; mta.webhooks.sender does the I/O."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from collections import Counter
+from collections.abc import Mapping
 
-import httpx
 import msgspec
 
-from config.settings import WebhookSettings
 from mta.db.models import Webhook
 from mta.webhooks.oauth import OAuthClient, stored_oauth
 from mta.webhooks.sendgrid_format import (
@@ -21,9 +20,6 @@ from mta.webhooks.sendgrid_format import (
     sendgrid_body,
 )
 
-# RFC 6750 §3.1 error codes: a 400 or 403 naming one also means "fetch a new token".
-TOKEN_ERRORS = (b"invalid_token", b"invalid_request", b"insufficient_scope")
-
 
 def sign(secret: str, timestamp: str, body: str) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
@@ -32,6 +28,14 @@ def sign(secret: str, timestamp: str, body: str) -> str:
 def next_attempt_delay(attempts: int, schedule: list[int]) -> int | None:
     """Seconds until the next try after `attempts` failures, or None when it is exhausted."""
     return schedule[attempts - 1] if attempts <= len(schedule) else None
+
+
+class Batching(msgspec.Struct, frozen=True):
+    """How SendGrid-format rows are batched: up to `size` a POST, or fewer once the oldest
+    has waited `seconds`."""
+
+    size: int
+    seconds: float
 
 
 class Target(msgspec.Struct, frozen=True):
@@ -58,31 +62,66 @@ class Job(msgspec.Struct, frozen=True):
     token: str
     ecdsa_key: str | None = None
     test: bool = False  # a test POST: its OAuth token is fetched afresh, not cached
+    claimed_until: float = 0.0  # the lease: after it another sender may take the rows
+
+
+class Candidate(msgspec.Struct, frozen=True, array_like=True):
+    """A due outbox row as the claim sees it."""
+
+    row_id: str
+    webhook_id: str
+    format: str
+    created_at: float
+
+
+class Plan(msgspec.Struct, frozen=True):
+    """The POSTs to claim now (row ids each), and when rows held back for a fuller SendGrid
+    batch are due anyway (None: none held)."""
+
+    jobs: list[list[str]]
+    hold_until: float | None = None
 
 
 def plan_jobs(
-    candidates: list[tuple[str, str, str]],
-    busy: Counter[str],
-    settings: WebhookSettings,
+    candidates: list[Candidate],
+    room: Mapping[str, int],
+    new_room: int,
     free: int,
-) -> list[list[str]]:
-    """Group due (row id, webhook id, format) into POSTs, oldest first, within the free global
-    slots and each webhook's free slots; a SendGrid-format POST carries up to a batch of rows."""
+    batch: Batching,
+    now: float,
+) -> Plan:
+    """Group due rows into POSTs, oldest first: at most `free` in all and `room[webhook]` for
+    each webhook (`new_room` for one not in `room`). A SendGrid-format POST carries up to
+    `batch.size` rows; a batch not yet full waits until its oldest row is `batch.seconds` old
+    (SendGrid batches by size and time)."""
     jobs: list[list[str]] = []
-    open_batch: dict[str, list[str]] = {}
-    taken = Counter(busy)
-    for row_id, hook_id, fmt in candidates:
-        batch = open_batch.get(hook_id)
-        if fmt == "sendgrid" and batch is not None and len(batch) < settings.sendgrid_batch_size:
-            batch.append(row_id)
-            continue
-        if len(jobs) >= free or taken[hook_id] >= settings.per_webhook_concurrency:
-            continue
-        taken[hook_id] += 1
-        jobs.append([row_id])
-        if fmt == "sendgrid":
-            open_batch[hook_id] = jobs[-1]
-    return jobs
+    taken: Counter[str] = Counter()
+    hold_until: float | None = None
+    for hook_id, fmt, rows in _by_webhook(candidates):
+        chunks = _chunks(rows, batch.size) if fmt == "sendgrid" else [[row] for row in rows]
+        for chunk in chunks:
+            ready = fmt != "sendgrid" or len(chunk) == batch.size
+            due = min(row.created_at for row in chunk) + batch.seconds
+            if not ready and due > now:
+                hold_until = due if hold_until is None else min(hold_until, due)
+                continue
+            if len(jobs) >= free or taken[hook_id] >= room.get(hook_id, new_room):
+                break
+            taken[hook_id] += 1
+            jobs.append([row.row_id for row in chunk])
+    return Plan(jobs, hold_until)
+
+
+def _by_webhook(candidates: list[Candidate]) -> list[tuple[str, str, list[Candidate]]]:
+    """The candidates of each webhook, webhooks in the order of their oldest due row."""
+    grouped: dict[str, list[Candidate]] = {}
+    for candidate in candidates:
+        grouped.setdefault(candidate.webhook_id, []).append(candidate)
+    return [(hook, rows[0].format, rows) for hook, rows in grouped.items()]
+
+
+def _chunks(rows: list[Candidate], size: int) -> list[list[Candidate]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
 def target_of(hook: Webhook) -> Target:
@@ -106,18 +145,3 @@ def signed(job: Job, now: float) -> tuple[str, dict[str, str]]:
     headers["X-ScaiSend-Signature"] = sign(job.target.secret, timestamp, body)
     headers["X-ScaiSend-Timestamp"] = timestamp
     return body, headers
-
-
-async def token_refused(response: httpx.Response) -> bool:
-    """Whether the target refused the access token: a 401, or a 400 / 403 naming an RFC 6750
-    error code in WWW-Authenticate or in the first 4 KB of the body."""
-    if response.status_code == 401:
-        return True
-    if response.status_code not in (400, 403):
-        return False
-    seen = response.headers.get("www-authenticate", "").encode()
-    async for chunk in response.aiter_bytes():
-        seen += chunk
-        if len(seen) >= 4096:
-            break
-    return any(code in seen for code in TOKEN_ERRORS)

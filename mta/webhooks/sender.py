@@ -1,6 +1,6 @@
-"""The webhook sender: claims due outbox rows (FOR UPDATE SKIP LOCKED on PostgreSQL, and a
-lease, so two senders or nodes never post the same row), posts them signed through the
-pinned transport, and records success, retry or failure.
+"""The webhook sender: claims due outbox rows in sets (mta.webhooks.outbox), posts them signed
+over kept-alive connections, each webhook in a lane of its own whose concurrency follows its
+receiver (mta.webhooks.pacing), and writes the outcomes back in sets (mta.webhooks.recorder).
 
 ScaiSend format: one event a POST, hex HMAC-SHA256 of "{timestamp}.{body}" with the webhook's
 secret. SendGrid format: a JSON array of events, also ECDSA-signed when the account enabled it.
@@ -10,40 +10,47 @@ A webhook with OAuth client credentials also gets `Authorization: Bearer <token>
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import logging
-from collections import Counter
 from typing import Any
 
 import httpx
 import msgspec
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from config.settings import WebhookSettings
 from mta.core.clock import Clock, SystemClock
 from mta.core.dns import Resolver
 from mta.core.metrics import Metrics
-from mta.core.model import new_id
-from mta.db.models import Webhook, WebhookDelivery, WebhookSigningKey
-from mta.webhooks.jobs import (
-    Job,
-    Row,
-    next_attempt_delay,
-    plan_jobs,
-    signed,
-    target_of,
-    token_refused,
-)
+from mta.db.models import WebhookDelivery
+from mta.webhooks.http_client import ERROR_LIMIT, Answer, WebhookClient
+from mta.webhooks.jobs import Job, next_attempt_delay, signed
 from mta.webhooks.oauth import OAuthClient
 from mta.webhooks.oauth_tokens import OAuthTokens, TokenError
+from mta.webhooks.outbox import IDLE_POLL_SECONDS, Ask, Outbox, Outcome
+from mta.webhooks.pacing import Pace, PaceRule, capacity, first_pace, paced, room, wants_more
+from mta.webhooks.recorder import Recorder
 from mta.webhooks.transport import PinnedTransport
 
 log = logging.getLogger(__name__)
-CANDIDATES = 500
-IDLE_POLL_SECONDS = 5.0
-ERROR_LIMIT = 500
-D = WebhookDelivery
+START_CONCURRENCY = 4  # POSTs in flight to a webhook not yet paced
+SLOW_ANSWER_SECONDS = 2.0  # an answer this slow halves the webhook's concurrency
+
+
+class Lane:
+    """One webhook's claimed POSTs: those waiting, those in flight, and its pace."""
+
+    def __init__(self, pace: Pace, batched: bool) -> None:
+        self.batched = batched  # SendGrid format: a POST carries a batch of rows
+        self.waiting: collections.deque[Job] = collections.deque()
+        self.in_flight = 0
+        self.pace = pace
+
+    @property
+    def held(self) -> int:
+        return len(self.waiting) + self.in_flight
 
 
 class WebhookSender:
@@ -57,200 +64,190 @@ class WebhookSender:
         clock: Clock | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
-        self._sessions = sessions
         self._settings = settings
         self._metrics = metrics
-        self._transport = transport or PinnedTransport(
-            resolver, settings.allow_private_targets, max_connections=settings.max_concurrency
+        self._outbox = Outbox(sessions, settings, self._clock)
+        self._recorder = Recorder(self._outbox, self._clock)
+        self._client = WebhookClient(
+            resolver,
+            settings.allow_private_targets,
+            settings.max_concurrency,
+            settings.timeout_seconds,
         )
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._client = httpx.AsyncClient(
-            transport=self._transport,
+        # OAuth token requests are few: they go through httpx with the pinned transport.
+        self._token_client = httpx.AsyncClient(
+            transport=transport or PinnedTransport(resolver, settings.allow_private_targets),
             follow_redirects=False,
             timeout=settings.timeout_seconds,
             trust_env=False,
         )
-        self._tokens = OAuthTokens(self._client, settings.allow_private_targets, self._clock)
-        self._inflight: dict[asyncio.Task[None], Job] = {}
-        self._busy: Counter[str] = Counter()
+        self._tokens = OAuthTokens(self._token_client, settings.allow_private_targets, self._clock)
+        self._rule = PaceRule(
+            min(START_CONCURRENCY, settings.per_webhook_concurrency),
+            settings.per_webhook_concurrency,
+            SLOW_ANSWER_SECONDS,
+        )
+        self._lanes: dict[str, Lane] = {}
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
+        self._posting: dict[asyncio.Task[None], Job] = {}
+        self._giving_back: set[asyncio.Task[None]] = set()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wakeup.set()
 
     def start(self) -> None:
+        self._recorder.start()
         self._task = asyncio.create_task(self._run(), name="webhook-sender")
 
     async def stop(self) -> None:
-        """Stop posting; claims of POSTs cut short are given back, so nothing waits a lease."""
-        tasks = [t for t in (self._task, *self._inflight) if t is not None]
-        jobs = list(self._inflight.values())
-        for task in tasks:
+        """Stop posting: outcomes already in are written; claims of POSTs cut short or not
+        begun are given back, so nothing waits for a lease."""
+        if self._task is not None:
+            self._task.cancel()
+        cut = list(self._posting.values())
+        for task in self._posting:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if jobs:
-            with contextlib.suppress(Exception):
-                await self._release([job.token for job in jobs])
-        await self._client.aclose()
+        running = (self._task, *self._posting, *self._giving_back)
+        await asyncio.gather(*(t for t in running if t is not None), return_exceptions=True)
+        cut += [job for lane in self._lanes.values() for job in lane.waiting]
+        await self._recorder.stop()
+        with contextlib.suppress(Exception):
+            await self._outbox.release(cut)
+        await self._client.close()
+        await self._token_client.aclose()
+
+    # -- claiming ---------------------------------------------------------------------------
 
     async def _run(self) -> None:
         while True:
             self._wakeup.clear()
             wait = IDLE_POLL_SECONDS
             try:
-                jobs = await self.claim()
+                jobs, hold_until = await self._claim()
                 for job in jobs:
-                    self._spawn(job)
-                # More may be due at once when this claim was full; else sleep until due.
-                wait = 0.0 if jobs and self._free() > 0 else await self._next_due_in()
+                    self._enqueue(job)
+                # More may be due at once when this claim found some; else sleep until due.
+                wait = 0.0 if jobs and self._free() > 0 else await self._outbox.next_due_in()
+                if hold_until is not None:
+                    wait = min(wait, max(0.0, hold_until - self._clock.time()))
             except Exception:
                 log.exception("event=webhook_loop_failed")
             if wait > 0:
                 await self._clock.wait_for(self._wakeup, wait)
+            else:
+                await asyncio.sleep(0)  # the POSTs just queued start first
 
     def _free(self) -> int:
-        return self._settings.max_concurrency - len(self._inflight)
-
-    def _spawn(self, job: Job) -> None:
-        task = asyncio.create_task(self.deliver(job), name=f"webhook-{job.target.webhook_id}")
-        self._inflight[task] = job
-        self._busy[job.target.webhook_id] += 1
-
-        def done(task: asyncio.Task[None]) -> None:
-            self._inflight.pop(task, None)
-            self._busy[job.target.webhook_id] -= 1
-            self.wake()
-
-        task.add_done_callback(done)
-
-    async def _next_due_in(self) -> float:
-        """Seconds until a row not yet due becomes due or a lease runs out (at most the idle
-        poll). Rows due now but not claimable (a full webhook, a disabled one) wait for a wake."""
-        now = self._clock.time()
-        async with self._sessions() as session:
-            due = await session.scalar(
-                select(func.min(D.next_attempt_at)).where(
-                    D.state == "pending", D.next_attempt_at > now
-                )
-            )
-            lease = await session.scalar(
-                select(func.min(D.claimed_until)).where(D.state == "sending", D.claimed_until > now)
-            )
-        soonest = min(
-            [float(t) for t in (due, lease) if t is not None], default=now + IDLE_POLL_SECONDS
-        )
-        return max(0.0, min(IDLE_POLL_SECONDS, soonest - now + 0.01))
+        """How many more POSTs this sender may hold in all (claimed, waiting or in flight)."""
+        held = sum(lane.held for lane in self._lanes.values())
+        return room(Pace(self._settings.max_concurrency), held)
 
     async def claim(self) -> list[Job]:
-        """Claim due rows (and rows whose lease ran out) for this sender, as POSTs to make."""
-        free = self._free()
-        if free <= 0:
-            return []
-        now, token = self._clock.time(), new_id()
-        # Webhooks at their own limit are left out, so a slow one's backlog cannot fill the
-        # candidate list and starve the others.
-        limit = self._settings.per_webhook_concurrency
-        full = [hook for hook, busy in self._busy.items() if busy >= limit]
-        claimable = or_(
-            and_(D.state == "pending", D.next_attempt_at <= now),
-            and_(D.state == "sending", D.claimed_until < now),
+        """Claim what is due now, within every webhook's room and the sender's."""
+        return (await self._claim())[0]
+
+    async def _claim(self) -> tuple[list[Job], float | None]:
+        jobs, plan = await self._outbox.claim(self._ask())
+        return jobs, plan.hold_until
+
+    def _ask(self) -> Ask:
+        """This sender's room: each lane's, a new webhook's (its first limit: no queue yet),
+        and the rows those POSTs can carry (a SendGrid-format POST, up to a batch)."""
+        batch = self._settings.sendgrid_batch_size
+        rooms = {hook: room(lane.pace, lane.held) for hook, lane in self._lanes.items()}
+        new_room = first_pace(self._rule).limit
+        rows = new_room * batch + sum(
+            n * (batch if self._lanes[hook].batched else 1) for hook, n in rooms.items()
         )
-        async with self._sessions() as session, session.begin():
-            candidates = (
-                await session.execute(
-                    select(D.id, D.webhook_id, Webhook.format)
-                    .join(Webhook, Webhook.id == D.webhook_id)
-                    .where(claimable, Webhook.enabled.is_(True), D.webhook_id.not_in(full))
-                    .order_by(D.next_attempt_at, D.id)
-                    .limit(CANDIDATES)
-                    # PostgreSQL: rows another node is claiming right now are skipped, not
-                    # waited for; SQLite (one node, one writer) has no row locks and drops it.
-                    .with_for_update(of=D, skip_locked=True)
-                )
-            ).all()
-            planned = plan_jobs([tuple(c) for c in candidates], self._busy, self._settings, free)
-            if not planned:
-                return []
-            # The WHERE is checked again by the UPDATE (SQLite's only guard): a row another
-            # sender took meanwhile is not taken again.
-            await session.execute(
-                update(D)
-                .where(D.id.in_([i for ids in planned for i in ids]), claimable)
-                .values(
-                    state="sending",
-                    claimed_until=now + self._settings.lease_seconds,
-                    claim_token=token,
-                ),
-                execution_options={"synchronize_session": False},
-            )
-            return await self._load_jobs(session, planned, token)
+        return Ask(rooms, new_room, self._free(), rows)
 
-    async def _load_jobs(
-        self, session: AsyncSession, planned: list[list[str]], token: str
-    ) -> list[Job]:
-        found = (
-            await session.execute(
-                select(D, Webhook)
-                .join(Webhook, Webhook.id == D.webhook_id)
-                .where(D.claim_token == token)
-            )
-        ).all()
-        rows = {item.id: (item, hook) for item, hook in found}
-        keys = await self._ecdsa_keys(session, {hook.account_id for _, hook in found})
-        jobs = []
-        for ids in planned:
-            mine = [rows[i] for i in ids if i in rows]
-            if not mine:
-                continue
-            hook = mine[0][1]
-            target = target_of(hook)
-            jobs.append(
-                Job(
-                    target=target,
-                    rows=[Row(r.id, r.event_type, r.payload, r.attempts) for r, _ in mine],
-                    token=token,
-                    ecdsa_key=keys.get(hook.account_id) if hook.format == "sendgrid" else None,
-                )
-            )
-        return jobs
+    # -- posting ----------------------------------------------------------------------------
 
-    @staticmethod
-    async def _ecdsa_keys(session: AsyncSession, accounts: set[str]) -> dict[str, str]:
-        found = await session.scalars(
-            select(WebhookSigningKey).where(
-                WebhookSigningKey.account_id.in_(accounts), WebhookSigningKey.enabled.is_(True)
-            )
-        )
-        return {key.account_id: key.private_key_pem for key in found}
+    def _enqueue(self, job: Job) -> None:
+        lane = self._lanes.get(job.target.webhook_id)
+        if lane is None:
+            pace, batched = first_pace(self._rule), job.target.format == "sendgrid"
+            lane = self._lanes[job.target.webhook_id] = Lane(pace, batched)
+        lane.waiting.append(job)
+        self._fill(lane)
 
-    async def deliver(self, job: Job) -> None:
-        status, error = await self.post(job)
-        await self._record(job, status, error)
+    def _fill(self, lane: Lane) -> None:
+        while lane.waiting and lane.in_flight < lane.pace.limit:
+            job = lane.waiting.popleft()
+            lane.in_flight += 1
+            task = asyncio.create_task(self._send(lane, job), name="webhook-post")
+            self._posting[task] = job
+            task.add_done_callback(functools.partial(self._sent, lane=lane))
 
-    async def post(self, job: Job) -> tuple[int | None, str | None]:
-        """One signed POST; (status, None) when answered, (None, error) when not (a failed
-        OAuth token fetch is such an error)."""
-        body, headers = signed(job, self._clock.time())
+    def _sent(self, task: asyncio.Task[None], lane: Lane) -> None:
+        self._posting.pop(task, None)
+        lane.in_flight -= 1
+        self._fill(lane)
+        if wants_more(lane.pace, lane.held):
+            self.wake()
+
+    def _shed(self, lane: Lane) -> None:
+        """A lane whose pace fell holds no more than its new capacity: the claims it has no
+        room for go back to the outbox now, not after their lease."""
+        excess = lane.held - capacity(lane.pace)
+        shed = [lane.waiting.pop() for _ in range(min(excess, len(lane.waiting)))]
+        if shed:
+            task = asyncio.create_task(self._give_back(shed), name="webhook-give-back")
+            self._giving_back.add(task)
+            task.add_done_callback(self._giving_back.discard)
+
+    async def _give_back(self, jobs: list[Job]) -> None:
         try:
-            if job.target.oauth is not None:
-                headers["Authorization"] = "Bearer " + await self._bearer(job, job.target.oauth)
-            async with asyncio.timeout(self._settings.timeout_seconds):
-                request = self._client.stream(
-                    "POST", job.target.url, content=body.encode(), headers=headers
-                )
-                async with request as response:
-                    if job.target.oauth is not None and await token_refused(response):
-                        self._tokens.drop(job.target.webhook_id)
-                    return response.status_code, None
-        except TokenError as exc:
-            log.warning(
-                "event=webhook_oauth_failed webhook=%s error=%s", job.target.webhook_id, exc
+            await self._outbox.release(jobs)
+        except Exception:  # their lease runs out and they are claimed again
+            log.exception("event=webhook_release_failed jobs=%d", len(jobs))
+
+    async def _send(self, lane: Lane, job: Job) -> None:
+        """Post one job from its lane, pace the lane by the answer, and hand the outcome to
+        the recorder; a claim too old to finish within its lease is given back instead."""
+        try:
+            if self._clock.time() > job.claimed_until - self._settings.timeout_seconds:
+                await self._outbox.release([job])
+                return
+            async with self._slots:
+                answer = await self.post(job)
+            before, lane.pace = (
+                lane.pace,
+                paced(lane.pace, self._rule, answer.delivered, answer.seconds),
             )
-            return None, f"OAuth token: {exc}"[:ERROR_LIMIT]
-        except TimeoutError:
-            return None, f"no answer within {self._settings.timeout_seconds:g} s"
-        except httpx.HTTPError as exc:
-            return None, f"{exc.__class__.__name__}: {exc}"[:ERROR_LIMIT]
+            if lane.pace.limit < before.limit:
+                self._shed(lane)
+            self._recorder.add(self._outcomes(job, answer))
+            self._note(job, answer)
+        except Exception:
+            log.exception("event=webhook_post_failed webhook=%s", job.target.webhook_id)
+
+    async def deliver(self, job: Job, retry: bool = True) -> None:
+        """Post one job and write its outcome before returning (tests, test POSTs)."""
+        answer = await self.post(job)
+        await self._outbox.record(self._outcomes(job, answer, retry))
+        self._note(job, answer)
+
+    async def post(self, job: Job) -> Answer:
+        """One signed POST; a failed OAuth token fetch is an unanswered POST with its reason."""
+        body, headers = signed(job, self._clock.time())
+        oauth = job.target.oauth
+        if oauth is not None:
+            try:
+                headers["Authorization"] = "Bearer " + await self._bearer(job, oauth)
+            except TokenError as exc:
+                log.warning(
+                    "event=webhook_oauth_failed webhook=%s error=%s", job.target.webhook_id, exc
+                )
+                return Answer(None, f"OAuth token: {exc}"[:ERROR_LIMIT], 0.0)
+        answer = await self._client.post(
+            job.target.url, body.encode(), headers, oauth=oauth is not None
+        )
+        if answer.token_refused:
+            self._tokens.drop(job.target.webhook_id)
+        return answer
 
     async def _bearer(self, job: Job, oauth: OAuthClient) -> str:
         if job.test:
@@ -262,74 +259,52 @@ class WebhookSender:
     ) -> None:
         """Post the (new) test delivery now with these OAuth credentials, once: its outcome is
         final (delivered or failed) and recorded in the delivery log."""
-        token = new_id()
-        delivery.state, delivery.claim_token = "sending", token
-        delivery.claimed_until = self._clock.time() + self._settings.lease_seconds
-        async with self._sessions() as session, session.begin():
-            hook = await session.get(Webhook, webhook_id)
-            if hook is None:
-                return
-            keys = await self._ecdsa_keys(session, {hook.account_id})
-            session.add(delivery)
-        target = msgspec.structs.replace(target_of(hook), oauth=oauth)
-        row = Row(delivery.id, delivery.event_type, delivery.payload, 0)
-        ecdsa = keys.get(hook.account_id) if hook.format == "sendgrid" else None
-        job = Job(target=target, rows=[row], token=token, ecdsa_key=ecdsa, test=True)
-        status, error = await self.post(job)
-        await self._record(job, status, error, retry=False)
+        job = await self._outbox.add_test(webhook_id, delivery)
+        if job is None:
+            return
+        target = msgspec.structs.replace(job.target, oauth=oauth)
+        await self.deliver(msgspec.structs.replace(job, target=target), retry=False)
 
-    async def _record(
-        self, job: Job, status: int | None, error: str | None, retry: bool = True
-    ) -> None:
-        now = self._clock.time()
-        delivered = status is not None and 200 <= status < 300
-        if status is not None and not delivered:
-            error = f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else "")
-        async with self._sessions() as session, session.begin():
-            for row in job.rows:
-                attempts = row.attempts + 1
-                schedule = self._settings.retry_schedule_seconds if retry else []
-                delay = next_attempt_delay(attempts, schedule)
-                state = "delivered" if delivered else "failed" if delay is None else "pending"
-                await session.execute(
-                    update(D)
-                    .where(D.id == row.id, D.claim_token == job.token)
-                    .values(
-                        state=state,
-                        attempts=attempts,
-                        last_status=status,
-                        last_error=None if delivered else error,
-                        last_attempt_at=now,
-                        next_attempt_at=now + delay if state == "pending" and delay else now,
-                        claim_token=None,
-                        claimed_until=None,
-                    ),
-                    execution_options={"synchronize_session": False},
-                )
-        if not delivered:
-            if self._metrics is not None:
-                self._metrics.webhook_failed()
-            log.warning(
-                "event=webhook_failed webhook=%s rows=%d status=%s error=%s",
-                job.target.webhook_id,
-                len(job.rows),
-                status,
-                error,
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _outcomes(self, job: Job, answer: Answer, retry: bool = True) -> list[Outcome]:
+        now, error = self._clock.time(), failure_reason(answer)
+        schedule = self._settings.retry_schedule_seconds if retry else []
+        outcomes = []
+        for row in job.rows:
+            attempts = row.attempts + 1
+            delay = next_attempt_delay(attempts, schedule)
+            state = "delivered" if answer.delivered else "failed" if delay is None else "pending"
+            later = now + delay if state == "pending" and delay else now
+            outcomes.append(
+                Outcome(row.id, job.token, state, attempts, answer.status, error, now, later)
             )
+        return outcomes
+
+    def _note(self, job: Job, answer: Answer) -> None:
+        if answer.delivered:
+            return
+        if self._metrics is not None:
+            self._metrics.webhook_failed()
+        log.warning(
+            "event=webhook_failed webhook=%s rows=%d status=%s error=%s",
+            job.target.webhook_id,
+            len(job.rows),
+            answer.status,
+            failure_reason(answer),
+        )
 
     async def backlog(self) -> int:
         """Outbox rows waiting to be posted (for /metrics; one indexed COUNT)."""
-        async with self._sessions() as session:
-            count = await session.scalar(
-                select(func.count()).select_from(D).where(D.state.in_(("pending", "sending")))
-            )
-        return int(count or 0)
+        return await self._outbox.backlog()
 
-    async def _release(self, tokens: list[str]) -> None:
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(D)
-                .where(D.claim_token.in_(tokens), D.state == "sending")
-                .values(state="pending", claim_token=None, claimed_until=None),
-                execution_options={"synchronize_session": False},
-            )
+
+def failure_reason(answer: Answer) -> str | None:
+    """What the delivery log says of an attempt (None for a delivered one)."""
+    if answer.delivered:
+        return None
+    if answer.status is not None:
+        return f"HTTP {answer.status}" + (
+            " (redirects are not followed)" if answer.status < 400 else ""
+        )
+    return answer.error

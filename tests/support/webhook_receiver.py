@@ -19,7 +19,13 @@ class Delivery(msgspec.Struct):
 
 
 class WebhookReceiver:
-    def __init__(self, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        ssl_context: ssl.SSLContext | None = None,
+        keep_alive: bool = False,
+    ) -> None:
+        """`keep_alive`: answer in HTTP/1.1 and keep the connection open for the next POST."""
         self.deliveries: list[Delivery] = []
         self.status = 200
         self.delay = 0.0  # seconds to wait before answering (a slow receiver)
@@ -31,6 +37,8 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "-1"))
                 body = self.rfile.read(max(length, 0))
@@ -48,6 +56,7 @@ class WebhookReceiver:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "12")
                     self.end_headers()
                     self.wfile.write(b'{"ok": true}')
                 except (BrokenPipeError, ConnectionResetError):

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mta.webhooks.jobs import token_refused
+from mta.webhooks.http_client import refuses_token
 from mta.webhooks.oauth import OAuthClient
 from mta.webhooks.oauth_tokens import (
     DEFAULT_LIFETIME,
@@ -81,10 +81,10 @@ def test_client_credentials_are_form_encoded_before_basic_auth() -> None:
         (200, {}, b"", False),
     ],
 )
-async def test_which_answers_refuse_the_token(
+def test_which_answers_refuse_the_token(
     status: int, headers: dict[str, str], body: bytes, refused: bool
 ) -> None:
-    assert await token_refused(httpx.Response(status, headers=headers, content=body)) is refused
+    assert refuses_token(status, headers.get("WWW-Authenticate", ""), body[:4096]) is refused
 
 
 @pytest.fixture

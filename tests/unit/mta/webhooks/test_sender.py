@@ -9,12 +9,15 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import update
 
 from mta.db.models import WebhookDelivery
 from mta.webhooks.jobs import sign
-from tests.support.webhook_outbox import add_hook, rows, sender
+from mta.webhooks.pacing import QUEUE_ROUNDS
+from mta.webhooks.sender import START_CONCURRENCY
+from tests.support.webhook_outbox import SETTINGS, add_hook, rows, sender
 from tests.support.webhook_receiver import WebhookReceiver
 
 
@@ -140,3 +143,37 @@ async def test_a_slow_receiver_does_not_hold_up_another_webhook(sessions: Any) -
     finally:
         slow.stop()
         fast.stop()
+
+
+async def test_a_receiver_that_is_down_keeps_its_schedule_and_a_small_footprint(
+    sessions: Any,
+) -> None:
+    """Every event gets its first attempt and its retry an hour-schedule away; the sender
+    never holds more claims than the webhook's paced capacity (rows stay in the database)."""
+    gone = WebhookReceiver().start()
+    url = gone.url
+    gone.stop()  # nothing listens there any more: every POST is refused at once
+    events = 300
+    await add_hook(sessions, url, events)
+    settings = msgspec.structs.replace(SETTINGS, per_webhook_concurrency=8)
+    posting = sender(sessions, settings)
+    most_claimed = 0
+    posting.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            found = await rows(sessions)
+            most_claimed = max(most_claimed, sum(r.state == "sending" for r in found))
+            if all(r.attempts == 1 and r.state == "pending" for r in found):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await posting.stop()
+    found = await rows(sessions)
+    assert [(r.state, r.attempts) for r in found] == [("pending", 1)] * events
+    first_retry = settings.retry_schedule_seconds[0]
+    assert all(r.next_attempt_at >= time.time() + first_retry - 35 for r in found)
+    assert all((r.last_error or "").startswith("ClientConnector") for r in found)
+    # A failing webhook's limit falls to one: it holds at most QUEUE_ROUNDS claims then (and
+    # its first limit's worth, START_CONCURRENCY, before the first answer came back).
+    assert 0 < most_claimed <= QUEUE_ROUNDS * START_CONCURRENCY
