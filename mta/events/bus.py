@@ -153,6 +153,7 @@ class EventBus:
 MESSAGES = cast(Table, Message.__table__)
 RECIPIENTS = cast(Table, MessageRecipient.__table__)
 EVENTS = cast(Table, EventRow.__table__)
+OUTBOX = cast(Table, WebhookDelivery.__table__)
 
 
 async def _add_log_rows(session: AsyncSession, entries: list[MessageLogEntry]) -> None:
@@ -267,27 +268,26 @@ async def _fill_outbox(session: AsyncSession, events: list[Event], now: float) -
             select(Webhook).where(Webhook.account_id.in_(accounts), Webhook.enabled.is_(True))
         )
     )
-    queued = 0
+    rows = []
     for event in events:
         kind = event_type(event)
         for hook in hooks:
             if hook.account_id != event.account_id or kind not in hook.enabled_events:
                 continue
             body = msgspec.json.encode(webhook_payload(event)).decode()
-            session.add(
-                WebhookDelivery(
-                    id=new_id(),
-                    webhook_id=hook.id,
-                    event_id=event.event_id,
-                    event_type=kind,
-                    payload=body,
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    last_status=None,
-                    last_error=None,
-                    created_at=now,
-                )
+            rows.append(
+                {
+                    "id": new_id(),
+                    "webhook_id": hook.id,
+                    "event_id": event.event_id,
+                    "event_type": kind,
+                    "payload": body,
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
             )
-            queued += 1
-    return queued
+    if rows:
+        await session.execute(insert(OUTBOX), rows)
+    return len(rows)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import msgspec
@@ -97,41 +97,47 @@ class Outbox:
                 await self._clock.sleep(pause)
         raise AssertionError("unreachable")
 
-    async def claim(self, ask: Ask) -> tuple[list[Job], Plan]:
-        """Claim due rows (and rows whose lease ran out) as POSTs, within what `ask` allows."""
-        if ask.free <= 0:
-            return [], Plan([])
-        return await self.retrying("claim", lambda: self._claim(ask.room, ask.new_room, ask))
+    async def claim(self, ask: Ask, outcomes: Sequence[Outcome] = ()) -> tuple[list[Job], Plan]:
+        """Write `outcomes` and claim due rows (and rows whose lease ran out) as POSTs, within
+        what `ask` allows, in one transaction."""
+        return await self.retrying("claim", lambda: self._claim(ask, list(outcomes)))
 
-    async def _claim(
-        self, room: Mapping[str, int], new_room: int, ask: Ask
+    async def _claim(self, ask: Ask, outcomes: list[Outcome]) -> tuple[list[Job], Plan]:
+        async with self._writing, self._sessions() as session, session.begin():
+            if outcomes:
+                await session.execute(RECORD, [outcome_params(o) for o in outcomes])
+            if ask.free <= 0:
+                return [], Plan([])
+            return await self._take(session, ask.room, ask.new_room, ask)
+
+    async def _take(
+        self, session: AsyncSession, room: Mapping[str, int], new_room: int, ask: Ask
     ) -> tuple[list[Job], Plan]:
         now, token = self._clock.time(), new_id()
         claimable = or_(and_(*due(now)), and_(*lease_over(now)))
         # A webhook at its limit is left out, so its backlog cannot crowd out the others.
         full = [hook for hook, n in room.items() if n <= 0]
         limit, free = min(CANDIDATES, ask.rows), ask.free
-        async with self._writing, self._sessions() as session, session.begin():
-            candidates = [
-                *await session.execute(_candidates(full, limit).where(*due(now))),
-                *await session.execute(_candidates(full, limit).where(*lease_over(now))),
-            ]
-            found = [Candidate(*row) for row in candidates]
-            plan = plan_jobs(found, room, new_room, free, self._batching, now)
-            if not plan.jobs:
-                return [], plan
-            until = now + self._settings.lease_seconds
-            # The WHERE is checked again by the UPDATE (SQLite's only guard): a row another
-            # sender took meanwhile is not taken again, and RETURNING says which were.
-            claimed = await session.execute(
-                update(T)
-                .where(T.c.id.in_([i for ids in plan.jobs for i in ids]), claimable)
-                .values(state="sending", claimed_until=until, claim_token=token)
-                .returning(T.c.id, T.c.event_type, T.c.payload, T.c.attempts)
-            )
-            rows = {row.id: Row(*row) for row in claimed}
-            jobs = await self._jobs(session, plan.jobs, rows, found, Claim(token, until))
-            return jobs, plan
+        candidates = [
+            *await session.execute(_candidates(full, limit).where(*due(now))),
+            *await session.execute(_candidates(full, limit).where(*lease_over(now))),
+        ]
+        found = [Candidate(*row) for row in candidates]
+        plan = plan_jobs(found, room, new_room, free, self._batching, now)
+        if not plan.jobs:
+            return [], plan
+        until = now + self._settings.lease_seconds
+        # The WHERE is checked again by the UPDATE (SQLite's only guard): a row another
+        # sender took meanwhile is not taken again, and RETURNING says which were.
+        claimed = await session.execute(
+            update(T)
+            .where(T.c.id.in_([i for ids in plan.jobs for i in ids]), claimable)
+            .values(state="sending", claimed_until=until, claim_token=token)
+            .returning(T.c.id, T.c.event_type, T.c.payload, T.c.attempts)
+        )
+        rows = {row.id: Row(*row) for row in claimed}
+        jobs = await self._jobs(session, plan.jobs, rows, found, Claim(token, until))
+        return jobs, plan
 
     async def _jobs(
         self,
@@ -161,41 +167,15 @@ class Outbox:
         return jobs
 
     async def record(self, outcomes: list[Outcome]) -> None:
-        """Every outcome in one statement, in one transaction; a row whose claim another
-        sender took over (its lease ran out) is left to that sender."""
+        """Every outcome in one statement, in one transaction (for a POST made outside the
+        claim loop: a test, a stop)."""
         if not outcomes:
             return
-        statement = (
-            update(T)
-            .where(T.c.id == bindparam("b_id"), T.c.claim_token == bindparam("b_token"))
-            .values(
-                state=bindparam("b_state"),
-                attempts=bindparam("b_attempts"),
-                last_status=bindparam("b_status"),
-                last_error=bindparam("b_error"),
-                last_attempt_at=bindparam("b_at"),
-                next_attempt_at=bindparam("b_next"),
-                claim_token=None,
-                claimed_until=None,
-            )
-        )
-        params = [
-            {
-                "b_id": o.row_id,
-                "b_token": o.token,
-                "b_state": o.state,
-                "b_attempts": o.attempts,
-                "b_status": o.status,
-                "b_error": o.error,
-                "b_at": o.at,
-                "b_next": o.next_attempt_at,
-            }
-            for o in outcomes
-        ]
+        params = [outcome_params(o) for o in outcomes]
 
         async def write() -> None:
             async with self._writing, self._sessions() as session, session.begin():
-                await session.execute(statement, params)
+                await session.execute(RECORD, params)
 
         await self.retrying("record", write)
 
@@ -262,6 +242,38 @@ class Outbox:
         row = Row(delivery.id, delivery.event_type, delivery.payload, 0)
         ecdsa = keys.get(hook.account_id) if hook.format == "sendgrid" else None
         return Job(target_of(hook), [row], token, ecdsa, test=True, claimed_until=until)
+
+
+# One statement for any number of outcomes; a row whose claim another sender took over (its
+# lease ran out) is left to that sender.
+RECORD = (
+    update(T)
+    .where(T.c.id == bindparam("b_id"), T.c.claim_token == bindparam("b_token"))
+    .values(
+        state=bindparam("b_state"),
+        attempts=bindparam("b_attempts"),
+        last_status=bindparam("b_status"),
+        last_error=bindparam("b_error"),
+        last_attempt_at=bindparam("b_at"),
+        next_attempt_at=bindparam("b_next"),
+        claim_token=None,
+        claimed_until=None,
+    )
+)
+
+
+def outcome_params(outcome: Outcome) -> dict[str, Any]:
+    o = outcome
+    return {
+        "b_id": o.row_id,
+        "b_token": o.token,
+        "b_state": o.state,
+        "b_attempts": o.attempts,
+        "b_status": o.status,
+        "b_error": o.error,
+        "b_at": o.at,
+        "b_next": o.next_attempt_at,
+    }
 
 
 def due(now: float) -> tuple[Any, ...]:

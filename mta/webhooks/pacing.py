@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import msgspec
 
-QUEUE_ROUNDS = 16  # claimed POSTs a webhook may hold: this many times its limit, in flight or not
+# Claimed POSTs a webhook may hold, waiting or in flight: this many times its limit (a
+# SendGrid-format POST carries up to a batch of events, so it holds fewer rounds).
+QUEUE_ROUNDS = 32
+BATCH_ROUNDS = 4
 
 
 class Pace(msgspec.Struct, frozen=True):
@@ -38,17 +41,17 @@ def paced(pace: Pace, rule: PaceRule, delivered: bool, seconds: float) -> Pace:
     return Pace(pace.limit, pace.fast + 1)
 
 
-def capacity(pace: Pace) -> int:
+def capacity(pace: Pace, batched: bool = False) -> int:
     """How many claimed POSTs a webhook may hold, waiting or in flight."""
-    return pace.limit * QUEUE_ROUNDS
+    return pace.limit * (BATCH_ROUNDS if batched else QUEUE_ROUNDS)
 
 
-def room(pace: Pace, held: int) -> int:
+def room(pace: Pace, held: int, batched: bool = False) -> int:
     """How many more POSTs the webhook may claim while it holds `held`."""
-    return max(0, capacity(pace) - held)
+    return max(0, capacity(pace, batched) - held)
 
 
-def wants_more(pace: Pace, held: int) -> bool:
+def wants_more(pace: Pace, held: int, batched: bool = False) -> bool:
     """Whether to claim for the webhook again: once it is down to half of what it may hold,
     so that claims come in sets, not one a POST."""
-    return held <= capacity(pace) // 2
+    return held <= capacity(pace, batched) // 2

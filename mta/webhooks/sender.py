@@ -31,7 +31,7 @@ from mta.webhooks.oauth import OAuthClient
 from mta.webhooks.oauth_tokens import OAuthTokens, TokenError
 from mta.webhooks.outbox import IDLE_POLL_SECONDS, Ask, Outbox, Outcome
 from mta.webhooks.pacing import Pace, PaceRule, capacity, first_pace, paced, room, wants_more
-from mta.webhooks.recorder import Recorder
+from mta.webhooks.recorder import PendingOutcomes
 from mta.webhooks.transport import PinnedTransport
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class WebhookSender:
         self._settings = settings
         self._metrics = metrics
         self._outbox = Outbox(sessions, settings, self._clock)
-        self._recorder = Recorder(self._outbox, self._clock)
+        self._outcomes_due = PendingOutcomes()  # written with the next claim
         self._client = WebhookClient(
             resolver,
             settings.allow_private_targets,
@@ -98,7 +98,6 @@ class WebhookSender:
         self._wakeup.set()
 
     def start(self) -> None:
-        self._recorder.start()
         self._task = asyncio.create_task(self._run(), name="webhook-sender")
 
     async def stop(self) -> None:
@@ -112,7 +111,8 @@ class WebhookSender:
         running = (self._task, *self._posting, *self._giving_back)
         await asyncio.gather(*(t for t in running if t is not None), return_exceptions=True)
         cut += [job for lane in self._lanes.values() for job in lane.waiting]
-        await self._recorder.stop()
+        with contextlib.suppress(Exception):
+            await self._outbox.record(self._outcomes_due.take())
         with contextlib.suppress(Exception):
             await self._outbox.release(cut)
         await self._client.close()
@@ -124,15 +124,20 @@ class WebhookSender:
         while True:
             self._wakeup.clear()
             wait = IDLE_POLL_SECONDS
+            outcomes = self._outcomes_due.take()
             try:
-                jobs, hold_until = await self._claim()
+                jobs, hold_until = await self._claim(outcomes)
                 for job in jobs:
                     self._enqueue(job)
                 # More may be due at once when this claim found some; else sleep until due.
                 wait = 0.0 if jobs and self._free() > 0 else await self._outbox.next_due_in()
                 if hold_until is not None:
                     wait = min(wait, max(0.0, hold_until - self._clock.time()))
+            except asyncio.CancelledError:
+                self._outcomes_due.give_back(outcomes)  # the stop writes them
+                raise
             except Exception:
+                self._outcomes_due.give_back(outcomes)  # written with the next round
                 log.exception("event=webhook_loop_failed")
             if wait > 0:
                 await self._clock.wait_for(self._wakeup, wait)
@@ -146,17 +151,18 @@ class WebhookSender:
 
     async def claim(self) -> list[Job]:
         """Claim what is due now, within every webhook's room and the sender's."""
-        return (await self._claim())[0]
+        return (await self._claim([]))[0]
 
-    async def _claim(self) -> tuple[list[Job], float | None]:
-        jobs, plan = await self._outbox.claim(self._ask())
+    async def _claim(self, outcomes: list[Outcome]) -> tuple[list[Job], float | None]:
+        """One round: the outcomes in, and what is due now out, in one transaction."""
+        jobs, plan = await self._outbox.claim(self._ask(), outcomes)
         return jobs, plan.hold_until
 
     def _ask(self) -> Ask:
         """This sender's room: each lane's, a new webhook's (its first limit: no queue yet),
         and the rows those POSTs can carry (a SendGrid-format POST, up to a batch)."""
         batch = self._settings.sendgrid_batch_size
-        rooms = {hook: room(lane.pace, lane.held) for hook, lane in self._lanes.items()}
+        rooms = {h: room(lane.pace, lane.held, lane.batched) for h, lane in self._lanes.items()}
         new_room = first_pace(self._rule).limit
         rows = new_room * batch + sum(
             n * (batch if self._lanes[hook].batched else 1) for hook, n in rooms.items()
@@ -185,13 +191,13 @@ class WebhookSender:
         self._posting.pop(task, None)
         lane.in_flight -= 1
         self._fill(lane)
-        if wants_more(lane.pace, lane.held):
+        if wants_more(lane.pace, lane.held, lane.batched):
             self.wake()
 
     def _shed(self, lane: Lane) -> None:
         """A lane whose pace fell holds no more than its new capacity: the claims it has no
         room for go back to the outbox now, not after their lease."""
-        excess = lane.held - capacity(lane.pace)
+        excess = lane.held - capacity(lane.pace, lane.batched)
         shed = [lane.waiting.pop() for _ in range(min(excess, len(lane.waiting)))]
         if shed:
             task = asyncio.create_task(self._give_back(shed), name="webhook-give-back")
@@ -219,7 +225,8 @@ class WebhookSender:
             )
             if lane.pace.limit < before.limit:
                 self._shed(lane)
-            self._recorder.add(self._outcomes(job, answer))
+            self._outcomes_due.add(self._outcomes(job, answer))
+            self.wake()
             self._note(job, answer)
         except Exception:
             log.exception("event=webhook_post_failed webhook=%s", job.target.webhook_id)

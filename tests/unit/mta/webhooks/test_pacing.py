@@ -46,6 +46,8 @@ def test_the_first_limit_is_never_above_the_ceiling() -> None:
 
 def test_room_and_when_to_claim_again() -> None:
     pace = Pace(2)
-    assert capacity(pace) == 32
-    assert room(pace, 0) == 32 and room(pace, 30) == 2 and room(pace, 40) == 0
-    assert not wants_more(pace, 17) and wants_more(pace, 16)
+    assert capacity(pace) == 64
+    assert room(pace, 0) == 64 and room(pace, 60) == 4 and room(pace, 70) == 0
+    assert not wants_more(pace, 33) and wants_more(pace, 32)
+    # A SendGrid-format webhook holds fewer POSTs: each carries a batch of events.
+    assert capacity(pace, batched=True) == 8 and room(pace, 6, batched=True) == 2
