@@ -28,6 +28,7 @@ from mta.core.metrics import Metrics
 from mta.core.model import new_id
 from mta.db.models import Event as EventRow
 from mta.db.models import Message, MessageCategory, MessageRecipient, Webhook, WebhookDelivery
+from mta.db.write_turns import WriteTurns
 
 log = logging.getLogger(__name__)
 BATCH_LIMIT = 500
@@ -74,8 +75,10 @@ class EventBus:
         sinks: Sequence[EventSink] = (),
         metrics: Metrics | None = None,
         clock: Clock | None = None,
+        turns: WriteTurns | None = None,
     ) -> None:
         self._sessions = sessions
+        self._turns = turns or WriteTurns()
         self._metrics = metrics
         self._clock = clock or SystemClock()
         self._on_outbox = on_outbox
@@ -137,7 +140,7 @@ class EventBus:
         events = [item for item in batch if not isinstance(item, MessageLogEntry)]
         if not entries and not events:
             return
-        async with self._sessions() as session, session.begin():
+        async with self._turns.turn(), self._sessions() as session, session.begin():
             await _add_log_rows(session, entries)
             await _record_events(session, events)
             await _refresh_status(session, _status_changes(events))

@@ -18,6 +18,7 @@ from mta.core.clock import Clock, SystemClock
 from mta.core.dns import DnsResolver, Resolver
 from mta.core.metrics import Metrics, Readiness
 from mta.db.engine import database_url, make_engine, make_sessionmaker
+from mta.db.write_turns import write_turns_for
 from mta.delivery.client import AiosmtplibConnector
 from mta.delivery.deliverer import Deliverer
 from mta.events.bus import EventBus
@@ -100,8 +101,11 @@ def build_core(
     metrics, readiness, clock = Metrics(), Readiness(), SystemClock()
     resolver = resolver or DnsResolver(settings.dns, metrics, clock)
     spool = LogSpool(layout.spool)
-    sender = WebhookSender(sessions, settings.webhooks, resolver, metrics=metrics, clock=clock)
-    bus = EventBus(sessions, on_outbox=sender.wake, metrics=metrics, clock=clock)
+    turns = write_turns_for(engine)  # the bus's and the outbox's writes, in order
+    sender = WebhookSender(
+        sessions, settings.webhooks, resolver, metrics=metrics, clock=clock, turns=turns
+    )
+    bus = EventBus(sessions, on_outbox=sender.wake, metrics=metrics, clock=clock, turns=turns)
     bus.add_sink(SuppressionSink())
     bus.add_sink(MessageActivitySink())  # message log counters
     bus.add_sink(StatsSink())  # daily stats aggregates

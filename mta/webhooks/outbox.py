@@ -5,7 +5,6 @@ lock, a PostgreSQL serialization failure or deadlock) is retried here, never rai
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
@@ -19,6 +18,7 @@ from config.settings import WebhookSettings
 from mta.core.clock import Clock
 from mta.core.model import new_id
 from mta.db.models import Webhook, WebhookDelivery, WebhookSigningKey
+from mta.db.write_turns import WriteTurns
 from mta.webhooks.jobs import Batching, Candidate, Job, Plan, Row, plan_jobs, target_of
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,18 @@ def is_busy(exc: BaseException) -> bool:
 
 class Outbox:
     def __init__(
-        self, sessions: async_sessionmaker[Any], settings: WebhookSettings, clock: Clock
+        self,
+        sessions: async_sessionmaker[Any],
+        settings: WebhookSettings,
+        clock: Clock,
+        turns: WriteTurns | None = None,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._clock = clock
         self._batching = Batching(settings.sendgrid_batch_size, settings.sendgrid_batch_seconds)
-        # This sender's writes take turns here rather than in SQLite's busy wait.
-        self._writing = asyncio.Lock()
+        # This sender's writes take turns with the node's other writers, not in SQLite's wait.
+        self._turns = turns or WriteTurns()
 
     async def retrying(self, what: str, operation: Callable[[], Awaitable[_T]]) -> _T:
         """`operation`, tried again while the database is busy (after the last pause, the
@@ -103,7 +107,7 @@ class Outbox:
         return await self.retrying("claim", lambda: self._claim(ask, list(outcomes)))
 
     async def _claim(self, ask: Ask, outcomes: list[Outcome]) -> tuple[list[Job], Plan]:
-        async with self._writing, self._sessions() as session, session.begin():
+        async with self._turns.turn(), self._sessions() as session, session.begin():
             if outcomes:
                 await session.execute(RECORD, [outcome_params(o) for o in outcomes])
             if ask.free <= 0:
@@ -174,7 +178,7 @@ class Outbox:
         params = [outcome_params(o) for o in outcomes]
 
         async def write() -> None:
-            async with self._writing, self._sessions() as session, session.begin():
+            async with self._turns.turn(), self._sessions() as session, session.begin():
                 await session.execute(RECORD, params)
 
         await self.retrying("record", write)
@@ -187,7 +191,7 @@ class Outbox:
         tokens = list({job.token for job in jobs})
 
         async def write() -> None:
-            async with self._writing, self._sessions() as session, session.begin():
+            async with self._turns.turn(), self._sessions() as session, session.begin():
                 await session.execute(
                     update(D)
                     .where(D.id.in_(ids), D.claim_token.in_(tokens), D.state == "sending")

@@ -25,6 +25,7 @@ from mta.core.clock import Clock, SystemClock
 from mta.core.dns import Resolver
 from mta.core.metrics import Metrics
 from mta.db.models import WebhookDelivery
+from mta.db.write_turns import WriteTurns
 from mta.webhooks.http_client import ERROR_LIMIT, Answer, WebhookClient
 from mta.webhooks.jobs import Job, next_attempt_delay, signed
 from mta.webhooks.oauth import OAuthClient
@@ -62,11 +63,12 @@ class WebhookSender:
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: Metrics | None = None,
         clock: Clock | None = None,
+        turns: WriteTurns | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
         self._settings = settings
         self._metrics = metrics
-        self._outbox = Outbox(sessions, settings, self._clock)
+        self._outbox = Outbox(sessions, settings, self._clock, turns)
         self._outcomes_due = PendingOutcomes()  # written with the next claim
         self._client = WebhookClient(
             resolver,
