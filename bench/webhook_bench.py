@@ -5,15 +5,21 @@ relays N messages of 5 KB through a `scaisend serve` (trusted-network relay) to 
 so 2N events are posted, one a POST in ScaiSend's signed format, in arrays in SendGrid's.
 
     .venv/bin/python bench/webhook_bench.py [--workers 1|2] [--database sqlite|postgresql]
-        [--format scaisend|sendgrid] [--mode burst|drain] [--messages 10000] [--timeout 600]
-    .venv/bin/python bench/webhook_bench.py --all     # both formats x 1, 2 workers x both
-                                                      # databases, burst; a summary at the end
+        [--format scaisend|sendgrid] [--mode burst|paced|drain] [--rate 200]
+        [--messages 10000] [--timeout 600]
+    .venv/bin/python bench/webhook_bench.py --all     # burst: both formats x 1, 2 workers x
+                                                      # both databases; paced: both formats x
+                                                      # both databases, 2 workers; a summary
     --source DIR runs the server from another tree (e.g. `git archive HEAD` unpacked there)
 
 burst (default): relay N with `smtp-source -s 20` and wait until the receiver has all 2N
 events. Prints the relay's end-to-end rate (first injection to the sink having all N), events
 and POSTs, events/s (first to last arrival, and from the first injection), the time the outbox
 still needed after the relay ended, the lag from event to POST, and the server's CPU time.
+
+paced: the same, but the relay is offered `--rate` messages a second (each second one
+`smtp-source` sends that second's share), below what the relay and the outbox can carry: the
+lag while the outbox keeps up.
 
 drain: the outbox's capacity. The receiver holds its answers (the few POSTs in flight wait;
 a disabled webhook would get no outbox rows at all), N are relayed and delivered, and once the
@@ -74,13 +80,15 @@ class Options:
     format: str = "scaisend"
     mode: str = "burst"
     messages: int = 10_000
+    rate: int = 200  # paced: messages a second
     timeout: float = 600.0
     source: Path = ROOT  # the tree whose `scaisend` runs
 
     def title(self) -> str:
         worker = "worker" if self.workers == 1 else "workers"
+        mode = f"paced at {self.rate} msgs/s" if self.mode == "paced" else self.mode
         return (
-            f"{self.mode}, {self.format} format, {self.workers} {worker}, {self.database},"
+            f"{mode}, {self.format} format, {self.workers} {worker}, {self.database},"
             f" {self.messages} messages"
         )
 
@@ -136,8 +144,9 @@ class Result:
 
     @property
     def drain_seconds(self) -> float | None:
-        anchor = self.relay_end if self.options.mode == "burst" else self.start
-        return None if anchor is None or self.last is None else self.last - anchor
+        anchor = self.relay_end if self.options.mode != "drain" else self.start
+        # Paced, the last event may arrive before the sink's count is seen complete: 0.
+        return None if anchor is None or self.last is None else max(0.0, self.last - anchor)
 
 
 # -- processes ---------------------------------------------------------------------------
@@ -326,12 +335,36 @@ def sink_count(counter: Path) -> int:
     return 0
 
 
+def smtp_source(mx: int, messages: int, sessions: int = 20) -> list[str]:
+    argv = f"smtp-source -s {sessions} -m {messages} -l 5000 -f bench@example.com"
+    return [
+        *argv.split(),
+        *f"-t user@example.net -M bench-client.example.com 127.0.0.1:{mx}".split(),
+    ]
+
+
 def relay(mx: int, messages: int, timeout: float) -> None:
-    argv = f"smtp-source -s 20 -m {messages} -l 5000 -f bench@example.com -t user@example.net"
-    argv += f" -M bench-client.example.com 127.0.0.1:{mx}"
-    done = subprocess.run(argv.split(), capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        smtp_source(mx, messages), capture_output=True, text=True, timeout=timeout
+    )
     if done.returncode != 0:
         print(f"smtp-source exited {done.returncode}: {done.stdout[-300:]}", file=sys.stderr)
+
+
+def relay_paced(mx: int, messages: int, per_second: int, deadline: float) -> None:
+    """N messages at `per_second`: each second one smtp-source sends that second's share."""
+    started, slices, sent = time.monotonic(), [], 0
+    while sent < messages and time.monotonic() < deadline:
+        count = min(per_second, messages - sent)
+        argv = smtp_source(mx, count, min(20, count))
+        slices.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        sent += count
+        time.sleep(max(0.0, started + len(slices) - time.monotonic()))
+    for process in slices:
+        try:
+            process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def wait_until(check: Callable[[], bool], deadline: float, poll: float) -> float | None:
@@ -457,7 +490,7 @@ def measure(result: Result) -> None:
         webhook_id = create_webhook(f"http://127.0.0.1:{ports.http}", jwt, hook, options.format)
         sqlite_file = state / "var" / "scaisend.db" if postgres is None else None
         outbox = Outbox(sqlite_file, postgres.dsn if postgres else None, webhook_id)
-        if options.mode == "burst":
+        if options.mode != "drain":
             run_burst(result, counter, ports, server)
         else:
             run_drain(result, counter, ports, server, outbox)
@@ -475,7 +508,10 @@ def relay_and_wait(result: Result, counter: Path, ports: Ports, deadline: float)
     messages = result.options.messages
     before = sink_count(counter)
     start = time.time()
-    relay(ports.mx, messages, max(1.0, deadline - time.monotonic()))
+    if result.options.mode == "paced":
+        relay_paced(ports.mx, messages, result.options.rate, deadline)
+    else:
+        relay(ports.mx, messages, max(1.0, deadline - time.monotonic()))
     result.relay_end = wait_until(lambda: sink_count(counter) >= before + messages, deadline, 0.02)
     if result.relay_end is not None:
         result.relay_rate = messages / (result.relay_end - start)
@@ -556,12 +592,13 @@ def print_block(result: Result) -> None:
     options, target = result.options, 2 * result.options.messages
     status = "complete" if result.complete else "INCOMPLETE"
     status += f" ({result.error})" if result.error else ""
-    anchor = "first injection" if options.mode == "burst" else "release"
+    anchor = "first injection" if options.mode != "drain" else "release"
     needed = None if result.relay_rate is None else 2 * result.relay_rate
     print(f"== webhook bench: {options.title()} -- {status}")
     if options.source != ROOT:
         print(f"server        from {options.source}")
-    print(f"relay         {rate(result.relay_rate, 'msgs/s')} end to end (smtp-source -s 20, 5 KB)")
+    offered = f"{options.rate} a second" if options.mode == "paced" else "-s 20"
+    print(f"relay         {rate(result.relay_rate, 'msgs/s')} end to end (smtp-source {offered})")
     print(
         f"events        {result.unique} of {target} posted, {result.events - result.unique}"
         f" duplicates, in {result.posts} POSTs"
@@ -574,11 +611,11 @@ def print_block(result: Result) -> None:
         )
     print(
         f"events/s      {rate(result.rate_first_last)} first to last arrival,"
-        f" {rate(result.rate_run)} from the {anchor}; the relay's peak needs {rate(needed)}"
+        f" {rate(result.rate_run)} from the {anchor}; the relay needs {rate(needed)}"
     )
     print(
         f"drain         {seconds(result.drain_seconds)} from the"
-        f" {'sink having all messages' if options.mode == 'burst' else 'release'}"
+        f" {'sink having all messages' if options.mode != 'drain' else 'release'}"
         " to the last event"
     )
     whole = " (created_at is whole seconds: overstates by up to 1 s)"
@@ -669,10 +706,11 @@ def parse() -> tuple[list[Options], bool]:
     parser.add_argument("--workers", type=int, choices=[1, 2], default=1, help="[server] workers")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--format", choices=["scaisend", "sendgrid"], default="scaisend")
-    parser.add_argument("--mode", choices=["burst", "drain"], default="burst")
+    parser.add_argument("--mode", choices=["burst", "paced", "drain"], default="burst")
+    parser.add_argument("--rate", type=int, default=200, help="paced: messages a second")
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds for each wait")
-    parser.add_argument("--all", action="store_true", help="the matrix, burst mode")
+    parser.add_argument("--all", action="store_true", help="the matrix, burst and paced")
     parser.add_argument(
         "--source",
         type=Path,
@@ -689,14 +727,21 @@ def parse() -> tuple[list[Options], bool]:
             args.format,
             args.mode,
             args.messages,
+            args.rate,
             args.timeout,
             source,
         )
         return [one], False
+    rate, timeout = args.rate, args.timeout
     matrix = [
-        Options(workers, database, fmt, "burst", args.messages, args.timeout, source)
+        Options(workers, database, fmt, "burst", args.messages, rate, timeout, source)
         for database in ("sqlite", "postgresql")
         for workers in (1, 2)
+        for fmt in ("scaisend", "sendgrid")
+    ]
+    matrix += [
+        Options(2, database, fmt, "paced", args.messages, rate, timeout, source)
+        for database in ("sqlite", "postgresql")
         for fmt in ("scaisend", "sendgrid")
     ]
     return matrix, True
