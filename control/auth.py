@@ -84,11 +84,30 @@ async def provide_principal(
     return await caller(request, services)
 
 
+def refuse_operator(principal: Principal) -> Principal:
+    """An account's routes refuse the operator's token (403): it belongs to no account."""
+    if principal.is_operator:
+        raise PermissionDenied(
+            "an operator token belongs to no account: use a token or an API key of the account"
+        )
+    return principal
+
+
 async def provide_admin(
     request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> Principal:
-    return admin_caller(request, services)
+    return refuse_operator(admin_caller(request, services))
 
 
-# `principal` on an `/api/admin` route group: the caller, who must come with a JWT.
+async def provide_queue_account(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> str | None:
+    """Whose queue the caller sees: every account's for the operator, else its own."""
+    principal = admin_caller(request, services)
+    return None if principal.is_operator else principal.account_id
+
+
+# `principal` on an `/api/admin` route group: the caller, who must come with an account's JWT.
 ADMIN = {"principal": Provide(provide_admin)}
+# `account` on the queue's routes: None for the operator (the whole queue).
+QUEUE = {"account": Provide(provide_queue_account)}

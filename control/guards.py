@@ -1,6 +1,7 @@
 """Route guards: what a caller may do, declared on the route group and checked before the
 handler runs. `/v3` handlers name their scope in `opt={"scope": ...}`, which `require_scope`
-(the guard of the whole `/v3` group) checks; `/api/admin/queue` wants an admin-role JWT."""
+(the guard of the whole `/v3` group) checks; `/api/admin/queue` wants the operator's JWT
+or an account admin's (who sees only the account's own mail)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from litestar.enums import HttpMethod
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.handlers.base import BaseRouteHandler
 
-from control.auth import AnyConnection, admin_caller, caller, services_of
+from control.auth import AnyConnection, admin_caller, caller, refuse_operator, services_of
 from mta.core.errors import PermissionDenied
 from mta.services.identity import Principal
 
@@ -44,12 +45,14 @@ async def require_scope(connection: AnyConnection, handler: BaseRouteHandler) ->
     if is_preflight(handler):
         return
     declared = declared_scope(handler)
-    check_scope(await caller(connection, services_of(connection)), declared)
+    check_scope(refuse_operator(await caller(connection, services_of(connection))), declared)
 
 
-def operator(connection: AnyConnection, handler: BaseRouteHandler) -> None:
-    """The queue's guard: an admin-role JWT; any other JWT is refused (403)."""
+def queue_admin(connection: AnyConnection, handler: BaseRouteHandler) -> None:
+    """The queue's guard: the operator's or an account admin's JWT; a member's is refused."""
     if is_preflight(handler):
         return
-    if admin_caller(connection, services_of(connection)).role != "admin":
-        raise PermissionDenied("the queue is for operators: an admin-role token is needed")
+    if admin_caller(connection, services_of(connection)).role not in ("operator", "admin"):
+        raise PermissionDenied(
+            "the queue is for operators and account admins: an admin-role token is needed"
+        )

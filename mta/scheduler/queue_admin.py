@@ -1,6 +1,8 @@
-"""Operator control of the queue, as postqueue / postsuper: list, show, retry, hold, release
-and delete, over the spool and the running scheduler. Holds survive restarts (a small JSON
-file beside the spool). A scheduled send waits as deferred; one a paused batch parks is held."""
+"""Control of the queue, as postqueue / postsuper: list, show, retry, hold, release and delete,
+over the spool and the running scheduler. Every call names whose mail it may touch: one
+account's (another's is not there), or None for the operator's whole queue. Holds survive
+restarts (a small JSON file beside the spool). A scheduled send waits as deferred; one a
+paused batch parks is held."""
 
 from __future__ import annotations
 
@@ -101,7 +103,12 @@ class QueueControl:
         )
 
     async def list(
-        self, *, domain: str | None = None, state: QueueState | None = None, limit: int = 100
+        self,
+        account: str | None = None,
+        *,
+        domain: str | None = None,
+        state: QueueState | None = None,
+        limit: int = 100,
     ) -> list[QueuedMessage]:
         """Queued messages by due time, filtered by recipient domain and state."""
         limit = max(1, min(limit, MAX_LIST))
@@ -109,7 +116,7 @@ class QueueControl:
         for queue_id, _due in sorted(self._store.pending_index().items(), key=lambda i: i[1]):
             if state is not None and self.state_of(queue_id) != state:
                 continue
-            entry = await self._load(queue_id)
+            entry = await self._load(account, queue_id)
             if entry is None or (
                 domain
                 and not any(s.email.lower().endswith("@" + domain.lower()) for s in entry.pending)
@@ -120,19 +127,19 @@ class QueueControl:
                 break
         return found
 
-    async def show(self, queue_id: str) -> QueuedMessage:
-        entry = await self._load(queue_id)
+    async def show(self, account: str | None, queue_id: str) -> QueuedMessage:
+        entry = await self._load(account, queue_id)
         if entry is None:
             raise NotFound(f"no message {queue_id} in the queue")
         return self.view(entry)
 
-    async def retry(self, queue_id: str | None) -> int:
+    async def retry(self, account: str | None, queue_id: str | None) -> int:
         """Make one message (or, with None, every deferred one but scheduled sends not yet
         due) due now; returns how many. Messages of a paused batch stay parked."""
         ids = [queue_id] if queue_id else list(self._store.pending_index())
         count, now = 0, self._clock.time()
         for qid in ids:
-            entry = await self._load(qid)
+            entry = await self._load(account, qid)
             if entry is None:
                 if queue_id:
                     raise NotFound(f"no message {queue_id} in the queue")
@@ -143,16 +150,16 @@ class QueueControl:
             count += 1
         return count
 
-    async def hold(self, queue_id: str) -> QueuedMessage:
-        shown = await self.show(queue_id)
+    async def hold(self, account: str | None, queue_id: str) -> QueuedMessage:
+        shown = await self.show(account, queue_id)
         self._scheduler.held.add(queue_id)
         await self._save_holds()
         shown.state = "held"
         return shown
 
-    async def release(self, queue_id: str) -> QueuedMessage:
-        """Lift an operator's hold; a scheduled send not yet due goes back to waiting."""
-        entry = await self._load(queue_id)
+    async def release(self, account: str | None, queue_id: str) -> QueuedMessage:
+        """Lift a hold; a scheduled send not yet due goes back to waiting."""
+        entry = await self._load(account, queue_id)
         if entry is None or queue_id not in self._scheduler.held:
             batch_id = self._scheduler.batches.parked_by(queue_id)
             if entry is not None and batch_id:
@@ -169,9 +176,9 @@ class QueueControl:
             self._scheduler.retry_now(entry)
         return self.view(entry)
 
-    async def delete(self, queue_id: str) -> None:
+    async def delete(self, account: str | None, queue_id: str) -> None:
         """Remove a message; its pending recipients get a dropped event."""
-        entry = await self._load(queue_id)
+        entry = await self._load(account, queue_id)
         if entry is None:
             raise NotFound(f"no message {queue_id} in the queue")
         if self._scheduler.is_active(queue_id):
@@ -180,18 +187,23 @@ class QueueControl:
             await self._store.remove(queue_id)
         except SpoolUnavailable as exc:
             raise StorageUnavailable(str(exc)) from exc
-        reason, now = "Deleted from the queue by an operator", int(self._clock.time())
+        who = "an operator" if account is None else "an admin of the account"
+        reason, now = f"Deleted from the queue by {who}", int(self._clock.time())
         for state in entry.pending:
             self._bus.emit(Dropped(**about(entry.envelope, state), reason=reason, timestamp=now))
         if queue_id in self._scheduler.held:
             self._scheduler.held.discard(queue_id)
             await self._save_holds()
 
-    async def _load(self, queue_id: str) -> QueueEntry | None:
+    async def _load(self, account: str | None, queue_id: str) -> QueueEntry | None:
+        """The entry, if it is there and the caller's to see (None: the operator's view)."""
         try:
-            return await self._store.load(queue_id)
+            entry = await self._store.load(queue_id)
         except KeyError:
             return None
+        if account is not None and entry.envelope.account_id != account:
+            return None
+        return entry
 
     async def _save_holds(self) -> None:
         data = json.dumps(sorted(self._scheduler.held)).encode()

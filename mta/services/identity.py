@@ -1,6 +1,7 @@
 """Who is calling: the Principal shared by HTTP and SMTP, JWT issue/verify, and scope checks.
 
-JWTs are HS256 with the server's secret; claims `sub`, `account`, `role`, `exp`.
+JWTs are HS256 with the server's secret; claims `sub`, `account`, `role`, `exp`. The role
+`operator` administers the instance and belongs to no account (`account` is empty).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from mta.services.scopes import ALL_SCOPES, KNOWN_SCOPES, missing_scopes
 
 __all__ = ["KNOWN_SCOPES", "Principal", "Role", "TokenService"]
 
-Role = Literal["admin", "user"]
+Role = Literal["operator", "admin", "user"]
+ROLES = ("operator", "admin", "user")
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,6 +36,10 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def is_jwt(self) -> bool:
         return self.kind == "jwt"
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind == "jwt" and self.role == "operator"
 
     def has_scope(self, scope: str) -> bool:
         return self.is_jwt or scope in self.scopes
@@ -118,7 +124,12 @@ class TokenService:
                 "The provided authorization grant is invalid, expired, or revoked"
             ) from None
         role = claims["role"]
-        if role not in ("admin", "user") or not isinstance(claims["account"], str):
+        account = claims["account"]
+        if (
+            role not in ROLES
+            or not isinstance(account, str)
+            or (role == "operator") != (account == "")
+        ):
             raise AuthenticationError("The provided authorization grant is invalid")
         return Principal(
             account_id=claims["account"], kind="jwt", subject=str(claims["sub"]), role=role

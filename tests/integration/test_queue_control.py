@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from tests.support.api import account_with_key, admin, send, wait_for_status
+from tests.support.api import account_with_key, admin, send, set_up_account, wait_for_status
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
@@ -73,3 +73,54 @@ def test_operators_steer_the_queue(
     )
     assert forbidden.status_code == 403
     assert admin(scaisend, token, "GET", "/api/admin/queue").json() == {"messages": []}
+
+
+def test_an_account_admin_steers_only_its_own_mail(
+    scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
+) -> None:
+    """Two accounts with deferred mail: each admin sees and steers its own; the other's queue
+    id is a 404 to every action; the operator (`scaisend token --operator`) sees both."""
+    token_a, key_a = account_with_key(scaisend, dns_server)
+    token_b = scaisend.token("globex")
+    set_up_account(scaisend, dns_server, token_b, "mail.globex.example")
+    key_b = admin(
+        scaisend,
+        token_b,
+        "POST",
+        "/v3/api_keys",
+        {"name": "k", "environment": "live", "scopes": ["mail.send", "messages.read"]},
+    ).json()["api_key"]
+    sink.reject["a@example.com"] = sink.reject["b@example.com"] = "451 4.2.0 try later"
+    mine = send(scaisend, key_a, "a@example.com")
+    theirs = send(scaisend, key_b, "b@example.com", sender="hello@mail.globex.example")
+    wait_for_status(scaisend, key_a, mine, "deferred")
+    wait_for_status(scaisend, key_b, theirs, "deferred")
+
+    def listed(token: str) -> dict[str, str]:
+        found = admin(scaisend, token, "GET", "/api/admin/queue").json()["messages"]
+        return {m["message_id"]: m["queue_id"] for m in found}
+
+    assert set(listed(token_a)) == {mine}
+    assert set(listed(token_b)) == {theirs}
+    operator = scaisend.command("token", "--operator").stdout.split()[-1]
+    everything = listed(operator)
+    assert set(everything) == {mine, theirs}
+    other = everything[theirs]
+    for method, path in (
+        ("GET", f"/api/admin/queue/{other}"),
+        ("POST", f"/api/admin/queue/{other}/hold"),
+        ("POST", f"/api/admin/queue/{other}/release"),
+        ("POST", f"/api/admin/queue/{other}/retry"),
+        ("DELETE", f"/api/admin/queue/{other}"),
+    ):
+        refused = admin(scaisend, token_a, method, path)
+        assert refused.status_code == 404, (method, path, refused.text)
+        assert "no " in refused.json()["errors"][0]["message"]
+    assert admin(scaisend, token_a, "POST", "/api/admin/queue/retry").json() == {"retried": 1}
+    assert set(listed(operator)) == {mine, theirs}  # the other account's mail is untouched
+    held = admin(scaisend, operator, "POST", f"/api/admin/queue/{other}/hold")
+    assert held.status_code == 200 and held.json()["state"] == "held"
+    assert admin(scaisend, token_a, "POST", f"/api/admin/queue/{other}/release").status_code == 404
+    assert admin(scaisend, operator, "POST", f"/api/admin/queue/{other}/release").status_code == 200
+    refused = admin(scaisend, operator, "GET", "/v3/api_keys")
+    assert refused.status_code == 403 and "operator" in refused.json()["errors"][0]["message"]

@@ -63,14 +63,17 @@ def new_key(server: ScaisendServer, token: str, scopes: list[str], env: str = "l
     return str(response.json()["api_key"])
 
 
-def set_up_account(server: ScaisendServer, dns_server: DnsServer, token: str) -> dict[str, Any]:
+def set_up_account(
+    server: ScaisendServer, dns_server: DnsServer, token: str, name: str = "mail.example.com"
+) -> dict[str, Any]:
+    """The account behind `token` with the domain `name` created, published and verified."""
     created = admin(
         server,
         token,
         "POST",
         "/api/admin/domains",
         {
-            "domain": "mail.example.com",
+            "domain": name,
             "dmarc_policy": "quarantine",
             "dmarc_rua_email": "dmarc@example.com",
         },
@@ -134,14 +137,16 @@ def account_with_key(server: ScaisendServer, dns_server: DnsServer) -> tuple[str
     return token, str(key)
 
 
-def send(server: ScaisendServer, key: str, *recipients: str) -> str:
+def send(
+    server: ScaisendServer, key: str, *recipients: str, sender: str = "hello@mail.example.com"
+) -> str:
     response = server.http.post(
         f"{server.base_url}/v3/mail/send",
         timeout=30,
         headers={"Authorization": f"Bearer {key}"},
         json={
             "personalizations": [{"to": [{"email": r} for r in recipients]}],
-            "from": {"email": "hello@mail.example.com"},
+            "from": {"email": sender},
             "subject": "Outcome",
             "content": [{"type": "text/plain", "value": "Hello"}],
             "custom_args": {"order": "42"},

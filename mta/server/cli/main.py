@@ -18,8 +18,6 @@ from mta.server.supervisor import run_supervisor
 from mta.server.workers import supervised
 from queue_store.lock import SpoolLocked
 
-OPERATOR_ACCOUNT = "operator"  # the account `scaisend queue` speaks as
-
 
 def _settings(path: str | None) -> Settings:
     try:
@@ -65,17 +63,18 @@ async def _wait_for_stop() -> None:
     await stop.wait()
 
 
-async def _token(settings: Settings, account: str, role: str, ttl: int) -> str:
+async def _token(settings: Settings, account: str | None, role: str, ttl: int) -> str:
+    """An account's token (the account made if new), or with no account the operator's."""
     app = Application(settings)
     from mta.db.engine import create_schema
 
     await create_schema(app.core.engine)
-    row = await app.services.accounts.get_or_create(account)
+    account_id = "" if account is None else (await app.services.accounts.get_or_create(account)).id
     await app.core.engine.dispose()
     return app.services.tokens.issue(
-        subject=f"cli:{account}",
-        account_id=row.id,
-        role="admin" if role == "admin" else "user",
+        subject="cli:operator" if account is None else f"cli:{account}",
+        account_id=account_id,
+        role="operator" if account is None else "admin" if role == "admin" else "user",
         ttl_seconds=ttl,
     )
 
@@ -90,9 +89,15 @@ def _parser() -> argparse.ArgumentParser:
             name == "serve"
         ):  # set by the supervisor of `[server] workers` (mta/server/supervisor.py)
             sub.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
-    token = commands.add_parser("token", help="print a JWT for an account (created if new)")
+    token = commands.add_parser(
+        "token", help="print a JWT for an account (created if new) or for the operator"
+    )
     token.add_argument("--config")
-    token.add_argument("--account", required=True)
+    whose = token.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--account", help="the account's name (created if new)")
+    whose.add_argument(
+        "--operator", action="store_true", help="the instance's operator: every account's queue"
+    )
     token.add_argument("--role", choices=["admin", "user"], default="admin")
     token.add_argument("--ttl", type=int, default=86_400, help="seconds (default 86400)")
     add_queue_commands(commands)
@@ -116,10 +121,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "db":
         raise SystemExit(run_db_command(args, settings))
     if args.command == "queue":
-        token = asyncio.run(_token(settings, OPERATOR_ACCOUNT, "admin", 300))
+        token = asyncio.run(_token(settings, None, "operator", 300))
         raise SystemExit(run_queue_command(args, settings, token))
     if args.command == "token":
-        print(asyncio.run(_token(settings, args.account, args.role, args.ttl)))
+        account = None if args.operator else args.account
+        print(asyncio.run(_token(settings, account, args.role, args.ttl)))
         return
     data_dir = Path(settings.storage.data_dir)
     if args.worker is None and supervised(data_dir, settings.server.workers):

@@ -23,8 +23,9 @@ from config.settings import HttpSettings
 from control.app import create_app, create_asgi
 from control.auth import SERVICES_STATE, provide_admin
 from control.errors import EXCEPTION_HANDLERS
-from control.guards import SCOPE, operator, require_scope
+from control.guards import SCOPE, queue_admin, require_scope
 from control.services import Services
+from mta.core.errors import AuthenticationError
 from mta.services.api_keys import ApiKeyService
 from mta.services.domains import DomainService
 from mta.services.identity import Role, TokenService
@@ -161,7 +162,42 @@ async def test_the_admin_routes_take_only_jwts(api: Api) -> None:
 async def test_the_queue_refuses_a_jwt_without_the_admin_role(api: Api) -> None:
     refused = await api.call("GET", "/api/admin/queue", api.jwt("acme", role="user"))
     assert refused.status_code == 403
-    assert refused.json() == refusal("the queue is for operators: an admin-role token is needed")
+    assert refused.json() == refusal(
+        "the queue is for operators and account admins: an admin-role token is needed"
+    )
+
+
+OPERATOR_REFUSED = (
+    "an operator token belongs to no account: use a token or an API key of the account"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v3/api_keys"),
+        ("POST", "/v3/api_keys"),
+        ("GET", "/v3/templates"),
+        ("GET", "/v3/suppression/bounces"),
+        ("GET", "/api/admin/domains"),
+        ("POST", "/api/admin/domains"),
+    ],
+)
+async def test_an_operator_token_cannot_act_as_an_account(api: Api, method: str, path: str) -> None:
+    operator = api.tokens.issue(subject="op", account_id="", role="operator", ttl_seconds=600)
+    refused = await api.call(method, path, operator)
+    assert (refused.status_code, refused.json()) == (403, refusal(OPERATOR_REFUSED))
+
+
+def test_an_operator_token_names_no_account_and_an_account_token_names_one() -> None:
+    tokens = TokenService(SECRET)
+    forged = [
+        tokens.issue(subject="op", account_id="acme", role="operator", ttl_seconds=600),
+        tokens.issue(subject="a", account_id="", role="admin", ttl_seconds=600),
+    ]
+    for token in forged:
+        with pytest.raises(AuthenticationError):
+            tokens.verify(token)
 
 
 @get("/api/admin/probe")
@@ -169,28 +205,30 @@ async def probe() -> dict[str, str]:
     return {"answered": "yes"}
 
 
-def test_the_operator_guard_admits_an_admin_role_jwt() -> None:
+def test_the_queue_guard_admits_the_operator_and_account_admins() -> None:
     """The queue's own handlers need the whole scheduler; a probe behind the same guard."""
     tokens = TokenService(SECRET)
     app = Litestar(
-        [Router("/", guards=[operator], route_handlers=[probe])],
+        [Router("/", guards=[queue_admin], route_handlers=[probe])],
         state=State({SERVICES_STATE: services_with(tokens=tokens)}),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=None,
         logging_config=None,
     )
-    admin = tokens.issue(subject="op", account_id="acme", role="admin", ttl_seconds=600)
+    admin = tokens.issue(subject="a", account_id="acme", role="admin", ttl_seconds=600)
+    operator = tokens.issue(subject="op", account_id="", role="operator", ttl_seconds=600)
     user = tokens.issue(subject="u", account_id="acme", role="user", ttl_seconds=600)
     with TestClient(app) as client:
-        admitted = client.get("/api/admin/probe", headers={"Authorization": f"Bearer {admin}"})
-        assert admitted.json() == {"answered": "yes"}
+        for token in (admin, operator):
+            admitted = client.get("/api/admin/probe", headers={"Authorization": f"Bearer {token}"})
+            assert admitted.json() == {"answered": "yes"}
         refused = client.get("/api/admin/probe", headers={"Authorization": f"Bearer {user}"})
         assert refused.status_code == 403
 
 
 # -- the declarations, read from the source and from the app ----------------------------
 
-FORBIDDEN_ATTRIBUTES = {"require", "has_scope", "role", "is_jwt"}
+FORBIDDEN_ATTRIBUTES = {"require", "has_scope", "role", "is_jwt", "is_operator"}
 FORBIDDEN_NAMES = {"PermissionDenied", "provide_admin", "admin_caller", "looks_like_jwt"}
 
 
@@ -276,6 +314,6 @@ def test_every_admin_route_wants_a_jwt() -> None:
     for path, handler in admin:
         principal = handler.resolve_dependencies().get("principal")
         by_dependency = principal is not None and principal.dependency is provide_admin
-        by_guard = operator in guards_of(handler)
+        by_guard = queue_admin in guards_of(handler)
         assert by_dependency or by_guard, path
         assert path.startswith("/api/admin/queue") == by_guard, path
