@@ -16,7 +16,17 @@ from control.errors import EXCEPTION_HANDLERS
 from control.guards import require_scope
 from control.openapi import openapi_config, openapi_document
 from control.ratelimit_sql import make_limiter
-from control.routes import api_keys, domains, mail, messages, queue, scopes, templates, webhooks
+from control.routes import (
+    api_keys,
+    domains,
+    mail,
+    messages,
+    queue,
+    scopes,
+    subusers,
+    templates,
+    webhooks,
+)
 from control.routes import asm as asm_routes
 from control.routes import batches as batch_routes
 from control.routes import health as health_routes
@@ -54,6 +64,7 @@ def create_app(services: Services, http: HttpSettings) -> Litestar:
         route_handlers=[
             domains.ROUTER,
             queue.ROUTER,
+            subusers.ROUTER,
             v3_router(),
             *tracking_routes.ROUTES,
             *health_routes.routes(http),

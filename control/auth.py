@@ -13,11 +13,12 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 
 from control.services import Services
-from mta.core.errors import AuthenticationError, PermissionDenied
+from mta.core.errors import AuthenticationError, NotFound, PermissionDenied
 from mta.services.api_keys import INVALID_GRANT
 from mta.services.identity import Principal
 
 PRINCIPAL_STATE = "scaisend.principal"
+ON_BEHALF_OF = b"on-behalf-of"
 SERVICES_STATE = "scaisend.services"  # the app's state: guards have no dependency injection
 AnyConnection = ASGIConnection[Any, Any, Any, Any]
 
@@ -33,12 +34,36 @@ def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and token.startswith("ey")
 
 
-async def authenticate(services: Services, header: str) -> Principal:
-    """The caller named by an Authorization header value (AuthenticationError if none)."""
+async def authenticate(services: Services, header: str, on_behalf_of: str = "") -> Principal:
+    """The caller named by an Authorization header value (AuthenticationError if none), or
+    the account an operator acts for (`on-behalf-of`); a disabled account's is refused."""
     token = bearer_token(header)
     if looks_like_jwt(token):
-        return services.tokens.verify(token)
-    return await services.api_keys.authenticate(token)
+        principal = services.tokens.verify(token)
+    else:
+        principal = await services.api_keys.authenticate(token)
+    if on_behalf_of:
+        principal = await acting_for(services, principal, on_behalf_of)
+    if not principal.is_operator:
+        await services.accounts.require_enabled(principal.account_id)
+    return principal
+
+
+async def acting_for(services: Services, principal: Principal, name: str) -> Principal:
+    """The operator acting as an account's admin (SendGrid's `on-behalf-of`, by username)."""
+    if not principal.is_operator:
+        raise PermissionDenied(
+            "access forbidden: only the operator may act on behalf of an account"
+        )
+    try:
+        account = await services.accounts.get(name)
+    except NotFound:
+        raise PermissionDenied(
+            f"access forbidden: on-behalf-of names no account ({name})"
+        ) from None
+    return Principal(
+        account_id=account.id, kind="jwt", subject=f"{principal.subject} as {name}", role="admin"
+    )
 
 
 def bucket_key(principal: Principal) -> str:
@@ -62,7 +87,11 @@ async def caller(connection: AnyConnection, services: Services) -> Principal:
     if isinstance(found, Exception):
         raise found
     try:
-        found = await authenticate(services, connection.headers.get("authorization", ""))
+        found = await authenticate(
+            services,
+            connection.headers.get("authorization", ""),
+            connection.headers.get(ON_BEHALF_OF.decode(), ""),
+        )
     except Exception as exc:
         state[PRINCIPAL_STATE] = exc
         raise
@@ -96,7 +125,9 @@ def refuse_operator(principal: Principal) -> Principal:
 async def provide_admin(
     request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> Principal:
-    return refuse_operator(admin_caller(request, services))
+    principal = refuse_operator(admin_caller(request, services))
+    await services.accounts.require_enabled(principal.account_id)
+    return principal
 
 
 async def provide_queue_account(
@@ -104,7 +135,10 @@ async def provide_queue_account(
 ) -> str | None:
     """Whose queue the caller sees: every account's for the operator, else its own."""
     principal = admin_caller(request, services)
-    return None if principal.is_operator else principal.account_id
+    if principal.is_operator:
+        return None
+    await services.accounts.require_enabled(principal.account_id)
+    return principal.account_id
 
 
 # `principal` on an `/api/admin` route group: the caller, who must come with an account's JWT.

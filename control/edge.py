@@ -12,7 +12,7 @@ from litestar.enums import ScopeType
 from litestar.types import Message, Receive, Scope, Send
 
 from config.settings import HttpSettings
-from control.auth import PRINCIPAL_STATE, authenticate, bucket_key
+from control.auth import ON_BEHALF_OF, PRINCIPAL_STATE, authenticate, bucket_key
 from control.errors import error_body
 from control.nul import NUL_MESSAGE, has_nul
 from control.ratelimit import Decision, RateLimiter
@@ -35,9 +35,9 @@ def rate_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def authorization(scope: Scope) -> str:
+def header(scope: Scope, wanted: bytes = b"authorization") -> str:
     for name, value in scope["headers"]:
-        if name == b"authorization":
+        if name == wanted:
             return bytes(value).decode("latin-1")
     return ""
 
@@ -85,7 +85,7 @@ class ApiEdge:
         state: dict[str, Any] = scope.setdefault("state", {})
         try:
             principal: Principal | Exception = await authenticate(
-                self.services, authorization(scope)
+                self.services, header(scope), header(scope, ON_BEHALF_OF)
             )
         except Exception as exc:  # raised again, and answered, where a route needs a caller
             principal = exc

@@ -48,6 +48,14 @@ async def require_scope(connection: AnyConnection, handler: BaseRouteHandler) ->
     check_scope(refuse_operator(await caller(connection, services_of(connection))), declared)
 
 
+async def operator_only(connection: AnyConnection, handler: BaseRouteHandler) -> None:
+    """The accounts API's guard: the operator's token (401 without credentials, 403 else)."""
+    if is_preflight(handler):
+        return
+    if not (await caller(connection, services_of(connection))).is_operator:
+        raise PermissionDenied("access forbidden: only the operator manages accounts")
+
+
 def queue_admin(connection: AnyConnection, handler: BaseRouteHandler) -> None:
     """The queue's guard: the operator's or an account admin's JWT; a member's is refused."""
     if is_preflight(handler):

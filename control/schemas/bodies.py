@@ -3,7 +3,7 @@ mta.submission.send_request.request)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -127,3 +127,19 @@ class EventWebhookTest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     oauth_client_id: OAuthField = msgspec.UNSET
     oauth_client_secret: OAuthField = msgspec.UNSET
     oauth_token_url: OAuthField = msgspec.UNSET
+
+
+class SubuserCreate(msgspec.Struct, kw_only=True):
+    """`POST /v3/subusers`: SendGrid's fields. `password` and `ips` are taken and not kept:
+    an account's people sign in as users (`scaisend user add`), and IP pools come later."""
+
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[\w.@+-]+$")]
+    email: str
+    password: str | None = None
+    ips: list[str] = msgspec.field(default_factory=list)
+
+
+class SubuserUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`PATCH /v3/subusers/{name}`: enable or disable the account."""
+
+    disabled: bool

@@ -73,7 +73,12 @@ class QueueControl:
             scheduler.held.update(json.loads(held_file.read_text()))
 
     def state_of(self, queue_id: str) -> QueueState:
-        if queue_id in self._scheduler.held or self._scheduler.batches.parked_by(queue_id):
+        scheduler = self._scheduler
+        if (
+            queue_id in scheduler.held
+            or scheduler.batches.parked_by(queue_id)
+            or scheduler.accounts.parks(queue_id)  # its account is disabled
+        ):
             return "held"
         return "active" if self._scheduler.is_active(queue_id) else "deferred"
 
@@ -161,6 +166,11 @@ class QueueControl:
         """Lift a hold; a scheduled send not yet due goes back to waiting."""
         entry = await self._load(account, queue_id)
         if entry is None or queue_id not in self._scheduler.held:
+            if entry is not None and self._scheduler.accounts.parks(queue_id):
+                raise Conflict(
+                    f"message {queue_id} is held because its account is disabled: enable the "
+                    "account"
+                )
             batch_id = self._scheduler.batches.parked_by(queue_id)
             if entry is not None and batch_id:
                 raise Conflict(

@@ -16,6 +16,7 @@ from mta.core.clock import Clock, SystemClock
 from mta.core.metrics import Metrics, QueueDepth
 from mta.delivery.deliverer import Deliverer
 from mta.events.bus import EventBus
+from mta.scheduler.accounts import AccountGate
 from mta.scheduler.batches import BatchGate, BatchKey, BatchStatus, batch_verdict, drop_due
 from mta.scheduler.connections import Connections
 from mta.scheduler.destinations import Job
@@ -63,6 +64,7 @@ class Scheduler:
         )
         self.held: set[str] = set()  # queue ids an operator put on hold
         self.batches = BatchGate()
+        self.accounts = AccountGate()  # the mail of disabled accounts waits
 
     # -- intake side -------------------------------------------------------------------
 
@@ -74,6 +76,9 @@ class Scheduler:
         first attempt; it is dropped when the message has no job under way any more."""
         queue_id, now = entry.envelope.queue_id, self._clock.time()
         if queue_id in self.held:
+            return
+        if self.accounts.blocks(entry.envelope):
+            self.accounts.park(entry.envelope)
             return
         entry = self._live.current(entry)  # one object per message while in flight
         due = self._live.due(entry, now if entry.envelope.send_at else now + SOON_SECONDS)
@@ -167,6 +172,13 @@ class Scheduler:
             if envelope.queue_id not in self._live:  # else its running jobs store it
                 self._tasks.spawn(self._recorder.store_state(entry))
         return verdict == "send"
+
+    def accounts_disabled(self, account_ids: frozenset[str]) -> None:
+        """Which accounts are disabled now: their mail is parked as it comes due; the parked
+        mail of accounts enabled again goes out."""
+        released = self.accounts.set(account_ids)
+        if released:
+            self._tasks.spawn(self._reload(released))
 
     # -- test keys and due messages ------------------------------------------------------
 

@@ -26,6 +26,7 @@ from mta.server.notify import Notifier
 from mta.server.reload import ConfigPath, HttpEdge, log_change, read_settings
 from mta.server.runtime import EmbeddedUvicorn, drain_smtp_sessions, listen_socket, unix_sockets
 from mta.server.workers import layout
+from mta.services.accounts import EnabledAccountKeys
 from mta.services.identity import Principal
 from mta.submission.pipeline import RelaySubmitter
 from queue_store.lock import SpoolLock
@@ -77,8 +78,10 @@ class Application:
         await core.spool.start()
         core.readiness.mark("spool")
         await self.services.batches.start()  # paused and cancelled batches, before any send
+        self.services.accounts.listen(core.scheduler)
+        await self.services.accounts.sync()  # disabled accounts' mail waits
         core.scheduler.start()
-        self.background.start(self.services.batches)
+        self.background.start(self.services.batches, self.services.accounts)
         await self._start_smtp()
         core.readiness.mark("smtp")
         self._install_sighup()  # before HTTP answers, so "ready" implies SIGHUP is safe
@@ -98,7 +101,7 @@ class Application:
             self.settings.smtp,
             self._load_certificates().context,
             self.services.intake,
-            self.services.api_keys,
+            EnabledAccountKeys(self.services.api_keys, self.services.accounts),
             inbound,
             relay,
             metrics=self.core.metrics,

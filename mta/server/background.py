@@ -12,6 +12,7 @@ from config.settings import Settings
 from mta.events.retention import Retention
 from mta.server.build import Core, retention_policy
 from mta.server.workers import WorkerLayout
+from mta.services.accounts import AccountService
 from mta.services.batches import BatchService
 from mta.submission.log_repair import LogRepair
 
@@ -32,12 +33,13 @@ class BackgroundTasks:
         self._log_repair = LogRepair(core.spool, core.sessions, core.bus, core.clock)
         self._tasks: list[asyncio.Task[object]] = []
 
-    def start(self, batches: BatchService) -> None:
+    def start(self, batches: BatchService, accounts: AccountService) -> None:
         self._spawn(self._compact_spool(), "spool-compaction")
         self._spawn(self._log_repair.run(), "message-log-repair")
         if self._layout.primary:  # one pruner per host is enough; the others would race it
             self._spawn(self._retention.run(), "retention")
         self._spawn(batches.follow(self._batch_sync_interval()), "batch-sync")
+        self._spawn(accounts.follow(self._batch_sync_interval()), "account-sync")
 
     def cancel(self) -> None:
         for task in self._tasks:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config.settings import WebhookSettings
 from mta.core.clock import Clock
 from mta.core.model import new_id
-from mta.db.models import Webhook, WebhookDelivery, WebhookSigningKey
+from mta.db.models import Account, Webhook, WebhookDelivery, WebhookSigningKey
 from mta.db.write_turns import WriteTurns
 from mta.webhooks.jobs import Batching, Candidate, Job, Plan, Row, plan_jobs, target_of
 
@@ -293,11 +293,12 @@ def lease_over(now: float) -> tuple[Any, ...]:
 def _candidates(full: list[str], limit: int) -> Any:
     """Due rows of enabled webhooks not at their limit, oldest due first: the claim's two
     queries (new and retried rows, then lapsed leases) each walk the due index in its order,
-    so a backlog of any size costs only `limit` rows."""
+    so a backlog of any size costs only `limit` rows. A disabled account's webhooks pause."""
     return (
         select(D.id, D.webhook_id, Webhook.format, D.created_at)
         .join(Webhook, Webhook.id == D.webhook_id)
-        .where(Webhook.enabled.is_(True), D.webhook_id.not_in(full))
+        .join(Account, Account.id == Webhook.account_id)
+        .where(Webhook.enabled.is_(True), Account.disabled.is_(False), D.webhook_id.not_in(full))
         .order_by(D.next_attempt_at)
         .limit(limit)
         # PostgreSQL: rows another node is claiming right now are skipped, not waited for;

@@ -23,9 +23,10 @@ from config.settings import HttpSettings
 from control.app import create_app, create_asgi
 from control.auth import SERVICES_STATE, provide_admin
 from control.errors import EXCEPTION_HANDLERS
-from control.guards import SCOPE, queue_admin, require_scope
+from control.guards import SCOPE, operator_only, queue_admin, require_scope
 from control.services import Services
 from mta.core.errors import AuthenticationError
+from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
 from mta.services.domains import DomainService
 from mta.services.identity import Role, TokenService
@@ -39,6 +40,7 @@ SECRET = "a-test-secret-of-at-least-32-bytes"
 ROUTES_DIR = Path(control.routes.__file__).parent
 PUBLIC_V3 = {"/v3/openapi.json"}  # the API's own description, for anyone
 ANY_CALLER = {"/v3/scopes"}  # any authenticated caller: it lists the caller's own scopes
+OPERATOR_ONLY = "/v3/subusers"  # the accounts API: the operator's token, not an account's
 
 
 def refusal(message: str) -> dict[str, Any]:
@@ -56,6 +58,7 @@ class Api(NamedTuple):
     client: httpx.AsyncClient
     keys: ApiKeyService
     tokens: TokenService
+    accounts: AccountService
 
     async def key(self, account: str, *scopes: str) -> str:
         made = await self.keys.create(account, f"{account} key", "test", list(scopes))
@@ -64,10 +67,20 @@ class Api(NamedTuple):
     def jwt(self, account: str, role: Role = "user") -> str:
         return self.tokens.issue(subject="someone", account_id=account, role=role, ttl_seconds=600)
 
+    def operator(self) -> str:
+        return self.tokens.issue(subject="op", account_id="", role="operator", ttl_seconds=600)
+
     async def call(
-        self, method: str, path: str, credential: str | None, body: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        credential: str | None,
+        body: bytes | None = None,
+        on_behalf_of: str | None = None,
     ) -> httpx.Response:
         headers = {} if credential is None else {"Authorization": f"Bearer {credential}"}
+        if on_behalf_of is not None:
+            headers["on-behalf-of"] = on_behalf_of
         return await self.client.request(method, path, headers=headers, content=body)
 
 
@@ -77,12 +90,15 @@ async def api(database: Database, tmp_path: Path) -> AsyncIterator[Api]:
         keys, tokens = ApiKeyService(sessions), TokenService(SECRET)
         domains = DomainService(sessions, cast(Any, None), "mx.test")  # listing needs no DNS
         messages = MessageService(sessions)
-        services = services_with(api_keys=keys, tokens=tokens, domains=domains, messages=messages)
+        accounts = AccountService(sessions)
+        services = services_with(
+            api_keys=keys, tokens=tokens, domains=domains, messages=messages, accounts=accounts
+        )
         # In this loop, as the database's connections are (a test client's portal is not).
         edge: Any = create_asgi(services, HttpSettings())  # Litestar's ASGI types, not httpx's
         transport = httpx.ASGITransport(app=edge)
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
-            yield Api(client, keys, tokens)
+            yield Api(client, keys, tokens, accounts)
 
 
 async def test_a_key_lacking_the_scope_is_refused_and_one_holding_it_admitted(api: Api) -> None:
@@ -297,6 +313,9 @@ def test_every_v3_route_declares_its_scope_behind_the_one_guard() -> None:
     for path, handler in handlers(app):
         if not path.startswith("/v3/") or path in PUBLIC_V3:
             continue
+        if path.startswith(OPERATOR_ONLY):
+            assert guards_of(handler) == [operator_only], path
+            continue
         assert require_scope in guards_of(handler), path
         assert SCOPE in handler.opt, f"{path} {handler.http_methods} declares no scope"
         if path in ANY_CALLER:
@@ -317,3 +336,70 @@ def test_every_admin_route_wants_a_jwt() -> None:
         by_guard = queue_admin in guards_of(handler)
         assert by_dependency or by_guard, path
         assert path.startswith("/api/admin/queue") == by_guard, path
+
+
+# -- disabled accounts and the operator acting for one -------------------------------------
+
+
+async def test_a_disabled_account_is_refused_and_the_other_account_is_not(api: Api) -> None:
+    acme_key, other_key = (
+        await api.key("acme", "api_keys.read"),
+        await api.key("other", "api_keys.read"),
+    )
+    await api.accounts.set_disabled("acme", True)
+    for credential in (acme_key, api.jwt("acme", role="admin")):
+        refused = await api.call("GET", "/v3/api_keys", credential)
+        assert (refused.status_code, refused.json()) == (
+            403,
+            refusal("access forbidden: the account is disabled"),
+        )
+    assert (
+        await api.call("GET", "/api/admin/domains", api.jwt("acme", "admin"))
+    ).status_code == 403
+    assert (await api.call("GET", "/v3/api_keys", other_key)).status_code == 200
+    await api.accounts.set_disabled("acme", False)
+    assert (await api.call("GET", "/v3/api_keys", acme_key)).status_code == 200
+
+
+async def test_the_operator_acts_for_an_account_with_on_behalf_of_and_nobody_else_can(
+    api: Api,
+) -> None:
+    await api.key("acme", "api_keys.read")
+    other_key = await api.key("other", "api_keys.read")
+    as_acme = await api.call("GET", "/v3/api_keys", api.operator(), on_behalf_of="acme")
+    assert as_acme.status_code == 200
+    assert [k["name"] for k in as_acme.json()["result"]] == ["acme key"]
+    unknown = await api.call("GET", "/v3/api_keys", api.operator(), on_behalf_of="nobody")
+    assert (unknown.status_code, unknown.json()) == (
+        403,
+        refusal("access forbidden: on-behalf-of names no account (nobody)"),
+    )
+    for credential in (other_key, api.jwt("other", "admin")):
+        refused = await api.call("GET", "/v3/api_keys", credential, on_behalf_of="acme")
+        assert (refused.status_code, refused.json()) == (
+            403,
+            refusal("access forbidden: only the operator may act on behalf of an account"),
+        )
+
+
+async def test_only_the_operator_manages_accounts(api: Api) -> None:
+    body = b'{"username": "initech", "email": "ops@initech.example", "password": "x", "ips": []}'
+    for credential in (await api.key("acme", *sorted(KNOWN_SCOPES)), api.jwt("acme", "admin")):
+        for method, path in (("GET", "/v3/subusers"), ("POST", "/v3/subusers")):
+            refused = await api.call(method, path, credential, body)
+            assert (refused.status_code, refused.json()) == (
+                403,
+                refusal("access forbidden: only the operator manages accounts"),
+            )
+    assert (await api.call("GET", "/v3/subusers", None)).status_code == 401
+    created = await api.call("POST", "/v3/subusers", api.operator(), body)
+    assert created.status_code == 201
+    assert created.json()["username"] == "initech"
+    again = await api.call("POST", "/v3/subusers", api.operator(), body)
+    assert again.status_code == 409
+    listed = await api.call("GET", "/v3/subusers?username=initech", api.operator())
+    assert [(a["username"], a["disabled"]) for a in listed.json()] == [("initech", False)]
+    disable = await api.call("PATCH", "/v3/subusers/initech", api.operator(), b'{"disabled": true}')
+    assert disable.status_code == 204
+    shown = await api.call("GET", "/v3/subusers/initech", api.operator())
+    assert shown.json()["disabled"] is True

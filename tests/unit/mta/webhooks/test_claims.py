@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from config.settings import WebhookSettings
 from mta.db.models import WebhookDelivery
+from mta.services.accounts import AccountService
 from mta.webhooks.jobs import Job
 from tests.support.webhook_outbox import add_hook, rows, sender
 
@@ -74,3 +75,19 @@ async def test_rows_locked_by_another_node_are_skipped(sessions: Any) -> None:
     assert sorted(claimed_ids(jobs)) == all_ids[2:]
     states = {row.id: row.state for row in await rows(sessions)}
     assert [states[i] for i in held] == ["pending", "pending"]
+
+
+async def test_a_disabled_accounts_webhooks_pause_and_go_on_when_it_is_enabled(
+    sessions: Any,
+) -> None:
+    await add_hook(sessions, URL, 3)
+    accounts = AccountService(sessions)
+    claiming = sender(sessions, WIDE)
+    try:
+        await accounts.set_disabled("acme", True)
+        assert await claiming.claim() == []
+        assert {row.state for row in await rows(sessions)} == {"pending"}
+        await accounts.set_disabled("acme", False)
+        assert len(claimed_ids(await claiming.claim())) == 3
+    finally:
+        await claiming.stop()

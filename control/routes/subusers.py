@@ -1,0 +1,78 @@
+"""`/v3/subusers`: the operator's accounts API in SendGrid's subuser shape: create, list (or
+find by `username`), get, disable or enable (`PATCH {"disabled": …}`) and delete. Only the
+operator's token may call it (`operator_only`); an account's credentials get 403."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+
+from control.guards import operator_only
+from control.routes.common import read_body
+from control.schemas.bodies import SubuserCreate, SubuserUpdate
+from control.services import Services
+from mta.core.addresses import check_email
+from mta.services.accounts import AccountView
+
+
+def _public(account: AccountView) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "username": account.username,
+        "email": account.email,
+        "disabled": account.disabled,
+    }
+
+
+@post("/v3/subusers", status_code=201)
+async def create_subuser(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> dict[str, Any]:
+    body = await read_body(request, SubuserCreate)
+    email = check_email(body.email, "email")
+    created = await services.accounts.create(body.username, email)
+    return {"username": created.username, "user_id": created.id, "email": created.email}
+
+
+@get("/v3/subusers")
+async def list_subusers(
+    services: NamedDependency[Services],
+    username: FromQuery[str | None] = None,
+    limit: FromQuery[int] = 100,
+) -> list[dict[str, Any]]:
+    return [_public(a) for a in await services.accounts.list(username, limit)]
+
+
+@get("/v3/subusers/{subuser_name:str}")
+async def get_subuser(
+    subuser_name: FromPath[str], services: NamedDependency[Services]
+) -> dict[str, Any]:
+    return _public(await services.accounts.get(subuser_name))
+
+
+@patch("/v3/subusers/{subuser_name:str}", status_code=204)
+async def update_subuser(
+    subuser_name: FromPath[str],
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+) -> None:
+    body = await read_body(request, SubuserUpdate)
+    await services.accounts.set_disabled(subuser_name, body.disabled)
+
+
+@delete("/v3/subusers/{subuser_name:str}", status_code=204)
+async def delete_subuser(subuser_name: FromPath[str], services: NamedDependency[Services]) -> None:
+    """The account, everything it owns, and its mail still in the queue."""
+    account_id = await services.accounts.delete(subuser_name)
+    for queued in await services.queue.list(account_id, limit=1_000_000):
+        await services.queue.delete(account_id, queued.queue_id)
+
+
+ROUTER = Router(
+    "/",
+    guards=[operator_only],
+    route_handlers=[create_subuser, list_subusers, get_subuser, update_subuser, delete_subuser],
+)
