@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 from config.settings import Settings
@@ -31,8 +32,8 @@ def create_keys_file(path: Path) -> None:
     """Write one random key, whole or not at all: several workers may start at once, and
     none may read a half-written file (a temporary file linked into place, never replaced)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{KEYS_FILE}.{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, name = tempfile.mkstemp(prefix=f".{KEYS_FILE}.", dir=path.parent)  # made 0600
+    temporary = Path(name)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(new_key() + "\n")
