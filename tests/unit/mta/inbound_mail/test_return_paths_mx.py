@@ -49,6 +49,7 @@ from tests.unit.mta.listeners.support import (
     loopback_settings,
     make_tls,
 )
+from tests.unit.mta.server.test_corpus import CORPUS
 
 OLD_KEY, NEW_KEY = new_key(), new_key()
 ROTATED = ReturnPathKeys((NEW_KEY, OLD_KEY))  # the new key signs, the old still verifies
@@ -220,3 +221,60 @@ async def test_an_fbl_report_counts_only_when_its_from_domain_signed_it(mx: Mx) 
     )
     row = await last_row(mx)
     assert (row.kind, row.dkim, row.events) == ("arf", "pass", ["spam_report"])
+
+
+SISIMAI = CORPUS / "sisimai-5.1.0p3" / "maildir-bsd"
+PARSEDMARC = CORPUS / "parsedmarc-failure-reports"
+CORPUS_CASES = [
+    # real hard bounces from several MTAs: the return path's own recipient, bounced
+    *[
+        (SISIMAI / name, "bounce", "bounces")
+        for name in (
+            "lhost-amavis-01.eml",
+            "lhost-courier-01.eml",
+            "lhost-domino-01.eml",
+            "lhost-exchange2007-01.eml",
+            "lhost-exim-05.eml",
+            "lhost-gmail-01.eml",
+            "lhost-gsuite-01.eml",
+            "rfc3464-01.eml",
+        )
+    ],
+    # real feedback-loop complaints (abuse, opt-out)
+    *[
+        (SISIMAI / name, "spam_report", "spam_reports")
+        for name in ("arf-01.eml", "arf-02.eml", "arf-12.eml", "arf-21.eml")
+    ],
+    # real DMARC failure reports: no complaint, whatever the address
+    *[(SISIMAI / name, None, None) for name in ("arf-18.eml", "arf-19.eml", "arf-20.eml")],
+    *[
+        (PARSEDMARC / name, None, None)
+        for name in (
+            "dmarc-failure-domain-de.eml",
+            "linkedin-ruf.crlf.eml",
+            "linkedin-ruf.eml",
+            "netease-dmarc-failure.eml",
+        )
+    ],
+]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is absent")
+@pytest.mark.parametrize(
+    ("path", "event", "listed"), CORPUS_CASES, ids=[case[0].name for case in CORPUS_CASES]
+)
+async def test_corpus_reports_act_only_through_a_signed_return_path(
+    mx: Mx, path: Path, event: str | None, listed: str | None
+) -> None:
+    """What a real report does: nothing at the old unsigned address; at the signed one, what
+    its kind gives for that address's recipient (bob), and a DMARC failure report nothing."""
+    data = path.read_bytes()
+    await deliver(mx, "", f"bounces+{ACME_MSG}.1@{ACME_RP}", data)
+    assert await outcome(mx) == ([], [])
+    await deliver(mx, "", signed(1), data)
+    expected = (
+        ([(event, "bob@example.com")], [("acme", listed, "bob@example.com")]) if event else ([], [])
+    )
+    assert await outcome(mx) == expected
+    if event is None:
+        assert (await last_row(mx)).kind == "auth-failure"
