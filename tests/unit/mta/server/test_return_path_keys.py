@@ -72,3 +72,12 @@ def test_the_deliverer_signs_each_recipient_s_return_path() -> None:
     refs = [parse_verp(t.mail_from, keys) for t in sent]
     assert [(r.index, r.signature) for r in refs if r] == [(0, "valid"), (4, "valid")]
     assert [t.recipient for t in sent] == ["a@x.test", "b@x.test"]
+
+
+@pytest.mark.parametrize("address", ["fbl", "@fbl.example.com", "fbl@localhost", "a b@x.example"])
+def test_fbl_addresses_must_be_addresses(address: str) -> None:
+    with pytest.raises(ValueError, match="fbl_addresses"):
+        InboundSettings(fbl_addresses=[address])
+    assert InboundSettings(fbl_addresses=["FBL@Fbl.Example.com."]).fbl_addresses == [
+        "fbl@fbl.example.com"
+    ]
