@@ -325,6 +325,33 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError(f"workers: must be between 1 and {MAX_WORKERS}")
 
 
+class InboundSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What the MX trusts in a received report (docs/inbound-service.md).
+
+    `return_path_keys`: the VERP MAC keys, the first signing and every one verifying; empty
+    means the keys file `data_dir/return_path_keys`. `fbl_addresses`: the addresses
+    registered with providers' feedback loops, where an ARF report counts only when DKIM-
+    signed by its From domain."""
+
+    return_path_keys: list[str] = msgspec.field(default_factory=list)
+    fbl_addresses: list[str] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if any(len(key) < MIN_RETURN_PATH_KEY_CHARS for key in self.return_path_keys):
+            raise ValueError(
+                f"return_path_keys: each key needs at least {MIN_RETURN_PATH_KEY_CHARS} "
+                "characters (e.g. `openssl rand -hex 32`)"
+            )
+        for address in self.fbl_addresses:
+            local, at, domain = address.rpartition("@")
+            if not at or not local or "." not in domain or " " in address:
+                raise ValueError(f"fbl_addresses: {address!r} is not an address")
+        self.fbl_addresses = [address.lower().rstrip(".") for address in self.fbl_addresses]
+
+
+MIN_RETURN_PATH_KEY_CHARS = 32
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     smtp: SmtpSettings = msgspec.field(default_factory=SmtpSettings)
@@ -336,3 +363,4 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     tracking: TrackingSettings = msgspec.field(default_factory=TrackingSettings)
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    inbound: InboundSettings = msgspec.field(default_factory=InboundSettings)

@@ -1,5 +1,5 @@
 """Shared value types that cross module boundaries: ids, delivery outcomes, SMTP session
-traces, VERP addresses. The queued-message records live in queue_store.entries.
+traces. The queued-message records live in queue_store.entries.
 
 Everything here is a msgspec Struct or a pure helper; no I/O.
 """
@@ -35,22 +35,6 @@ def id_time(identifier: str) -> float:
         return int(identifier[:11], 16) / 1000
     except ValueError:
         return 0.0
-
-
-def verp_address(message_id: str, index: int, return_path_host: str) -> str:
-    """The per-message, per-recipient return path: bounces+<message>.<index>@<host>."""
-    return f"bounces+{message_id}.{index}@{return_path_host}"
-
-
-def parse_verp(address: str) -> tuple[str, int] | None:
-    """Inverse of verp_address: (message_id, recipient index), or None if not ours."""
-    local, _, _domain = address.rpartition("@")
-    if not local.lower().startswith("bounces+"):
-        return None
-    message_id, _, index = local[len("bounces+") :].rpartition(".")
-    if not message_id or not index.isdigit():
-        return None
-    return message_id, int(index)
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):

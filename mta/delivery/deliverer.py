@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from config.settings import DeliverySettings
 from mta.core.dns import Resolver
 from mta.core.errors import PermanentFailure, TransientFailure
-from mta.core.model import verp_address
+from mta.core.return_path import ReturnPathKeys, verp_address
 from mta.delivery.client import SmtpConnector, SmtpSession
 from mta.delivery.pipelining import Transaction
 from mta.delivery.routing import NextHop, route
@@ -26,12 +26,14 @@ def is_loop(hop: NextHop, own_listeners: Sequence[tuple[str, int]]) -> bool:
     return False
 
 
-def transactions(entry: QueueEntry, states: list[RecipientState]) -> list[Transaction]:
-    """One transaction per recipient, each with the VERP return path naming it."""
+def transactions(
+    entry: QueueEntry, states: list[RecipientState], keys: ReturnPathKeys
+) -> list[Transaction]:
+    """One transaction per recipient, each with the signed VERP return path naming it."""
     env = entry.envelope
     return [
         Transaction(
-            verp_address(env.message_id, state.index, env.return_path_host)
+            verp_address(env.message_id, state.index, env.return_path_host, keys)
             if env.return_path_host
             else env.sender,
             state.email,
@@ -48,8 +50,11 @@ class Deliverer:
         connector: SmtpConnector,
         rng: random.Random | None = None,
         own_listeners: Sequence[tuple[str, int]] = (),
+        return_path_keys: ReturnPathKeys | None = None,
     ) -> None:
         self._settings = settings
+        # the install's keys; a part built without them signs with a key of its own
+        self._keys = return_path_keys or ReturnPathKeys.generate()
         self._resolver = resolver
         self._connector = connector
         self._rng = rng or random.Random()
@@ -58,6 +63,10 @@ class Deliverer:
     def apply_settings(self, settings: DeliverySettings) -> None:
         """A reload: routes and TLS policies for the sessions opened from now on."""
         self._settings = settings
+
+    def transactions(self, entry: QueueEntry, states: list[RecipientState]) -> list[Transaction]:
+        """The message's transactions, return paths signed with the install's first key."""
+        return transactions(entry, states, self._keys)
 
     def destination_key(self, domain: str) -> str:
         """Queue key: the static next hop when a route applies, else the domain itself."""

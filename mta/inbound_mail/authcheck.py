@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from email.utils import getaddresses
 from typing import Literal
 
 import authres
@@ -23,12 +24,15 @@ class AuthCheck(msgspec.Struct, frozen=True, kw_only=True):
     """`dkim` is the best result over the message's DKIM signatures and `dkim_domain` the
     signing domain (d=) it speaks of; `results` maps method to result (e.g. {"dkim": "pass",
     "spf": "fail"}) from the nearest trusted hop's Authentication-Results, whose authserv-id
-    is `authserv_id`."""
+    is `authserv_id`. `dkim_passed` lists every domain whose signature verified and
+    `from_domain` is the domain of the message's From."""
 
     dkim: DkimResult = "none"
     dkim_domain: str = ""
     results: dict[str, str] = msgspec.field(default_factory=dict)
     authserv_id: str = ""
+    dkim_passed: tuple[str, ...] = ()
+    from_domain: str = ""
 
 
 def signature_tags(value: str) -> dict[str, str]:
@@ -70,35 +74,69 @@ async def _fetch_key(resolver: Resolver, name: str) -> bytes | None:
     return records[0].encode() if records else None
 
 
-async def verify_dkim(data: bytes, headers: list[str], resolver: Resolver) -> tuple[str, str]:
-    """(result, signing domain) over the first signatures: pass if any verifies."""
-    outcome: tuple[str, str] = ("none", "")
-    for index, value in enumerate(headers[:MAX_SIGNATURES]):
-        tags = signature_tags(value)
-        domain, selector = tags.get("d", "").lower(), tags.get("s", "")
-        if not domain or not selector:
-            outcome = ("fail", domain) if outcome[0] == "none" else outcome
-            continue
-        name = f"{selector}._domainkey.{domain}"
-        try:
-            key = await _fetch_key(resolver, name)
-        except (DnsTemporaryError, DnsError):
-            outcome = ("temperror", domain)
-            continue
-        answers = {name.lower().encode(): key}
+class DkimVerdict(msgspec.Struct, frozen=True, kw_only=True):
+    """The best result over the signatures checked, the domain it speaks of, and every
+    domain whose signature verified."""
 
-        def dnsfunc(query: bytes, timeout: float = 5, _answers: dict = answers) -> bytes | None:  # type: ignore[type-arg]
-            return _answers.get(query.lower().rstrip(b"."))
+    result: DkimResult = "none"
+    domain: str = ""
+    passed: tuple[str, ...] = ()
 
-        try:
-            verified = dkim.DKIM(data).verify(idx=index, dnsfunc=dnsfunc)
-        except dkim.DKIMException:
-            verified = False
-        if verified:
-            return "pass", domain
-        if outcome[0] != "temperror":
-            outcome = ("fail", domain)
-    return outcome
+
+async def _verify_one(data: bytes, index: int, value: str, resolver: Resolver) -> tuple[str, str]:
+    """(pass | fail | temperror, d=) of signature `index`."""
+    tags = signature_tags(value)
+    domain, selector = tags.get("d", "").lower(), tags.get("s", "")
+    if not domain or not selector:
+        return "fail", domain
+    name = f"{selector}._domainkey.{domain}"
+    try:
+        key = await _fetch_key(resolver, name)
+    except (DnsTemporaryError, DnsError):
+        return "temperror", domain
+    answers = {name.lower().encode(): key}
+
+    def dnsfunc(query: bytes, timeout: float = 5, _answers: dict = answers) -> bytes | None:  # type: ignore[type-arg]
+        return _answers.get(query.lower().rstrip(b"."))
+
+    try:
+        verified = dkim.DKIM(data).verify(idx=index, dnsfunc=dnsfunc)
+    except dkim.DKIMException:
+        verified = False
+    return ("pass" if verified else "fail"), domain
+
+
+async def verify_dkim(data: bytes, headers: list[str], resolver: Resolver) -> DkimVerdict:
+    """The verdict over the first signatures: pass if any verifies (the first that does
+    names the domain), temperror if a key could not be fetched, else fail; none unsigned."""
+    results = [
+        await _verify_one(data, index, value, resolver)
+        for index, value in enumerate(headers[:MAX_SIGNATURES])
+    ]
+    passed = tuple(domain for result, domain in results if result == "pass")
+    if passed:
+        return DkimVerdict(result="pass", domain=passed[0], passed=passed)
+    for wanted in ("temperror", "fail"):
+        domains = [domain for result, domain in results if result == wanted]
+        if domains:
+            return DkimVerdict(result=wanted, domain=domains[0])
+    return DkimVerdict()
+
+
+def domain_of(value: str) -> str:
+    """The lower-case domain of the first address in a From header value; "" if none."""
+    found = [address for _, address in getaddresses([value]) if "@" in address]
+    return found[0].rpartition("@")[2].rstrip(".").lower() if found else ""
+
+
+def aligned(check: AuthCheck) -> bool:
+    """Whether a verified DKIM signature speaks for the message's From domain: d= is that
+    domain or a parent of it (relaxed alignment, short of a public-suffix list)."""
+    sender = check.from_domain
+    return bool(sender) and any(
+        "." in domain and (sender == domain or sender.endswith("." + domain))
+        for domain in check.dkim_passed
+    )
 
 
 async def check_authentication(
@@ -107,12 +145,14 @@ async def check_authentication(
     """The DKIM verdict and the nearest trusted hop's Authentication-Results of `data`."""
     message = email.message_from_bytes(data, policy=email.policy.compat32)
     signatures = [str(value) for value in message.get_all("DKIM-Signature") or []]
-    result, domain = await verify_dkim(data, signatures, resolver)
+    verdict = await verify_dkim(data, signatures, resolver)
     values = [header_text(value) for value in message.get_all("Authentication-Results") or []]
     server, results = parse_authentication_results(values, trusted)
     return AuthCheck(
-        dkim=result,  # type: ignore[arg-type]
-        dkim_domain=domain,
+        dkim=verdict.result,
+        dkim_domain=verdict.domain,
         results=results,
         authserv_id=server,
+        dkim_passed=verdict.passed,
+        from_domain=domain_of(header_text(message.get("From", ""))),
     )

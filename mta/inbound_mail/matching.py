@@ -1,32 +1,33 @@
 """Which of our messages and recipients an inbound report is about, and the events it gives
-(pure): VERP recipients and the attached original's headers, checked against the message's
-own account and recipients."""
+(pure): signed VERP return paths only (docs/inbound-service.md), checked against the
+message's own account; one return path speaks for its own recipient and no other."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from email.utils import getaddresses
 from typing import Any, Literal
 
 import msgspec
 
 from mta.core.events import Bounce, Deferred, Event, SpamReport
-from mta.core.model import parse_verp
+from mta.core.return_path import ReturnPathKeys, parse_verp
 from mta.inbound_mail.parsing.report import Report, ReportRecipient
 
-Via = Literal["rcpt", "return-path", "header"]
+Via = Literal["rcpt", "return-path"]
 MESSAGE_ID_HEADER = "x-scaisend-message-id"
+AUTH_FAILURE = "auth-failure"  # RFC 6591: a DMARC failure report, never a complaint
 
 
 class Reference(msgspec.Struct, frozen=True, kw_only=True):
-    """A pointer at one of our messages. `index` and `host` come from a VERP address (the
-    envelope recipient, or the original's Return-Path); a bare X-ScaiSend-Message-Id has
-    neither."""
+    """A verified pointer at one of our messages and one recipient: a signed VERP address
+    whose MAC verified (the envelope recipient, or a trusted FBL report's attached
+    Return-Path)."""
 
     message_id: str
     via: Via
-    index: int | None = None
-    host: str = ""
+    index: int
+    host: str
 
 
 class Candidate(msgspec.Struct, kw_only=True):
@@ -52,80 +53,63 @@ def bare_address(value: str) -> str:
     return found[0].strip().lower() if found else ""
 
 
-def _verp(address: str, via: Via) -> Reference | None:
-    parsed = parse_verp(bare_address(address) or address)
+def _signed(address: str, via: Via, keys: ReturnPathKeys, refused: list[str]) -> Reference | None:
+    """The reference a signed VERP address makes; an unsigned or badly signed one is noted
+    in `refused` and gives none."""
+    parsed = parse_verp(bare_address(address) or address, keys)
     if parsed is None:
         return None
-    host = (bare_address(address) or address).rpartition("@")[2].rstrip(".").lower()
-    return Reference(message_id=parsed[0], index=parsed[1], host=host, via=via)
+    if parsed.signature != "valid":
+        what = "unsigned" if parsed.signature == "missing" else "bad MAC in"
+        refused.append(f"{what} return path {parsed.message_id}.{parsed.index} ({via})")
+        return None
+    return Reference(message_id=parsed.message_id, index=parsed.index, host=parsed.host, via=via)
 
 
-def references(report: Report, rcpt_tos: Sequence[str]) -> list[Reference]:
-    """Every pointer at our messages, most direct first: VERP envelope recipients, then the
-    original's VERP Return-Path, then its X-ScaiSend-Message-Id."""
-    found = [ref for rcpt in rcpt_tos if (ref := _verp(rcpt, "rcpt")) is not None]
+def references(
+    report: Report, rcpt_tos: Sequence[str], keys: ReturnPathKeys, trusted_fbl: bool = False
+) -> tuple[list[Reference], list[str]]:
+    """The verified pointers at our messages, and why others were refused.
+
+    Only a VERP envelope recipient whose MAC verifies names a message; when `trusted_fbl`
+    (an ARF report to an FBL address, DKIM-signed by its From domain), so does the attached
+    original's signed Return-Path. Anything else the attachment carries (an unsigned
+    Return-Path, X-ScaiSend-Message-Id) is only noted: recipients see those headers too."""
+    refused: list[str] = []
+    found = [ref for rcpt in rcpt_tos if (ref := _signed(rcpt, "rcpt", keys, refused))]
     headers = report.original_headers
-    return_path = _verp(headers.get("return-path", ""), "return-path")
-    if return_path is not None:
-        found.append(return_path)
+    if trusted_fbl:
+        attached = _signed(headers.get("return-path", ""), "return-path", keys, refused)
+        found += [attached] if attached is not None else []
     header_id = headers.get(MESSAGE_ID_HEADER, "").strip().strip("<>")
-    if header_id:
-        found.append(Reference(message_id=header_id, via="header"))
-    unique: dict[tuple[str, int | None, str], Reference] = {}
+    if not found and header_id:
+        refused.append(f"the attachment names {header_id[:64]}, not trusted")
+    unique: dict[tuple[str, int], Reference] = {}
     for ref in found:
-        unique.setdefault((ref.message_id, ref.index, ref.host), ref)
-    return list(unique.values())
+        unique.setdefault((ref.message_id, ref.index), ref)
+    return list(unique.values()), refused
 
 
-def authorised(
-    ref: Reference, candidate: Candidate, static: Iterable[str], rcpt_domains: Iterable[str]
-) -> bool:
-    """Whether `ref` may speak for `candidate` (tenant isolation). A VERP host must be a
-    return-path host of the message's own account; a report found only through headers must
-    have reached that account's return-path host or an operator-wide inbound domain."""
-    if ref.host:
-        return ref.host in candidate.hosts
-    allowed = candidate.hosts | {domain.lower() for domain in static}
-    return any(domain.lower() in allowed for domain in rcpt_domains)
+def authorised(ref: Reference, candidate: Candidate) -> bool:
+    """Whether `ref` may speak for `candidate` (tenant isolation): its VERP host must be a
+    return-path host of the message's own account."""
+    return ref.host in candidate.hosts
 
 
-def match_recipients(
-    reported: Sequence[ReportRecipient],
-    index: int | None,
-    recipients: Sequence[tuple[int, str, str]],
-) -> list[tuple[ReportRecipient, int]]:
-    """Each reported recipient paired with the message recipient it is about.
-
-    By address (the VERP recipient first, then any recipient of the message); a sole
-    reported recipient whose address fits none (rewritten by forwarding, or redacted in a
-    complaint) falls to the VERP index if it fits, else to the message's sole recipient.
-    Anything else is left out, and no recipient is named twice."""
-    emails = {i: email.lower() for i, email, _ in recipients}
-    by_address: dict[str, int] = {}
-    for i, email in sorted(emails.items(), reverse=True):
-        by_address[email] = i
-    verp = index if index in emails else None
-    fallback = verp if verp is not None else (next(iter(emails)) if len(emails) == 1 else None)
-    pairs: list[tuple[ReportRecipient, int]] = []
-    for item in reported:
-        address = bare_address(item.address)
-        if verp is not None and address == emails[verp]:
-            chosen: int | None = verp
-        elif address in by_address:
-            chosen = by_address[address]
-        else:
-            chosen = fallback if len(reported) == 1 else None
-        if chosen is not None and chosen not in {i for _, i in pairs}:
-            pairs.append((item, chosen))
-    return pairs
-
-
-def complained_of(report: Report) -> list[ReportRecipient]:
-    """The recipients an ARF report complains for: those it names, else the original's To."""
-    if report.recipients:
-        return list(report.recipients)
-    to = report.original_headers.get("to", "")
-    return [ReportRecipient(address=to, action="complained", status="")]
+def reported_for(
+    reported: Sequence[ReportRecipient], email: str, others: frozenset[str] = frozenset()
+) -> ReportRecipient | None:
+    """What a report to one recipient's return path says of that recipient: the entry naming
+    its address, else a sole entry naming no other recipient of the message (`others`; an
+    address rewritten by forwarding). A report to one recipient's return path never speaks
+    for another recipient of the message."""
+    addresses = [bare_address(item.address) for item in reported]
+    for item, address in zip(reported, addresses, strict=True):
+        if address == email.lower():
+            return item
+    if len(reported) == 1 and addresses[0] not in others:
+        return reported[0]
+    return None
 
 
 def dsn_event(item: ReportRecipient, common: dict[str, Any]) -> Event | None:
@@ -145,33 +129,30 @@ def dsn_event(item: ReportRecipient, common: dict[str, Any]) -> Event | None:
     return None
 
 
-def events_for(report: Report, candidate: Candidate, index: int | None) -> list[Event]:
-    """The events `report` gives for `candidate`, skipping what is already known: a bounce
-    or delay for a recipient already bounced, a complaint already recorded."""
-    status = {i: s for i, _, s in candidate.recipients}
-    emails = {i: e for i, e, _ in candidate.recipients}
-    reported = complained_of(report) if report.kind == "arf" else report.recipients
-    found: list[Event] = []
-    for item, i in match_recipients(reported, index, candidate.recipients):
-        common: dict[str, Any] = dict(
-            account_id=candidate.account_id,
-            message_id=candidate.message_id,
-            email=emails[i],
-            recipient_index=i,
-            categories=list(candidate.categories),
-            custom_args=dict(candidate.custom_args),
-        )
-        if report.kind == "arf":
-            if emails[i].lower() not in candidate.complained:
-                found.append(
-                    SpamReport(
-                        **common,
-                        feedback_type=report.feedback_type or "abuse",
-                        source=report.reporter,
-                    )
-                )
-        elif report.kind == "dsn" and status[i] != "bounced":
-            event = dsn_event(item, common)
-            if event is not None:
-                found.append(event)
-    return found
+def events_for(report: Report, candidate: Candidate, index: int) -> list[Event]:
+    """The events `report` gives for recipient `index` of `candidate`, skipping what is
+    already known: a bounce or delay for a recipient already bounced, a complaint already
+    recorded. A DMARC failure report (auth-failure) gives none."""
+    recipient = {i: (email, status) for i, email, status in candidate.recipients}.get(index)
+    if recipient is None:
+        return []
+    email, status = recipient
+    common: dict[str, Any] = dict(
+        account_id=candidate.account_id,
+        message_id=candidate.message_id,
+        email=email,
+        recipient_index=index,
+        categories=list(candidate.categories),
+        custom_args=dict(candidate.custom_args),
+    )
+    if report.kind == "arf" and report.feedback_type != AUTH_FAILURE:
+        if email.lower() in candidate.complained:
+            return []
+        feedback = report.feedback_type or "abuse"
+        return [SpamReport(**common, feedback_type=feedback, source=report.reporter)]
+    others = frozenset(e.lower() for i, e, _ in candidate.recipients if i != index)
+    item = reported_for(report.recipients, email, others) if report.kind == "dsn" else None
+    if item is None or status == "bounced":
+        return []
+    event = dsn_event(item, common)
+    return [event] if event is not None else []

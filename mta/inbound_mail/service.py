@@ -1,6 +1,7 @@
 """The inbound MX's processor: which domains we accept mail for, and what a received message
-means. DSNs become bounce or deferred events, ARF reports spam_report events (suppressions
-follow through the bus's sinks); every message is authenticated, recorded and logged."""
+means. DSNs to a signed return path become bounce or deferred events, ARF reports there or
+at a DKIM-verified FBL address spam_report events (suppressions follow through the bus's
+sinks); DMARC failure reports and everything else are only recorded and logged."""
 
 from __future__ import annotations
 
@@ -16,12 +17,20 @@ from mta.core.clock import Clock, SystemClock
 from mta.core.dns import Resolver
 from mta.core.events import event_type
 from mta.core.model import new_id
+from mta.core.return_path import ReturnPathKeys
 from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 from mta.db.models import Domain, InboundMessage, Message, MessageRecipient
 from mta.db.models import Event as EventRow
 from mta.events.bus import EventBus
-from mta.inbound_mail.authcheck import AuthCheck, check_authentication
-from mta.inbound_mail.matching import Candidate, Reference, authorised, events_for, references
+from mta.inbound_mail.authcheck import AuthCheck, aligned, check_authentication
+from mta.inbound_mail.matching import (
+    AUTH_FAILURE,
+    Candidate,
+    Reference,
+    authorised,
+    events_for,
+    references,
+)
 from mta.inbound_mail.parsing.classify import classify_message
 from mta.inbound_mail.parsing.report import Report
 from mta.services.domains import DomainService
@@ -29,6 +38,7 @@ from mta.services.domains import DomainService
 log = logging.getLogger(__name__)
 ANSWER_TTL_SECONDS = SHARED_CACHE_SECONDS
 ACTIONABLE = ("dsn", "arf")
+MAX_NOTES = 5  # refused references named in the record's note
 
 
 class Outcome(msgspec.Struct, kw_only=True):
@@ -50,13 +60,19 @@ class InboundService:
         inbound_domains: list[str],
         resolver: Resolver | None = None,
         clock: Clock | None = None,
+        return_path_keys: ReturnPathKeys | None = None,
+        fbl_addresses: list[str] | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
+        # without the install's keys no return path verifies: nothing is ever suppressed
+        self._keys = return_path_keys or ReturnPathKeys.generate()
+        self._fbl = frozenset(address.lower().rstrip(".") for address in fbl_addresses or [])
         self._sessions = sessions
         self._domains = domains
         self._bus = bus
         self._resolver = resolver
         self._static = {d.lower().rstrip(".") for d in inbound_domains}
+        self._static |= {address.rpartition("@")[2] for address in self._fbl}
         # domain → whether it is ours
         self._answers: TtlCache[str, bool] = TtlCache(ANSWER_TTL_SECONDS, clock=self._clock)
         # Matching reads recipient state the bus has not written yet: one report at a time,
@@ -78,14 +94,23 @@ class InboundService:
         report = classify_message(data)  # ValidationError (550 5.6.0) for hostile MIME
         auth = await self._authenticate(data)
         outcome = Outcome(note=f"{report.kind} discarded")
-        if report.kind in ACTIONABLE:
+        if is_dmarc_failure(report):
+            outcome = Outcome(note="DMARC failure report: recorded, never a complaint")
+        elif report.kind in ACTIONABLE:
             async with self._matching:
-                outcome = await self._apply(report, rcpt_tos)
+                outcome = await self._apply(report, rcpt_tos, auth)
         await self._record(mail_from, rcpt_tos, data, report, auth, outcome)
+
+    def _trusted_fbl(self, report: Report, rcpt_tos: list[str], auth: AuthCheck | None) -> str:
+        """Whether an FBL address received it: "trusted" for an ARF report to one, DKIM-signed
+        by its From domain; "untrusted" for another ARF report to one; "" for the rest."""
+        if report.kind != "arf" or not any(r.lower().rstrip(".") in self._fbl for r in rcpt_tos):
+            return ""
+        return "trusted" if auth is not None and aligned(auth) else "untrusted"
 
     async def _authenticate(self, data: bytes) -> AuthCheck | None:
         """The DKIM / Authentication-Results check; a failure to check is recorded, not
-        fatal (an unauthenticated report is still honoured: docs/inbound-service.md)."""
+        fatal (it leaves an FBL report untrusted: docs/inbound-service.md)."""
         if self._resolver is None:
             return None
         try:
@@ -94,29 +119,30 @@ class InboundService:
             log.warning("event=inbound_auth_check_failed", exc_info=True)
             return None
 
-    async def _apply(self, report: Report, rcpt_tos: list[str]) -> Outcome:
-        refs = references(report, rcpt_tos)
-        rcpt_domains = [rcpt.rpartition("@")[2].rstrip(".").lower() for rcpt in rcpt_tos]
-        outcome = Outcome(note="unmatched" if not refs else "")
-        done: set[tuple[str, int | None]] = set()
+    async def _apply(self, report: Report, rcpt_tos: list[str], auth: AuthCheck | None) -> Outcome:
+        fbl = self._trusted_fbl(report, rcpt_tos, auth)
+        refs, refused = references(report, rcpt_tos, self._keys, trusted_fbl=fbl == "trusted")
+        if fbl == "untrusted":
+            refused.insert(0, "FBL report not DKIM-signed by its From domain")
+        if refused:
+            log.warning("event=inbound_unverified rcpt=%s why=%r", ",".join(rcpt_tos), refused)
+        noted = "; ".join(refused[:MAX_NOTES])
+        outcome = Outcome(note=noted or ("unmatched" if not refs else ""))
         for ref in refs:
-            if (ref.via != "rcpt" and outcome.message_id) or (ref.message_id, ref.index) in done:
+            if ref.via != "rcpt" and outcome.message_id:
                 continue
-            done.add((ref.message_id, ref.index))
-            note = await self._apply_one(report, ref, rcpt_domains, outcome)
+            note = await self._apply_one(report, ref, outcome)
             outcome.note = outcome.note or note
         if outcome.message_id and outcome.events:
             outcome.note = ""
         return outcome
 
-    async def _apply_one(
-        self, report: Report, ref: Reference, rcpt_domains: list[str], outcome: Outcome
-    ) -> str:
+    async def _apply_one(self, report: Report, ref: Reference, outcome: Outcome) -> str:
         """Emit the events `ref` gives into `outcome`; the note when it gives none."""
         candidate = await self._candidate(ref.message_id)
         if candidate is None:
             return f"unknown message {ref.message_id}"
-        if not authorised(ref, candidate, self._static, rcpt_domains):
+        if not authorised(ref, candidate):
             log.warning(
                 "event=inbound_foreign message_id=%s host=%s", ref.message_id, ref.host or "-"
             )
@@ -175,7 +201,7 @@ class InboundService:
             received_at=self._clock.time(),
             mail_from=mail_from[:254],
             rcpt=", ".join(rcpt_tos),
-            kind=report.kind,
+            kind=record_kind(report),
             dkim=dkim,
             authres=authres,
             message_id=outcome.message_id,
@@ -197,6 +223,16 @@ class InboundService:
             ",".join(outcome.events) or "-",
             outcome.note,
         )
+
+
+def is_dmarc_failure(report: Report) -> bool:
+    """An RFC 6591 authentication failure report: its own kind, never a complaint."""
+    return report.kind == "arf" and report.feedback_type == AUTH_FAILURE
+
+
+def record_kind(report: Report) -> str:
+    """The kind recorded: the parser's, with DMARC failure reports apart (`auth-failure`)."""
+    return AUTH_FAILURE if is_dmarc_failure(report) else report.kind
 
 
 def _auth_fields(auth: AuthCheck | None) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from mta.core.errors import PermanentFailure, TransientFailure
 from mta.core.metrics import QueueDepth
 from mta.core.model import Outcome
 from mta.delivery.client import SmtpSession
-from mta.delivery.deliverer import Deliverer, transactions
+from mta.delivery.deliverer import Deliverer
 from mta.scheduler.destinations import Destination, Job
 from mta.scheduler.live import InFlight
 from mta.scheduler.recording import OutcomeRecorder
@@ -181,7 +181,7 @@ class Connections:
     async def _send(self, session: SmtpSession, job: Job) -> None:
         queue_id = job.entry.envelope.queue_id
         content = self._live.content(queue_id) or await self._store.load_content(queue_id)
-        replies = await session.send(transactions(job.entry, job.states), content)
+        replies = await session.send(self._deliverer.transactions(job.entry, job.states), content)
         tls = session.tls
         outcomes = [
             Outcome(

@@ -54,6 +54,8 @@ class BackgroundTasks:
         shared = self._core.engine.dialect.name == "postgresql"
         if shared and not self._settings.auth.jwt_secret:  # tokens and links of one node only
             log.warning("event=jwt_secret_per_node hint=set_[auth]_jwt_secret_on_every_node")
+        if shared and not self._settings.inbound.return_path_keys:  # bounces of one node only
+            log.warning("event=return_path_keys_per_node hint=set_[inbound]_return_path_keys")
         several = shared or self._layout.index is not None  # workers: nodes on one host
         return SHARED_BATCH_SYNC_SECONDS if several else BATCH_SYNC_SECONDS
 

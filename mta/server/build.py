@@ -27,6 +27,7 @@ from mta.events.stats import MessageActivitySink, StatsSink
 from mta.inbound_mail.service import InboundService
 from mta.scheduler.queue_admin import QueueControl
 from mta.scheduler.scheduler import Scheduler
+from mta.server.return_path_keys import return_path_keys
 from mta.server.workers import WorkerLayout
 from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
@@ -111,7 +112,11 @@ def build_core(
     bus.add_sink(StatsSink())  # daily stats aggregates
     connector = AiosmtplibConnector.from_settings(settings.smtp.hostname, settings.delivery)
     deliverer = Deliverer(
-        settings.delivery, resolver, connector, own_listeners=own_listeners(settings)
+        settings.delivery,
+        resolver,
+        connector,
+        own_listeners=own_listeners(settings),
+        return_path_keys=return_path_keys(settings),
     )
     scheduler = Scheduler(spool, deliverer, bus, settings.delivery, metrics=metrics, clock=clock)
     core = Core(
@@ -198,4 +203,6 @@ def build_inbound(settings: Settings, core: Core, services: Services) -> Inbound
         settings.smtp.inbound_domains,
         core.resolver,
         core.clock,
+        return_path_keys=return_path_keys(settings),
+        fbl_addresses=settings.inbound.fbl_addresses,
     )

@@ -1,6 +1,7 @@
 """A feedback-loop complaint over SMTP: an ARF report attaching our message as the recipient's
-MX received it, sent to our MX at the operator's FBL address, becomes one spam_report event
-for that message and recipient, a spam_reports suppression and a signed webhook."""
+MX received it (with its signed Return-Path), sent to our MX at the operator's FBL address
+and DKIM-signed by the provider, becomes one spam_report event for that message and
+recipient, a spam_reports suppression and a signed webhook; unsigned, it counts for nothing."""
 
 from __future__ import annotations
 
@@ -18,22 +19,35 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from typing import Any
 
+import dkim
 import httpx
 import pytest
 
+from mta.services.dns_records import generate_dkim_key
 from tests.support.api import account_with_key, admin, send, wait_for_status
-from tests.support.dns_server import DnsServer
+from tests.support.dns_server import DnsServer, txt_value
 from tests.support.server import ScaisendServer
 from tests.support.servers import ServerFactory
 from tests.support.sink import SmtpSink
 from tests.support.webhook_receiver import WebhookReceiver
 
 FBL_DOMAIN = "fbl.scaisend.test"
+PROVIDER = "isp.example.net"
 
 
 @pytest.fixture
 def fbl_server(make_server: ServerFactory) -> ScaisendServer:
-    return make_server({"smtp": {"inbound_domains": [FBL_DOMAIN]}})
+    # the FBL address's domain is accepted without being listed in inbound_domains
+    return make_server({"inbound": {"fbl_addresses": [f"fbl@{FBL_DOMAIN}"]}})
+
+
+def provider_signed(report: bytes, dns_server: DnsServer) -> bytes:
+    """`report` DKIM-signed by the provider, its key published in DNS."""
+    key = generate_dkim_key(1024)
+    dns_server.add(
+        f"fbl._domainkey.{PROVIDER}", "TXT", txt_value(f"v=DKIM1; k=rsa; p={key.public_b64}")
+    )
+    return dkim.sign(report, b"fbl", PROVIDER.encode(), key.private_pem.encode()) + report
 
 
 def arf_report(original: bytes, complained: str) -> bytes:
@@ -87,11 +101,16 @@ def test_an_arf_complaint_becomes_one_spam_report_a_suppression_and_a_webhook(
     delivered = sink.wait_for(1)[0]
     wait_for_status(server, key, message_id, "delivered")
 
-    report = arf_report(delivered.data, "ada@example.com")
+    # the recipient's MX records the (signed) return path as it delivers
+    received = f"Return-Path: <{delivered.mail_from}>\r\n".encode() + delivered.data
+    report = arf_report(received, "ada@example.com")
     with smtplib.SMTP("127.0.0.1", server.mx_port, timeout=30) as mx:
         mx.ehlo("fbl.isp.example.net")
+        # unsigned: anyone could have sent it, so it counts for nothing
+        assert mx.sendmail("fbl@isp.example.net", [f"fbl@{FBL_DOMAIN}"], report) == {}
+        signed = provider_signed(report, dns_server)
         for _ in range(2):  # a provider that sends its report twice
-            refused = mx.sendmail("fbl@isp.example.net", [f"fbl@{FBL_DOMAIN}"], report)
+            refused = mx.sendmail("fbl@isp.example.net", [f"fbl@{FBL_DOMAIN}"], signed)
             assert refused == {}
 
     deadline, found = time.monotonic() + 20, []
@@ -119,8 +138,9 @@ def test_an_arf_complaint_becomes_one_spam_report_a_suppression_and_a_webhook(
     assert event["event"] == "spam_report" and event["message_id"] == message_id
     assert event["email"] == "ada@example.com" and event["order"] == "42"
 
-    # both copies were recorded; the second gave nothing new. Unsigned, and honoured.
+    # all three were recorded: the unsigned one and the second copy gave nothing
     log = server.log()
-    assert log.count("event=inbound ") == 2
-    assert "kind=arf" in log and "dkim=none" in log and "events=spam_report" in log
+    assert log.count("event=inbound ") == 3
+    assert "dkim=none" in log and "not DKIM-signed by its From domain" in log
+    assert "kind=arf" in log and "dkim=pass" in log and "events=spam_report" in log
     assert len(spam_reports(server, key, message_id)) == 1

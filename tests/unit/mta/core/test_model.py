@@ -1,4 +1,4 @@
-"""Shared value types: VERP return paths, ids, SMTP replies, queue entries."""
+"""Shared value types: ids, SMTP replies, queue entries."""
 
 from __future__ import annotations
 
@@ -8,60 +8,8 @@ import time
 import pytest
 
 import mta.core.model
-from mta.core.model import id_time, new_id, parse_verp, verp_address
+from mta.core.model import id_time, new_id
 from queue_store.entries import Envelope, QueueEntry, RecipientState, SmtpReply
-
-
-@pytest.mark.parametrize(
-    ("message_id", "index", "host", "address"),
-    [
-        ("abc", 0, "bounces.example.com", "bounces+abc.0@bounces.example.com"),
-        (
-            "19a3f0c2b1d4e5f60718293a4b5",
-            7,
-            "b.example",
-            "bounces+19a3f0c2b1d4e5f60718293a4b5.7@b.example",
-        ),
-        ("m", 999, "h", "bounces+m.999@h"),
-        ("with.dots.in.it", 12, "b.example", "bounces+with.dots.in.it.12@b.example"),
-    ],
-)
-def test_verp_round_trip(message_id: str, index: int, host: str, address: str) -> None:
-    assert verp_address(message_id, index, host) == address
-    assert parse_verp(address) == (message_id, index)
-
-
-def test_verp_round_trip_of_real_ids() -> None:
-    for index in (0, 1, 1000):
-        message_id = new_id()
-        assert parse_verp(verp_address(message_id, index, "bounces.example.com")) == (
-            message_id,
-            index,
-        )
-
-
-@pytest.mark.parametrize(
-    ("address", "expected"),
-    [
-        ("BOUNCES+abc.3@bounces.example.com", ("abc", 3)),
-        ("Bounces+abc.3@x", ("abc", 3)),
-        ("bounces+abc.3", None),  # no domain: not an address of ours
-        ("user@example.com", None),
-        ("bounces@example.com", None),
-        ("bounces-abc.3@example.com", None),
-        ("bounces+@example.com", None),
-        ("bounces+abc@example.com", None),
-        ("bounces+.3@example.com", None),
-        ("bounces+abc.@example.com", None),
-        ("bounces+abc.x@example.com", None),
-        ("bounces+abc.-1@example.com", None),
-        ("bounces+abc.1e3@example.com", None),
-        ("", None),
-        ("@", None),
-    ],
-)
-def test_parse_verp(address: str, expected: tuple[str, int] | None) -> None:
-    assert parse_verp(address) == expected
 
 
 def test_new_id_shape() -> None:

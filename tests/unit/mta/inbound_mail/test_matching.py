@@ -6,19 +6,21 @@ from __future__ import annotations
 import pytest
 
 from mta.core.events import Bounce, Deferred, SpamReport, event_type
+from mta.core.return_path import ReturnPathKeys, new_key, verp_address
 from mta.inbound_mail.matching import (
     Candidate,
     Reference,
     authorised,
     bare_address,
     events_for,
-    match_recipients,
     references,
+    reported_for,
 )
 from mta.inbound_mail.parsing.report import Report, ReportRecipient
 
 MSG = "018f00000000aaaabbbbccccdddd"
 HOST = "bounces.mail.acme.test"
+KEYS = ReturnPathKeys((new_key(),))
 RECIPIENTS = [(0, "ada@example.com", "delivered"), (1, "bob@example.com", "delivered")]
 
 
@@ -56,104 +58,93 @@ def test_bare_address(value: str, expected: str) -> None:
     assert bare_address(value) == expected
 
 
+def signed(index: int, host: str = HOST, message_id: str = MSG) -> str:
+    return verp_address(message_id, index, host, KEYS)
+
+
 @pytest.mark.parametrize(
-    ("rcpt_tos", "headers", "expected"),
+    ("rcpt_tos", "headers", "fbl", "expected", "refused"),
     [
+        ([signed(1)], {}, False, [Reference(message_id=MSG, index=1, host=HOST, via="rcpt")], 0),
         (
-            [f"bounces+{MSG}.1@{HOST}"],
+            [signed(0, "Bounces.Mail.Acme.Test.").upper()],
             {},
-            [Reference(message_id=MSG, index=1, host=HOST, via="rcpt")],
-        ),
-        (
-            [f"bounces+{MSG}.0@Bounces.Mail.Acme.Test."],
-            {},
+            False,
             [Reference(message_id=MSG, index=0, host=HOST, via="rcpt")],
+            0,
         ),
+        # the old unsigned form, a changed index, another install's key: refused
+        ([f"bounces+{MSG}.1@{HOST}"], {}, False, [], 1),
+        ([signed(0).replace(f"{MSG}.0.", f"{MSG}.1.")], {}, False, [], 1),
+        ([verp_address(MSG, 1, HOST, ReturnPathKeys((new_key(),)))], {}, False, [], 1),
+        # headers alone never name a message, signed or not, unless from a trusted FBL
+        (["fbl@in.test"], {"x-scaisend-message-id": f"<{MSG}>"}, False, [], 1),
+        (["fbl@in.test"], {"return-path": f"<{signed(1)}>"}, False, [], 0),
         (
             ["fbl@in.test"],
-            {"x-scaisend-message-id": f"<{MSG}>"},
-            [Reference(message_id=MSG, via="header")],
+            {"return-path": f"<{signed(1)}>", "x-scaisend-message-id": MSG},
+            True,
+            [Reference(message_id=MSG, index=1, host=HOST, via="return-path")],
+            0,
         ),
+        (["fbl@in.test"], {"return-path": f"<bounces+{MSG}.1@{HOST}>"}, True, [], 1),
         (
-            ["fbl@in.test"],
-            {"return-path": f"<bounces+{MSG}.1@{HOST}>", "x-scaisend-message-id": MSG},
-            [
-                Reference(message_id=MSG, index=1, host=HOST, via="return-path"),
-                Reference(message_id=MSG, via="header"),
-            ],
-        ),
-        (
-            [f"bounces+{MSG}.1@{HOST}"],
-            {"return-path": f"<bounces+{MSG}.1@{HOST}>"},
+            [signed(1)],
+            {"return-path": f"<{signed(1)}>"},
+            True,
             [Reference(message_id=MSG, index=1, host=HOST, via="rcpt")],
+            0,
         ),
-        (["postmaster@in.test"], {"return-path": "<someone@else.test>"}, []),
-        (["bounces+nodot@in.test"], {}, []),
+        (["postmaster@in.test"], {"return-path": "<someone@else.test>"}, True, [], 0),
+        (["bounces+nodot@in.test"], {}, False, [], 0),
     ],
 )
 def test_references(
-    rcpt_tos: list[str], headers: dict[str, str], expected: list[Reference]
+    rcpt_tos: list[str],
+    headers: dict[str, str],
+    fbl: bool,
+    expected: list[Reference],
+    refused: int,
 ) -> None:
-    assert references(Report(kind="dsn", original_headers=headers), rcpt_tos) == expected
+    report = Report(kind="dsn", original_headers=headers)
+    found, notes = references(report, rcpt_tos, KEYS, trusted_fbl=fbl)
+    assert found == expected
+    assert len(notes) == refused, notes
 
 
 @pytest.mark.parametrize(
-    ("ref", "rcpt_domains", "expected"),
+    ("host", "expected"),
     [
-        (Reference(message_id=MSG, index=0, host=HOST, via="rcpt"), [HOST], True),
+        (HOST, True),
         # another account's return-path host naming our message: a forged cross-account VERP
-        (
-            Reference(message_id=MSG, index=0, host="bounces.evil.test", via="rcpt"),
-            ["bounces.evil.test"],
-            False,
-        ),
-        (
-            Reference(message_id=MSG, index=0, host="bounces.evil.test", via="return-path"),
-            [HOST],
-            False,
-        ),
-        # found through the original's header: it must have come to the account or to us
-        (Reference(message_id=MSG, via="header"), ["fbl.scaisend.test"], True),
-        (Reference(message_id=MSG, via="header"), [HOST], True),
-        (Reference(message_id=MSG, via="header"), ["bounces.evil.test"], False),
+        ("bounces.evil.test", False),
     ],
 )
-def test_authorised(ref: Reference, rcpt_domains: list[str], expected: bool) -> None:
-    assert authorised(ref, candidate(), ["FBL.scaisend.test"], rcpt_domains) is expected
+def test_authorised(host: str, expected: bool) -> None:
+    assert authorised(Reference(message_id=MSG, index=0, host=host, via="rcpt"), candidate()) is (
+        expected
+    )
 
 
 @pytest.mark.parametrize(
-    ("reported", "index", "recipients", "expected"),
+    ("reported", "email", "expected"),
     [
-        # the VERP index and the address agree
-        (["ada@example.com"], 0, RECIPIENTS, [0]),
-        # the address names another recipient than the VERP index: the address wins
-        (["bob@example.com"], 0, RECIPIENTS, [1]),
-        # several recipients in one DSN: each to its own, by address
-        (["bob@example.com", "ADA@example.com"], 0, RECIPIENTS, [1, 0]),
-        # a sole recipient rewritten by forwarding: the VERP index
-        (["ada.forwarded@elsewhere.test"], 1, RECIPIENTS, [1]),
-        # an index that does not fit, and no address that does: nothing
-        (["stranger@elsewhere.test"], 7, RECIPIENTS, []),
+        (["ada@example.com"], "ada@example.com", 0),
+        # a DSN to ada's return path naming bob says nothing about bob, nor ada
+        (["bob@example.com"], "ada@example.com", None),
+        # several recipients in one DSN: only the return path's own
+        (["bob@example.com", "ADA@example.com"], "ada@example.com", 1),
+        # a sole recipient rewritten by forwarding: the return path's own recipient
+        (["ada.forwarded@elsewhere.test"], "ada@example.com", 0),
         # several unknown addresses: no guessing
-        (["x@elsewhere.test", "y@elsewhere.test"], 0, RECIPIENTS, []),
-        # no VERP index (matched by header): by address, or the sole recipient
-        (["bob@example.com"], None, RECIPIENTS, [1]),
-        (["redacted"], None, RECIPIENTS, []),
-        (["redacted"], None, RECIPIENTS[:1], [0]),
-        # one recipient named twice counts once
-        (["ada@example.com", "ada@example.com"], 0, RECIPIENTS, [0]),
-        ([], 0, RECIPIENTS, []),
+        (["x@elsewhere.test", "y@elsewhere.test"], "ada@example.com", None),
+        ([], "ada@example.com", None),
     ],
 )
-def test_match_recipients(
-    reported: list[str],
-    index: int | None,
-    recipients: list[tuple[int, str, str]],
-    expected: list[int],
-) -> None:
-    pairs = match_recipients([rr(a) for a in reported], index, recipients)
-    assert [i for _, i in pairs] == expected
+def test_reported_for(reported: list[str], email: str, expected: int | None) -> None:
+    items = [rr(a) for a in reported]
+    found = reported_for(items, email, frozenset({"bob@example.com"}))
+    assert found is (items[expected] if expected is not None else None)
 
 
 def test_a_failed_recipient_bounces_with_the_report_s_verdict() -> None:
@@ -164,7 +155,7 @@ def test_a_failed_recipient_bounces_with_the_report_s_verdict() -> None:
         bounce_type="bounce",
         hard=True,
     )
-    [event] = events_for(Report(kind="dsn", recipients=[item]), candidate(), 0)
+    [event] = events_for(Report(kind="dsn", recipients=[item]), candidate(), 1)
     assert isinstance(event, Bounce)
     assert (event.message_id, event.recipient_index, event.email) == (MSG, 1, "bob@example.com")
     assert event.reason == "5.1.1 550 5.1.1 user unknown" and event.status == "5.1.1"
@@ -201,8 +192,13 @@ def test_a_delay_is_a_deferred_event() -> None:
 def test_an_already_bounced_recipient_is_not_bounced_again() -> None:
     bounced = candidate(recipients=[(0, "ada@example.com", "bounced"), RECIPIENTS[1]])
     report = Report(kind="dsn", recipients=[rr("ada@example.com"), rr("bob@example.com")])
-    events = events_for(report, bounced, 0)
+    assert events_for(report, bounced, 0) == []
+    events = events_for(report, bounced, 1)
     assert [(event_type(e), e.recipient_index) for e in events] == [("bounce", 1)]
+
+
+def test_an_index_the_message_does_not_have_gives_nothing() -> None:
+    assert events_for(Report(kind="dsn", recipients=[rr("ada@example.com")]), candidate(), 7) == []
 
 
 @pytest.mark.parametrize(
@@ -218,21 +214,24 @@ def test_an_already_bounced_recipient_is_not_bounced_again() -> None:
             frozenset(),
             [1],
         ),
-        # redacted recipient: the original's To header
-        (Report(kind="arf", original_headers={"to": "Bob <bob@example.com>"}), frozenset(), [1]),
+        # redacted, or naming someone else: the return path's own recipient all the same
+        (Report(kind="arf", recipients=[rr("redacted", "", "")]), frozenset(), [1]),
+        (Report(kind="arf", recipients=[rr("ada@example.com", "", "")]), frozenset(), [1]),
         # already complained: nothing new
         (
             Report(kind="arf", recipients=[rr("bob@example.com", "", "")]),
             frozenset({"bob@example.com"}),
             [],
         ),
+        # a DMARC failure report is no complaint
+        (Report(kind="arf", feedback_type="auth-failure"), frozenset(), []),
         # autoreplies and other mail give no events even when they name a recipient
         (Report(kind="autoreply", recipients=[rr("bob@example.com")]), frozenset(), []),
         (Report(kind="other", recipients=[rr("bob@example.com")]), frozenset(), []),
     ],
 )
 def test_complaints(report: Report, complained: frozenset[str], expected: list[int]) -> None:
-    events = events_for(report, candidate(complained=complained), None)
+    events = events_for(report, candidate(complained=complained), 1)
     assert [e.recipient_index for e in events] == expected
     for event in events:
         assert isinstance(event, SpamReport)

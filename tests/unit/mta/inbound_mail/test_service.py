@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from mta.core.dns import MxRecord, NxDomain
 from mta.core.errors import ValidationError
+from mta.core.return_path import ReturnPathKeys, new_key, verp_address
 from mta.db.engine import create_schema, make_engine, make_sessionmaker
 from mta.db.models import Account, Domain, InboundMessage, MessageRecipient
 from mta.db.models import Event as EventRow
@@ -34,6 +35,8 @@ from tests.support.databases import Database
 STATIC = "fbl.scaisend.test"
 ACME_RP, OTHER_RP = "bounces.mail.acme.test", "bounces.mail.other.test"
 MSG = "018f0000000000aaaabbbbccccdddd"[:27]
+KEYS = ReturnPathKeys((new_key(),))
+FBL = f"fbl@{STATIC}"
 
 
 class Dns:
@@ -118,7 +121,10 @@ async def world(tmp_path: Path, database: Database) -> AsyncIterator[World]:
     dns = Dns()
     bus = EventBus(sessions)
     bus.start()
-    service = InboundService(sessions, DomainService(sessions, dns, "mx.test"), bus, [STATIC], dns)
+    domains = DomainService(sessions, dns, "mx.test")
+    service = InboundService(
+        sessions, domains, bus, [STATIC], dns, return_path_keys=KEYS, fbl_addresses=[FBL]
+    )
     yield World(sessions, service, bus, dns)
     await bus.stop()
     await engine.dispose()
@@ -196,7 +202,7 @@ async def inbound_rows(world: World) -> list[InboundMessage]:
 
 
 def verp(index: int, host: str = ACME_RP, message_id: str = MSG) -> str:
-    return f"bounces+{message_id}.{index}@{host}"
+    return verp_address(message_id, index, host, KEYS)
 
 
 async def test_a_dsn_to_the_verp_address_bounces_that_recipient(world: World) -> None:
@@ -232,11 +238,13 @@ async def test_the_same_dsn_twice_bounces_once(world: World) -> None:
     assert "no new event" in second.note
 
 
-async def test_a_dsn_naming_several_recipients_applies_each_by_address(world: World) -> None:
+async def test_a_dsn_naming_several_recipients_speaks_for_its_return_path_s_only(
+    world: World,
+) -> None:
     data = dsn(("bob@example.com", "failed", "5.1.1"), ("ada@example.com", "delayed", "4.2.2"))
     await world.service.receive("", [verp(0)], data)
     found = {(e.event_type, e.email) for e in await events(world)}
-    assert found == {("bounce", "bob@example.com"), ("deferred", "ada@example.com")}
+    assert found == {("deferred", "ada@example.com")}
 
 
 async def test_a_forged_cross_account_verp_gives_nothing(world: World) -> None:
@@ -262,61 +270,88 @@ async def test_a_recipient_not_in_the_message_gives_nothing(world: World) -> Non
     assert await events(world) == []
 
 
-async def test_a_dsn_to_a_plain_address_is_matched_through_the_attached_original(
+async def test_a_dsn_to_a_plain_address_suppresses_nobody_whatever_it_attaches(
     world: World,
 ) -> None:
-    data = dsn(("bob@example.com", "failed", "5.1.1"), attach=original(to="bob@example.com"))
+    sent = original(to="bob@example.com")
+    sent["Return-Path"] = f"<{verp(1)}>"  # even a validly signed one: recipients see it
+    data = dsn(("bob@example.com", "failed", "5.1.1"), attach=sent)
     await world.service.receive("", [f"postmaster@{STATIC}"], data)
-    [bounce] = await events(world, "bounce")
-    assert (bounce.message_id, bounce.email) == (MSG, "bob@example.com")
-
-
-async def test_the_original_s_verp_return_path_names_the_recipient(world: World) -> None:
-    sent = original(message_id="")
-    del sent["X-ScaiSend-Message-Id"]
-    sent["Return-Path"] = f"<{verp(1)}>"
-    data = dsn(("bob.forwarded@elsewhere.test", "failed", "5.1.1"), attach=sent)
-    await world.service.receive("", [f"postmaster@{STATIC}"], data)
-    [bounce] = await events(world, "bounce")
-    assert (bounce.message_id, bounce.email) == (MSG, "bob@example.com")
-
-
-async def test_an_attached_original_does_not_reach_across_accounts(world: World) -> None:
-    # sent to the other account's return-path host, naming acme's message in its headers
-    data = dsn(("bob@example.com", "failed", "5.1.1"), attach=original())
-    await world.service.receive("", [f"postmaster@{OTHER_RP}"], data)
+    await world.service.receive("", [f"postmaster@{ACME_RP}"], data)
     assert await events(world) == []
+    rows = await inbound_rows(world)
+    assert [(row.kind, row.message_id, row.events) for row in rows] == [("dsn", None, [])] * 2
 
 
-async def test_an_arf_report_becomes_a_spam_report_once(world: World) -> None:
+async def test_an_arf_report_to_a_signed_return_path_becomes_a_spam_report_once(
+    world: World,
+) -> None:
     data = arf(original(to="bob@example.com"))
-    await world.service.receive("fbl@isp.example.net", [f"fbl@{STATIC}"], data)
-    await world.service.receive("fbl@isp.example.net", [f"fbl@{STATIC}"], data)
+    await world.service.receive("fbl@isp.example.net", [verp(1)], data)
+    await world.service.receive("fbl@isp.example.net", [verp(1)], data)
     [report] = await events(world, "spam_report")
     assert (report.message_id, report.email, report.account_id) == (MSG, "bob@example.com", "acme")
     assert report.data["feedback_type"] == "abuse" and report.data["source"] == "ISP-FBL/1.0"
     first, second = await inbound_rows(world)
-    # unsigned: recorded as such, and honoured all the same
     assert (first.kind, first.dkim, first.events) == ("arf", "none", ["spam_report"])
     assert second.events == []
 
 
-async def test_a_signed_arf_report_is_recorded_as_authenticated(world: World) -> None:
+def _publish_key(world: World, selector: str, domain: str) -> bytes:
     key = generate_dkim_key(1024)
-    world.dns.txt_records["fbl._domainkey.isp.example.net"] = [
+    world.dns.txt_records[f"{selector}._domainkey.{domain}"] = [
         f"v=DKIM1; k=rsa; p={key.public_b64}"
     ]
-    data = arf(original(to="ada@example.com"), rcpt=None)
-    data = b"Authentication-Results: mx.isp.example.net; spf=pass\r\n" + data.replace(
+    return key.private_pem.encode()
+
+
+def fbl_report(return_path: str) -> bytes:
+    sent = original(to="redacted@example.com")
+    sent["Return-Path"] = f"<{return_path}>"
+    data = arf(sent, rcpt=None)
+    return b"Authentication-Results: mx.isp.example.net; spf=pass\r\n" + data.replace(
         b"\n", b"\r\n"
     )
-    signature = dkim.sign(data, b"fbl", b"isp.example.net", key.private_pem.encode())
-    await world.service.receive("fbl@isp.example.net", [f"fbl@{STATIC}"], signature + data)
+
+
+async def test_a_signed_fbl_report_counts_for_the_return_path_s_recipient(world: World) -> None:
+    private = _publish_key(world, "fbl", "isp.example.net")
+    data = fbl_report(verp(0))
+    signature = dkim.sign(data, b"fbl", b"isp.example.net", private)
+    await world.service.receive("fbl@isp.example.net", [FBL], signature + data)
     [report] = await events(world, "spam_report")
     assert report.email == "ada@example.com"
     [row] = await inbound_rows(world)
     assert row.dkim == "pass"
     assert row.authres == "d=isp.example.net; mx.isp.example.net: spf=pass"
+
+
+@pytest.mark.parametrize("signer", [None, "elsewhere.example.org", "forged"])
+async def test_an_fbl_report_without_its_from_domain_s_signature_counts_for_nothing(
+    world: World, signer: str | None
+) -> None:
+    data = fbl_report(verp(0))
+    if signer is not None:
+        domain = "isp.example.net" if signer == "forged" else signer
+        private = _publish_key(world, "fbl", domain)
+        data = dkim.sign(data, b"fbl", domain.encode(), private) + data
+        if signer == "forged":  # signed, then altered
+            data = data.replace(b"This is an abuse report.", b"This is an abuse report!")
+    await world.service.receive("fbl@isp.example.net", [FBL], data)
+    assert await events(world) == []
+    [row] = await inbound_rows(world)
+    assert row.events == [] and "not DKIM-signed by its From domain" in row.note
+
+
+async def test_a_dmarc_failure_report_is_its_own_kind_and_no_complaint(world: World) -> None:
+    data = arf(original(to="bob@example.com")).replace(
+        b"Feedback-Type: abuse", b"Feedback-Type: auth-failure"
+    )
+    await world.service.receive("dmarc@isp.example.net", [verp(1)], data)
+    assert await events(world) == []
+    [row] = await inbound_rows(world)
+    assert (row.kind, row.events) == ("auth-failure", [])
+    assert "DMARC failure report" in row.note
 
 
 @pytest.mark.parametrize(
