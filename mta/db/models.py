@@ -51,7 +51,17 @@ class Domain(Base):
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     verified_at: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[float] = mapped_column(Float)
-    __table_args__ = (Index("ix_domains_account_domain", "account_id", "domain", unique=True),)
+    __table_args__ = (
+        Index("ix_domains_account_domain", "account_id", "domain", unique=True),
+        # A domain is verified by one account only (mta/services/domains.py).
+        Index(
+            "uq_domains_verified_domain",
+            "domain",
+            unique=True,
+            sqlite_where=text("verified"),
+            postgresql_where=text("verified"),
+        ),
+    )
 
 
 class ApiKey(Base):

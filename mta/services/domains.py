@@ -11,7 +11,7 @@ from typing import Any, Literal
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mta.core.clock import Clock, SystemClock
 from mta.core.dns import DnsError, Resolver
@@ -132,15 +132,22 @@ class DomainService:
         return self.view(await self.get_row(account_id, domain_id))
 
     async def verify(self, account_id: str, domain_id: str) -> DomainView:
+        """Check the records; a domain (or one under it) another account verified first is
+        that account's alone (409), whatever the DNS says."""
         row = await self.get_row(account_id, domain_id)
         checked = [await self._check(record) for record in self.records(row)]
         verified = all(record.valid for record in checked)
         async with self._sessions() as session:
+            if verified and await _owned_elsewhere(session, account_id, row.domain):
+                raise Conflict(OWNED_ELSEWHERE.format(row.domain), field="domain")
             stored = await session.get(Domain, domain_id)
             assert stored is not None
             stored.verified = verified
             stored.verified_at = self._clock.time() if verified else None
-            await session.commit()
+            try:
+                await session.commit()
+            except IntegrityError:  # verified by another account at the same moment
+                raise Conflict(OWNED_ELSEWHERE.format(row.domain), field="domain") from None
             self._sending.clear()
             return self.view(stored, checked)
 
@@ -177,6 +184,25 @@ class DomainService:
     async def by_return_path_host(self, host: str) -> Domain | None:
         async with self._sessions() as session:
             row: Domain | None = await session.scalar(
-                select(Domain).where(Domain.return_path_host == host.lower()).limit(1)
+                select(Domain)
+                .where(Domain.return_path_host == host.lower())
+                .order_by(Domain.verified.desc())  # the owner's, when several accounts hold it
+                .limit(1)
             )
             return row
+
+
+OWNED_ELSEWHERE = "domain {} is verified by another account: a domain belongs to one account"
+
+
+async def _owned_elsewhere(session: AsyncSession, account_id: str, name: str) -> bool:
+    """Whether another account verified this domain or one it lies under."""
+    labels = name.split(".")
+    candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    found = await session.scalar(
+        select(Domain.id)
+        .where(Domain.verified.is_(True), Domain.account_id != account_id)
+        .where(Domain.domain.in_(candidates))
+        .limit(1)
+    )
+    return found is not None

@@ -11,7 +11,14 @@ import time
 
 import pytest
 
-from tests.support.api import account_with_key, admin, send, set_up_account, wait_for_status
+from tests.support.api import (
+    account_with_key,
+    admin,
+    publish,
+    send,
+    set_up_account,
+    wait_for_status,
+)
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
@@ -104,3 +111,26 @@ def test_the_operator_creates_lists_and_deletes_accounts(
     assert gone.status_code == 401  # its keys are gone too
     mine = send(scaisend, other_key, "ok@example.com", sender="hello@mail.globex.example")
     wait_for_status(scaisend, other_key, mine, "delivered")
+
+
+def test_a_domain_verified_by_one_account_cannot_be_verified_by_another(
+    scaisend: ScaisendServer, dns_server: DnsServer
+) -> None:
+    # acme verifies mail.example.com; its records are not cached, so the DNS may change
+    set_up_account(scaisend, dns_server, scaisend.token("acme"), ttl=0)
+    other = scaisend.token("globex")
+    for name in ("mail.example.com", "eu.mail.example.com"):
+        created = admin(scaisend, other, "POST", "/api/admin/domains", {"domain": name})
+        assert created.status_code == 201, created.text
+        domain = created.json()
+        for record in domain["dns_records"]:  # the DNS now says globex's records alone
+            dns_server.remove(record["host"])
+        publish(dns_server, domain["dns_records"])
+        refused = admin(scaisend, other, "POST", f"/api/admin/domains/{domain['id']}/verify")
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["errors"][0]["message"] == (
+            f"domain {name} is verified by another account: a domain belongs to one account"
+        )
+        shown = admin(scaisend, other, "GET", f"/api/admin/domains/{domain['id']}").json()
+        assert shown["verified"] is False
+    set_up_account(scaisend, dns_server, other, "mail.globex.example")  # its own domain is fine

@@ -27,12 +27,13 @@ def dkim_dns(dns_server: DnsServer) -> Any:
     return lookup
 
 
-def publish(dns_server: DnsServer, records: list[dict[str, Any]]) -> None:
+def publish(dns_server: DnsServer, records: list[dict[str, Any]], ttl: int = 60) -> None:
     for record in records:
         if record["type"] == "MX":
-            dns_server.add(record["host"], "MX", f"{record['priority']} {record['value']}.")
+            value = f"{record['priority']} {record['value']}."
+            dns_server.add(record["host"], "MX", value, ttl=ttl)
         else:
-            dns_server.add(record["host"], "TXT", txt_value(record["value"]))
+            dns_server.add(record["host"], "TXT", txt_value(record["value"]), ttl=ttl)
 
 
 def admin(
@@ -64,9 +65,14 @@ def new_key(server: ScaisendServer, token: str, scopes: list[str], env: str = "l
 
 
 def set_up_account(
-    server: ScaisendServer, dns_server: DnsServer, token: str, name: str = "mail.example.com"
+    server: ScaisendServer,
+    dns_server: DnsServer,
+    token: str,
+    name: str = "mail.example.com",
+    ttl: int = 60,
 ) -> dict[str, Any]:
-    """The account behind `token` with the domain `name` created, published and verified."""
+    """The account behind `token` with the domain `name` created, published (records kept
+    `ttl` seconds by resolvers) and verified."""
     created = admin(
         server,
         token,
@@ -84,7 +90,7 @@ def set_up_account(
     before = admin(server, token, "POST", f"/api/admin/domains/{domain['id']}/verify").json()
     assert before["verified"] is False
     assert all(r["valid"] is False for r in before["dns_records"])
-    publish(dns_server, domain["dns_records"])
+    publish(dns_server, domain["dns_records"], ttl)
     after = admin(server, token, "POST", f"/api/admin/domains/{domain['id']}/verify")
     assert after.status_code == 200 and after.json()["verified"] is True, after.text
     return dict(domain)
