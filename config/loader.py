@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from config.discovery import resolve_relative_paths
 from config.settings import Settings
 
 ENV_PREFIX = "SCAISEND__"
@@ -75,7 +76,9 @@ def settings_from_mapping(data: Mapping[str, Any]) -> Settings:
 def load_settings(
     path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """Read the TOML file (if any), apply environment overrides, validate."""
+    """Read the TOML file (if any), apply environment overrides, validate. Relative paths
+    in the file are relative to its directory (config/discovery.py); in the environment or
+    the embedded default, to the current directory."""
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -86,5 +89,6 @@ def load_settings(
             raise ConfigError(f"{path}: not UTF-8 text") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+        data = resolve_relative_paths(data, Path(os.path.abspath(path)).parent)
     data = apply_env_overrides(data, os.environ if environ is None else environ)
     return settings_from_mapping(data)

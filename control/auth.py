@@ -14,8 +14,7 @@ from litestar.di import NamedDependency, Provide
 
 from control.services import Services
 from mta.core.errors import AuthenticationError, NotFound, PermissionDenied
-from mta.services.api_keys import INVALID_GRANT
-from mta.services.identity import Principal
+from mta.services.identity import INVALID_GRANT, Principal
 
 PRINCIPAL_STATE = "scaisend.principal"
 ON_BEHALF_OF = b"on-behalf-of"
@@ -23,10 +22,20 @@ SERVICES_STATE = "scaisend.services"  # the app's state: guards have no dependen
 AnyConnection = ASGIConnection[Any, Any, Any, Any]
 
 
+# 401 `help`: which case it is; the `message` stays SendGrid's (INVALID_GRANT).
+NO_HEADER_HELP = "no Authorization header: send `Authorization: Bearer <API key or token>`"
+NOT_BEARER_HELP = (
+    "the Authorization header is not `Bearer <credential>`: send "
+    "`Authorization: Bearer <API key or token>`"
+)
+
+
 def bearer_token(header: str) -> str:
-    scheme, _, token = header.partition(" ")
+    if not header.strip():
+        raise AuthenticationError(INVALID_GRANT, help=NO_HEADER_HELP)
+    scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationError(INVALID_GRANT)
+        raise AuthenticationError(INVALID_GRANT, help=NOT_BEARER_HELP)
     return token.strip()
 
 

@@ -64,11 +64,16 @@ class Core:
     clock: Clock  # the one clock every part that waits, retries, expires or stamps reads
 
 
+def secret_file(settings: Settings) -> Path:
+    """Where the generated JWT secret is kept when `[auth] jwt_secret` is not set."""
+    return Path(settings.storage.data_dir) / "jwt_secret"
+
+
 def jwt_secret(settings: Settings) -> str:
     """The configured secret, or one generated on first use and kept in data_dir."""
     if settings.auth.jwt_secret:
         return settings.auth.jwt_secret
-    path = Path(settings.storage.data_dir) / "jwt_secret"
+    path = secret_file(settings)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

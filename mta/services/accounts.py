@@ -21,8 +21,8 @@ from mta.core.errors import AuthenticationError, Conflict, NotFound, PermissionD
 from mta.core.model import new_id
 from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 from mta.db.models import Account, Base
-from mta.services.api_keys import INVALID_GRANT, ApiKeyService
-from mta.services.identity import Principal
+from mta.services.api_keys import ApiKeyService
+from mta.services.identity import INVALID_GRANT, Principal
 
 log = logging.getLogger(__name__)
 ACCOUNT_DISABLED = "access forbidden: the account is disabled"
@@ -148,7 +148,9 @@ class AccountService:
         if state == "disabled":
             raise PermissionDenied(ACCOUNT_DISABLED)
         if state == "deleted":
-            raise AuthenticationError(INVALID_GRANT)
+            raise AuthenticationError(
+                INVALID_GRANT, help="the account of this credential was deleted"
+            )
 
     def listen(self, listener: DisabledListener) -> None:
         self._listeners.append(listener)

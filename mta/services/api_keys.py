@@ -20,11 +20,23 @@ from mta.core.errors import AuthenticationError, NotFound, ValidationError
 from mta.core.model import Environment, new_id
 from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 from mta.db.models import ApiKey
-from mta.services.identity import KNOWN_SCOPES, Principal
+from mta.services.identity import INVALID_GRANT, KNOWN_SCOPES, Principal
 
 KEY_PREFIX = "SS"
 KEY_CACHE_SECONDS = SHARED_CACHE_SECONDS
-INVALID_GRANT = "The provided authorization grant is invalid, expired, or revoked"
+# 401 `help` for a key: unknown also when the id is known but the secret is not its own, so
+# that only the holder of a key learns that it was revoked.
+UNKNOWN_KEY_HELP = "unknown API key: no key of this server has this value"
+REVOKED_KEY_HELP = "revoked API key: this key was revoked; create a new one"
+
+
+class KnownKey(msgspec.Struct, frozen=True):
+    """What authenticating a key id needs: its stored hash, whether it was revoked, and
+    its Principal (None when unknown or revoked)."""
+
+    secret_hash: str
+    revoked: bool
+    principal: Principal | None
 
 
 class ApiKeyView(msgspec.Struct, kw_only=True):
@@ -74,11 +86,9 @@ class ApiKeyService:
     def __init__(self, sessions: async_sessionmaker[Any], clock: Clock | None = None) -> None:
         self._sessions = sessions
         self._clock = clock or SystemClock()
-        # key id → (stored hash, Principal or None): every request authenticates, so the
+        # key id → its KnownKey: every request authenticates, so the
         # row is read at most every KEY_CACHE_SECONDS; a revoke here forgets it at once.
-        self._known: TtlCache[str, tuple[str, Principal | None]] = TtlCache(
-            KEY_CACHE_SECONDS, clock=self._clock
-        )
+        self._known: TtlCache[str, KnownKey] = TtlCache(KEY_CACHE_SECONDS, clock=self._clock)
 
     async def create(
         self, account_id: str, name: str, environment: Environment, scopes: list[str]
@@ -147,19 +157,23 @@ class ApiKeyService:
     async def authenticate(self, raw_key: str) -> Principal:
         parts = split_key(raw_key)
         if parts is None:
-            raise AuthenticationError(INVALID_GRANT)
+            raise AuthenticationError(INVALID_GRANT, help=UNKNOWN_KEY_HELP)
         key_id, secret = parts
-        expected, principal = await self._known.get_or_load(key_id, lambda: self._load(key_id))
-        if not hmac.compare_digest(expected, hash_secret(secret)) or principal is None:
-            raise AuthenticationError(INVALID_GRANT)
-        return principal
+        known = await self._known.get_or_load(key_id, lambda: self._load(key_id))
+        if not hmac.compare_digest(known.secret_hash, hash_secret(secret)):
+            raise AuthenticationError(INVALID_GRANT, help=UNKNOWN_KEY_HELP)
+        if known.principal is None:
+            help = REVOKED_KEY_HELP if known.revoked else UNKNOWN_KEY_HELP
+            raise AuthenticationError(INVALID_GRANT, help=help)
+        return known.principal
 
-    async def _load(self, key_id: str) -> tuple[str, Principal | None]:
-        """The stored hash and the key's Principal (None when unknown or revoked)."""
+    async def _load(self, key_id: str) -> KnownKey:
         async with self._sessions() as session:
             row = await session.get(ApiKey, key_id)
-        if row is None or row.revoked_at is not None:
-            return (row.secret_hash if row is not None else hash_secret("")), None
+        if row is None:  # a hash no secret has (split_key wants one), compared all the same
+            return KnownKey(hash_secret(""), revoked=False, principal=None)
+        if row.revoked_at is not None:
+            return KnownKey(row.secret_hash, revoked=True, principal=None)
         environment: Environment = "test" if row.environment == "test" else "live"
         principal = Principal(
             account_id=row.account_id,
@@ -169,4 +183,4 @@ class ApiKeyService:
             api_key_id=row.id,
             environment=environment,
         )
-        return row.secret_hash, principal
+        return KnownKey(row.secret_hash, revoked=False, principal=principal)

@@ -16,7 +16,7 @@ from mta.core.errors import AuthenticationError, PermissionDenied
 from mta.core.model import Environment
 from mta.services.scopes import ALL_SCOPES, KNOWN_SCOPES, missing_scopes
 
-__all__ = ["KNOWN_SCOPES", "Principal", "Role", "TokenService"]
+__all__ = ["INVALID_GRANT", "KNOWN_SCOPES", "Principal", "Role", "TokenService"]
 
 Role = Literal["operator", "admin", "user"]
 ROLES = ("operator", "admin", "user")
@@ -66,6 +66,31 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
             raise PermissionDenied(
                 "access forbidden: a test key cannot create a live key", field="environment"
             )
+
+
+INVALID_GRANT = "The provided authorization grant is invalid, expired, or revoked"
+# 401 `help` for a JWT. The time claims are read only once the signature holds, so "expired"
+# and "not yet valid" are said of this server's own tokens only.
+EXPIRED_TOKEN_HELP = "expired token: get a new one (scaisend token)"
+BAD_SIGNATURE_HELP = (
+    "bad signature: this token was not signed with this server's secret "
+    "(made with another data_dir or [auth] jwt_secret?)"
+)
+IMMATURE_TOKEN_HELP = "token not yet valid: its iat or nbf is in the future"
+MALFORMED_TOKEN_HELP = (
+    "malformed token: not a JWT of this server (HS256, claims sub, account, role, exp)"
+)
+
+
+def token_help(exc: jwt.PyJWTError) -> str:
+    """Which of the cases above a PyJWT error is."""
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return EXPIRED_TOKEN_HELP
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return BAD_SIGNATURE_HELP
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return IMMATURE_TOKEN_HELP
+    return MALFORMED_TOKEN_HELP
 
 
 def check_times(claims: dict[str, Any], now: float) -> None:
@@ -119,10 +144,8 @@ class TokenService:
                 },
             )
             check_times(claims, self._clock.time())
-        except jwt.PyJWTError:
-            raise AuthenticationError(
-                "The provided authorization grant is invalid, expired, or revoked"
-            ) from None
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError(INVALID_GRANT, help=token_help(exc)) from None
         role = claims["role"]
         account = claims["account"]
         if (
@@ -130,7 +153,7 @@ class TokenService:
             or not isinstance(account, str)
             or (role == "operator") != (account == "")
         ):
-            raise AuthenticationError("The provided authorization grant is invalid")
+            raise AuthenticationError(INVALID_GRANT, help=MALFORMED_TOKEN_HELP)
         return Principal(
             account_id=claims["account"], kind="jwt", subject=str(claims["sub"]), role=role
         )

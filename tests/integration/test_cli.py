@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def scaisend(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SCAISEND__")}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SCAISEND")}
+    base["SCAISEND_SYSTEM_CONFIG"] = "/nonexistent/scaisend.toml"  # whatever this host has
     return subprocess.run(
         [sys.executable, "-m", "mta.server.cli.main", *args],
         capture_output=True,
@@ -46,15 +47,18 @@ def test_serve_refuses_a_bad_value_at_start(tmp_path: Path) -> None:
 
 
 def test_token_prints_a_jwt_for_the_account(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "c.toml", {"storage": {"data_dir": str(tmp_path / "v")}})
+    """With `[auth] jwt_secret` and a migrated database, no server need have run."""
+    secret = "s" * 48
+    sections = {"storage": {"data_dir": str(tmp_path / "v")}, "auth": {"jwt_secret": secret}}
+    config = write_config(tmp_path / "c.toml", sections)
+    assert scaisend("db", "upgrade", "--config", str(config)).returncode == 0
     first = scaisend(
         "token", "--account", "acme", "--role", "user", "--ttl", "60", "--config", str(config)
     )
     again = scaisend("token", "--account", "acme", "--config", str(config))
     assert first.returncode == 0, first.stderr
-    secret = (tmp_path / "v" / "jwt_secret").read_text().strip()
     claims = jwt.decode(first.stdout.splitlines()[-1], secret, algorithms=["HS256"])
     assert claims["role"] == "user" and claims["exp"] - claims["iat"] == 60
     again_claims = jwt.decode(again.stdout.splitlines()[-1], secret, algorithms=["HS256"])
     assert again_claims["account"] == claims["account"] and again_claims["role"] == "admin"
-    assert (tmp_path / "v" / "jwt_secret").stat().st_mode & 0o077 == 0
+    assert not (tmp_path / "v" / "jwt_secret").exists()  # the configured secret, no other

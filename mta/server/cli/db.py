@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from config import Settings
+from config.discovery import CONFIG_HELP, ConfigSource
 from mta.db.engine import (
     SchemaMismatch,
     create_schema,
@@ -23,25 +24,34 @@ from mta.db.engine import (
 
 def add_db_commands(commands: Any) -> None:
     db = commands.add_parser("db", help="database schema migrations")
-    db.add_argument("--config")
+    db.add_argument("--config", help=CONFIG_HELP)
     actions = db.add_subparsers(dest="action", required=True)
     for name, text in (
         ("upgrade", "migrate the database to the newest revision"),
         ("current", "print the database's revision (exit 1 if not the newest)"),
     ):
         action: argparse.ArgumentParser = actions.add_parser(name, help=text)
-        action.add_argument("--config", default=argparse.SUPPRESS)
+        action.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     revision = actions.add_parser("revision", help="write the next migration (developers)")
     revision.add_argument("-m", "--message", required=True)
 
 
-def run_db_command(args: argparse.Namespace, settings: Settings) -> int:
-    """The exit status: 0 done (or at head), 1 not at head, 2 the schema does not match."""
+def run_db_command(args: argparse.Namespace, settings: Settings, source: ConfigSource) -> int:
+    """The exit status: 0 done (or at head), 1 not at head, 2 the schema does not match.
+    `db upgrade` creates the SQLite database if new; `db current` creates nothing."""
     if args.action == "revision":
         print(new_revision(args.message))
         return 0
     data_dir = Path(settings.storage.data_dir)
-    if not settings.storage.database_url:
+    sqlite = None if settings.storage.database_url else data_dir.absolute() / "scaisend.db"
+    if sqlite is not None and args.action == "current" and not sqlite.exists():
+        print(f"none (head is {head_revision()})")
+        print(
+            f"scaisend: no database at {sqlite} (configuration: {source.describe()})",
+            file=sys.stderr,
+        )
+        return 1
+    if sqlite is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url(settings.storage.database_url, data_dir)
     try:

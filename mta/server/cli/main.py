@@ -4,27 +4,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from config import ConfigError, Settings, load_settings
+from config.discovery import CONFIG_HELP, ConfigSource, find_config
 from mta.server.app import Application
 from mta.server.cli.db import add_db_commands, run_db_command
 from mta.server.cli.inbound import add_inbound_commands, run_inbound_command
 from mta.server.cli.queue import add_queue_commands, run_queue_command
+from mta.server.cli.server_data import issue_token, missing_files, no_data_message
+from mta.server.listen_check import unusable_listen
 from mta.server.logs import configure_logging
 from mta.server.supervisor import run_supervisor
 from mta.server.workers import supervised
+from mta.services.identity import Role
 from queue_store.lock import SpoolLocked
 
 
-def _settings(path: str | None) -> Settings:
+def _settings(explicit: str | None) -> tuple[Settings, ConfigSource]:
+    """The settings from the file found (--config, SCAISEND_CONFIG, the system file, else
+    the embedded default) and which that was; a configuration error ends the command."""
+    source = find_config(explicit, os.environ)
     try:
-        return load_settings(path)
+        return load_settings(source.path), source
     except ConfigError as exc:
-        print(f"scaisend: configuration error: {exc}", file=sys.stderr)
+        via = "" if source.origin == "--config" else f" (configuration: {source.describe()})"
+        print(f"scaisend: configuration error: {exc}{via}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _server_data(settings: Settings, source: ConfigSource) -> None:
+    """Stop a command that works with an existing server's data when there is none here."""
+    missing = missing_files(settings)
+    if missing:
+        print(no_data_message(settings, source, missing), file=sys.stderr)
+        raise SystemExit(1)
 
 
 async def _serve(settings: Settings, config_path: str | None, worker: int | None) -> None:
@@ -63,19 +81,44 @@ async def _wait_for_stop() -> None:
     await stop.wait()
 
 
-async def _token(settings: Settings, account: str | None, role: str, ttl: int) -> str:
-    """An account's token (the account made if new), or with no account the operator's."""
-    app = Application(settings)
-    from mta.db.engine import create_schema
+def positive_seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {value}")
+    return value
 
-    await create_schema(app.core.engine)
-    account_id = "" if account is None else (await app.services.accounts.get_or_create(account)).id
-    await app.core.engine.dispose()
-    return app.services.tokens.issue(
-        subject="cli:operator" if account is None else f"cli:{account}",
-        account_id=account_id,
-        role="operator" if account is None else "admin" if role == "admin" else "user",
-        ttl_seconds=ttl,
+
+def _add_token(commands: Any) -> None:
+    token = commands.add_parser(
+        "token",
+        help="print a JWT of the server's for an account (created if new) or the operator",
+        description="Print a JWT signed with the server's secret, for an account of its "
+        "database (created if new) or for the operator. Needs the data of a server that has "
+        "started with the same configuration; creates none.",
+    )
+    token.add_argument("--config", help=CONFIG_HELP)
+    whose = token.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--account", help="the account's name (created in the database if new)")
+    whose.add_argument(
+        "--operator",
+        action="store_true",
+        help="the instance's operator: the accounts API and every account's queue",
+    )
+    token.add_argument(
+        "--role",
+        choices=["admin", "user"],
+        default="admin",
+        help="admin may also steer the account's queue (/api/admin/queue), user may not "
+        "(default admin)",
+    )
+    token.add_argument(
+        "--ttl",
+        type=positive_seconds,
+        default=86_400,
+        help="seconds until the token expires, at least 1 (default 86400)",
     )
 
 
@@ -84,22 +127,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("serve", "run the server"), ("check-config", "validate the config")):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("--config", help="TOML file (default: built-in defaults)")
+        sub.add_argument("--config", help=CONFIG_HELP)
         if (
             name == "serve"
         ):  # set by the supervisor of `[server] workers` (mta/server/supervisor.py)
             sub.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
-    token = commands.add_parser(
-        "token", help="print a JWT for an account (created if new) or for the operator"
-    )
-    token.add_argument("--config")
-    whose = token.add_mutually_exclusive_group(required=True)
-    whose.add_argument("--account", help="the account's name (created if new)")
-    whose.add_argument(
-        "--operator", action="store_true", help="the instance's operator: every account's queue"
-    )
-    token.add_argument("--role", choices=["admin", "user"], default="admin")
-    token.add_argument("--ttl", type=int, default=86_400, help="seconds (default 86400)")
+    _add_token(commands)
     add_queue_commands(commands)
     add_inbound_commands(commands)
     add_db_commands(commands)
@@ -110,33 +143,41 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "inbound":  # works on files alone: no configuration needed
         raise SystemExit(run_inbound_command(args))
-    settings = _settings(args.config)
+    settings, source = _settings(args.config)
     if args.command == "check-config":
-        print("configuration ok")
+        print(f"configuration ok: {source.describe()}")
         return
     if args.command != "serve":  # stdout is the command's answer
         configure_logging("warning", settings.log.format, sys.stderr)
-    else:
-        configure_logging(settings.log.level, settings.log.format, worker=args.worker)
-    if args.command == "db":
-        raise SystemExit(run_db_command(args, settings))
-    if args.command == "queue":
-        token = asyncio.run(_token(settings, None, "operator", 300))
-        raise SystemExit(run_queue_command(args, settings, token))
-    if args.command == "token":
-        account = None if args.operator else args.account
-        print(asyncio.run(_token(settings, account, args.role, args.ttl)))
-        return
+        raise SystemExit(_command(args, settings, source))
+    if args.worker is None and (line := unusable_listen(settings)):
+        print(line, file=sys.stderr, flush=True)  # before any listener or worker starts
+        raise SystemExit(2)
+    configure_logging(settings.log.level, settings.log.format, worker=args.worker)
     data_dir = Path(settings.storage.data_dir)
     if args.worker is None and supervised(data_dir, settings.server.workers):
-        raise SystemExit(run_supervisor(settings, args.config))
+        raise SystemExit(run_supervisor(settings, source.path))
     try:
         import uvloop
 
     except ImportError:
-        asyncio.run(_serve(settings, args.config, args.worker))
+        asyncio.run(_serve(settings, source.path, args.worker))
     else:
-        uvloop.run(_serve(settings, args.config, args.worker))
+        uvloop.run(_serve(settings, source.path, args.worker))
+
+
+def _command(args: argparse.Namespace, settings: Settings, source: ConfigSource) -> int:
+    """db, queue and token: the exit status."""
+    if args.command == "db":
+        return run_db_command(args, settings, source)
+    _server_data(settings, source)
+    if args.command == "queue":
+        token = asyncio.run(issue_token(settings, None, "operator", 300))
+        return run_queue_command(args, settings, token)
+    role: Role = "admin" if args.role == "admin" else "user"
+    account = None if args.operator else args.account
+    print(asyncio.run(issue_token(settings, account, role, args.ttl)))
+    return 0
 
 
 if __name__ == "__main__":

@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 
 from config import Settings, parse_hostport
+from config.discovery import CONFIG_HELP
 
 
 def add_queue_commands(commands: Any) -> None:
     queue = commands.add_parser("queue", help="inspect and steer the mail queue")
-    queue.add_argument("--config")
+    queue.add_argument("--config", help=CONFIG_HELP)
     actions = queue.add_subparsers(dest="action", required=True)
     listing = _action(actions, "list", "queued messages, earliest due first")
     listing.add_argument("--domain")
@@ -41,7 +42,7 @@ def add_queue_commands(commands: Any) -> None:
 def _action(actions: Any, name: str, text: str) -> argparse.ArgumentParser:
     """An action that also takes --config after it (`scaisend queue list --config F`)."""
     parser: argparse.ArgumentParser = actions.add_parser(name, help=text)
-    parser.add_argument("--config", default=argparse.SUPPRESS)
+    parser.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     return parser
 
 

@@ -24,7 +24,11 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "scaisend.example.tom
 
 
 def test_example_file_loads_to_the_defaults() -> None:
-    assert load_settings(EXAMPLE, environ={}) == Settings()
+    """With its data_dir, relative in the file, relative to the file's directory."""
+    loaded = load_settings(EXAMPLE, environ={})
+    assert loaded.storage.data_dir == str(EXAMPLE.parent / "var")
+    loaded.storage.data_dir = Settings().storage.data_dir
+    assert loaded == Settings()
 
 
 def test_example_file_documents_every_key_with_its_default() -> None:

@@ -22,6 +22,8 @@ def test_db_current_then_upgrade(tmp_path: Path) -> None:
 
     before = _scaisend("db", "current", "--config", str(config))
     assert (before.returncode, before.stdout) == (1, f"none (head is {head})\n"), before.stderr
+    assert f"no database at {tmp_path / 'var' / 'scaisend.db'}" in before.stderr
+    assert not (tmp_path / "var").exists()  # `db current` looks, it creates nothing
 
     upgraded = _scaisend("db", "--config", str(config), "upgrade")
     assert (upgraded.returncode, upgraded.stdout) == (0, f"{head} (head)\n"), upgraded.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from config.reload import SettingsChange
-from config.settings import Settings
+from config.settings import Settings, StorageSettings
 from mta.server.reload import log_change, read_settings
 
 
@@ -29,7 +29,9 @@ def test_the_file_and_the_environment_are_read_again(
         '[delivery]\nroutes = { "example.com" = "192.0.2.1" }\n[smtp]\nhostname = "b"\n'
     )
     monkeypatch.setenv("SCAISEND__LOG__LEVEL", "debug")
-    read = read_settings(path, Settings())
+    # started with this file: its data_dir (./var by default) is beside it
+    started = Settings(storage=StorageSettings(data_dir=str(tmp_path / "var")))
+    read = read_settings(path, started)
     assert read is not None
     running, change = read
     assert running.delivery.routes == {"example.com": "192.0.2.1"}

@@ -10,7 +10,15 @@ import jwt
 import pytest
 
 from mta.core.errors import AuthenticationError
-from mta.services.identity import TokenService, check_times
+from mta.services.identity import (
+    BAD_SIGNATURE_HELP,
+    EXPIRED_TOKEN_HELP,
+    IMMATURE_TOKEN_HELP,
+    INVALID_GRANT,
+    MALFORMED_TOKEN_HELP,
+    TokenService,
+    check_times,
+)
 from tests.support.clock import FakeClock
 
 SECRET = "s" * 48
@@ -62,3 +70,27 @@ def test_check_times(claims: dict[str, Any], good: bool) -> None:
         return
     with pytest.raises(jwt.PyJWTError):
         check_times(claims, NOW)
+
+
+def _refusal_help(tokens: TokenService, token: str) -> str | None:
+    with pytest.raises(AuthenticationError) as refused:
+        tokens.verify(token)
+    assert refused.value.message == INVALID_GRANT  # SendGrid's words, whatever the case
+    return refused.value.help
+
+
+def test_the_refusal_says_which_case_it_is() -> None:
+    tokens = TokenService(SECRET, FakeClock(NOW))
+    claims = {"sub": "ada", "account": "acme", "role": "user", "exp": NOW + 60}
+    expired = jwt.encode({**claims, "exp": NOW - 1}, SECRET, algorithm="HS256")
+    assert _refusal_help(tokens, expired) == EXPIRED_TOKEN_HELP
+    forged = jwt.encode(claims, "t" * 48, algorithm="HS256")
+    assert _refusal_help(tokens, forged) == BAD_SIGNATURE_HELP
+    # a forged token that has expired too is a bad signature: nothing else is read of it
+    forged_expired = jwt.encode({**claims, "exp": NOW - 1}, "t" * 48, algorithm="HS256")
+    assert _refusal_help(tokens, forged_expired) == BAD_SIGNATURE_HELP
+    early = jwt.encode({**claims, "nbf": NOW + 5}, SECRET, algorithm="HS256")
+    assert _refusal_help(tokens, early) == IMMATURE_TOKEN_HELP
+    assert _refusal_help(tokens, "eyJ.forged.token") == MALFORMED_TOKEN_HELP
+    bad_role = jwt.encode({**claims, "role": "root"}, SECRET, algorithm="HS256")
+    assert _refusal_help(tokens, bad_role) == MALFORMED_TOKEN_HELP
