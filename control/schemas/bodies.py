@@ -129,7 +129,7 @@ class EventWebhookTest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     oauth_token_url: OAuthField = msgspec.UNSET
 
 
-class SubuserCreate(msgspec.Struct, kw_only=True):
+class SubuserCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`POST /v3/subusers`: SendGrid's fields. `password` and `ips` are taken and not kept:
     an account's people sign in as users (`scaisend user add`), and IP pools come later."""
 
