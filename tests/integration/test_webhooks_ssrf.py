@@ -48,6 +48,10 @@ def test_loopback_targets_are_refused(
         "[::127.0.0.1]",
         "[fe80::1%25lo]",
         "user@hooks.example.net",
+        "\u2460\u2461\u2466.0.0.1",  # ①②⑦.0.0.1: 127.0.0.1 after IDNA (UTS 46) mapping
+        "\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11",  # fullwidth
+        "\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54",  # fullwidth localhost
+        "hooks..example.net",  # not a host name IDNA accepts
     ):
         for scheme in ("https", "http"):
             url = f"{scheme}://{host}:{port}/hook"
@@ -106,3 +110,25 @@ def test_private_oauth_token_urls_are_refused(guarded: ScaisendServer) -> None:
         "oauth_token_url": "https://auth.example.net/token",
     }
     assert admin(guarded, token, "POST", HOOKS, fine).status_code == 201
+
+
+def test_hosts_are_stored_in_their_idna_form(guarded: ScaisendServer) -> None:
+    token = guarded.token()
+    url = "https://H\u00d6\u00d6KS.example.net/hook"
+    made = admin(guarded, token, "POST", HOOKS, {"url": url, "enabled_events": ["processed"]})
+    assert made.status_code == 201, made.text
+    assert made.json()["url"] == "https://xn--hks-snaa.example.net/hook"
+    bad = admin(
+        guarded,
+        token,
+        "PATCH",
+        f"{HOOKS}/{made.json()['id']}",
+        {"url": "https://xn--zz.example.net/"},
+    )
+    assert bad.status_code == 400
+    [error] = bad.json()["errors"]
+    assert error["field"] == "url" and "is not a valid host name" in error["message"]
+    for sendgrid_url in ("https://\u2460\u2461\u2466.0.0.1/hook", "https://-x.example.net/"):
+        settings = admin(guarded, token, "PATCH", SETTINGS, {"enabled": True, "url": sendgrid_url})
+        assert settings.status_code == 400, settings.text
+        assert settings.json()["errors"][0]["field"] == "url"
