@@ -19,6 +19,7 @@ from mta.db.engine import (
     make_engine,
     new_revision,
 )
+from mta.server.private_files import private_dir
 
 
 def add_db_commands(commands: Any) -> None:
@@ -42,7 +43,7 @@ def run_db_command(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     data_dir = Path(settings.storage.data_dir)
     if not settings.storage.database_url:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
     url = database_url(settings.storage.database_url, data_dir)
     try:
         current = asyncio.run(_run(args.action, url))

@@ -14,6 +14,7 @@ from mta.server.cli.db import add_db_commands, run_db_command
 from mta.server.cli.inbound import add_inbound_commands, run_inbound_command
 from mta.server.cli.queue import add_queue_commands, run_queue_command
 from mta.server.logs import configure_logging
+from mta.server.private_files import keep_private
 from mta.server.supervisor import run_supervisor
 from mta.server.workers import supervised
 from queue_store.lock import SpoolLocked
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "check-config":
         print("configuration ok")
         return
+    keep_private()  # what the other commands write under data_dir is the user's alone
     if args.command != "serve":  # stdout is the command's answer
         configure_logging("warning", settings.log.format, sys.stderr)
     else:
