@@ -48,10 +48,6 @@ def test_loopback_targets_are_refused(
         "[::127.0.0.1]",
         "[fe80::1%25lo]",
         "user@hooks.example.net",
-        "\u2460\u2461\u2466.0.0.1",  # ①②⑦.0.0.1: 127.0.0.1 after IDNA (UTS 46) mapping
-        "\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11",  # fullwidth
-        "\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54",  # fullwidth localhost
-        "hooks..example.net",  # not a host name IDNA accepts
     ):
         for scheme in ("https", "http"):
             url = f"{scheme}://{host}:{port}/hook"
@@ -90,6 +86,8 @@ def test_private_oauth_token_urls_are_refused(guarded: ScaisendServer) -> None:
         "https://localhost/token",
         "https://[::1]/token",
         "https://169.254.169.254/token",
+        "https://\u2460\u2461\u2466.0.0.1/token",  # 127.0.0.1 once IDNA-mapped
+        "https://auth..example.net/token",
         "https://auth.example.net:9999/token",
     ):
         fields = {
@@ -112,8 +110,20 @@ def test_private_oauth_token_urls_are_refused(guarded: ScaisendServer) -> None:
     assert admin(guarded, token, "POST", HOOKS, fine).status_code == 201
 
 
-def test_hosts_are_stored_in_their_idna_form(guarded: ScaisendServer) -> None:
+def test_hosts_are_judged_and_stored_in_their_idna_form(guarded: ScaisendServer) -> None:
     token = guarded.token()
+    for host, reason in (
+        ("\u2460\u2461\u2466.0.0.1", "127.0.0.1 is not allowed"),  # ①②⑦.0.0.1, UTS 46
+        ("\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11", "127.0.0.1 is not allowed"),
+        ("\u2460\u2461\u2466.1", "non-standard spelling"),
+        ("\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54", "localhost"),
+        ("hooks..example.net", "is not a valid host name"),
+    ):
+        url = f"https://{host}:8443/hook"  # an allowed port: the host alone is judged
+        made = admin(guarded, token, "POST", HOOKS, {"url": url, "enabled_events": ["processed"]})
+        assert made.status_code == 400, (url, made.text)
+        [error] = made.json()["errors"]
+        assert error["field"] == "url" and reason in error["message"], (url, error)
     url = "https://H\u00d6\u00d6KS.example.net/hook"
     made = admin(guarded, token, "POST", HOOKS, {"url": url, "enabled_events": ["processed"]})
     assert made.status_code == 201, made.text
