@@ -166,8 +166,19 @@ class StorageSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("retention_interval_seconds: must be more than 0")
 
 
+JWT_SECRET_MIN_BYTES = 32  # HS256 keys at least as long as the hash (RFC 7518 §3.2)
+
+
 class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    jwt_secret: str = ""
+    jwt_secret: str = ""  # empty: one generated into data_dir
+
+    def __post_init__(self) -> None:
+        size = len(self.jwt_secret.encode())
+        if 0 < size < JWT_SECRET_MIN_BYTES:
+            raise ValueError(
+                f"jwt_secret: must be at least {JWT_SECRET_MIN_BYTES} bytes (this one has "
+                f"{size}), or unset to have one generated"
+            )
 
 
 class DnsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -356,7 +356,7 @@ class LogSpool:
         if self._replayed:
             return
         self._replayed = True
-        self.quarantine.mkdir(parents=True, exist_ok=True)
+        self.quarantine.mkdir(mode=0o700, parents=True, exist_ok=True)
         started, numbers = time.monotonic(), segment_numbers(self.directory)
         for n in numbers:
             scan_path = segment_path(self.directory, n)

@@ -4,6 +4,7 @@ database that an older release made with create_all."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,20 @@ def database_url(configured: str, data_dir: Path) -> str:
 def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if url.startswith("sqlite"):
+        create_private(engine.url.database)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def create_private(database: str | None) -> None:
+    """A SQLite database file not there yet made empty and 0600 before SQLite opens it, so
+    that it and the -wal and -shm files SQLite gives its mode are its user's alone."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except (FileExistsError, FileNotFoundError):  # there already; or no directory: SQLite says
+        return
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

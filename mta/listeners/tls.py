@@ -36,7 +36,7 @@ def ensure_certificate(cert_path: Path, key_path: Path, hostname: str) -> None:
     )
     cert_pem = _self_signed(key, hostname).public_bytes(serialization.Encoding.PEM)
     _write_atomically(key_path, key_pem, mode=0o600)
-    _write_atomically(cert_path, cert_pem, mode=0o644)
+    _write_atomically(cert_path, cert_pem, mode=0o600)
 
 
 def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
@@ -137,7 +137,7 @@ def _san(hostname: str) -> x509.GeneralName:
 
 def _write_atomically(path: Path, content: bytes, *, mode: int) -> None:
     """Write to a sibling temporary file created with `mode`, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:

@@ -222,7 +222,8 @@ class QueueControl:
 
 def _replace_file(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}.{time.monotonic_ns()}")
-    with tmp.open("wb") as handle:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())

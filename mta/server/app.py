@@ -23,6 +23,7 @@ from mta.server.background import BackgroundTasks
 from mta.server.build import build_core, build_inbound, build_services
 from mta.server.logs import apply_log_settings
 from mta.server.notify import Notifier
+from mta.server.private_files import private_dir
 from mta.server.reload import ConfigPath, HttpEdge, log_change, read_settings
 from mta.server.runtime import EmbeddedUvicorn, drain_smtp_sessions, listen_socket, unix_sockets
 from mta.server.workers import layout
@@ -48,7 +49,7 @@ class Application:
         self.settings = settings
         self.config_path = config_path  # read again on SIGHUP
         self.data_dir = Path(settings.storage.data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         self.layout = layout(self.data_dir, settings.server.workers, worker)
         self.core = build_core(settings, self.layout, self.data_dir, resolver)
         self.services = build_services(settings, self.core, self.layout)

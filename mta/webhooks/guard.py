@@ -9,7 +9,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
+
+import idna
 
 from mta.core.errors import ValidationError
 
@@ -75,14 +77,29 @@ def host_refusal(host: str, allow_private: bool) -> str | None:
     return None
 
 
+def normal_host(host: str) -> str:
+    """The host as clients connect to it: an IPv6 literal as written, a name mapped and
+    encoded by IDNA (UTS 46, as browsers do), so `①②⑦.0.0.1` is 127.0.0.1 and `bücher.de`
+    is `xn--bcher-kva.de`. A ValueError says why a name does not survive IDNA."""
+    if host.startswith("[") or ":" in host:
+        return host
+    try:
+        if host.isascii() and "_" in host:  # DNS has such names (not IDNA): kept as written
+            idna.encode(host.replace("_", "u"), uts46=True)
+            return host.lower()
+        return idna.encode(host, uts46=True).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(f"webhook host {host!r} is not a valid host name: {exc}") from None
+
+
 def check_url(
     url: str,
     allow_private: bool,
     ports: Sequence[int] = (80, 443, 8080, 8443),
     field: str = "url",
 ) -> str:
-    """`url` when it may be posted to (a webhook target or an OAuth token URL), else a 400
-    naming `field`."""
+    """`url` when it may be posted to (a webhook target or an OAuth token URL), with its host
+    in its IDNA form (`normal_host`), else a 400 naming `field`."""
     name = "webhook url" if field == "url" else field
     try:
         parts = urlsplit(url)
@@ -94,9 +111,16 @@ def check_url(
         raise ValidationError(f"{name} must use https", field=field)
     if not parts.hostname or parts.username or parts.password:
         raise ValidationError(f"{name} must name a host and no credentials", field=field)
-    refusal = host_refusal(parts.hostname, allow_private)
+    try:
+        host = normal_host(parts.hostname)
+    except ValueError as exc:
+        raise ValidationError(str(exc), field=field) from None
+    refusal = host_refusal(host, allow_private)
     if refusal is not None:
         raise ValidationError(refusal, field=field)
     if not allow_private and port is not None and port not in ports:
         raise ValidationError(f"{name} port {port} is not allowed", field=field)
-    return url
+    if host == parts.hostname:
+        return url
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))

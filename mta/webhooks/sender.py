@@ -240,7 +240,15 @@ class WebhookSender:
         self._note(job, answer)
 
     async def post(self, job: Job) -> Answer:
-        """One signed POST; a failed OAuth token fetch is an unanswered POST with its reason."""
+        """One signed POST; a failed OAuth token fetch, or any error the attempt raised, is an
+        unanswered POST with its reason (a failed attempt, retried on the schedule)."""
+        try:
+            return await self._post(job)
+        except Exception as exc:
+            log.exception("event=webhook_attempt_failed webhook=%s", job.target.webhook_id)
+            return Answer(None, f"{exc.__class__.__name__}: {exc}"[:ERROR_LIMIT], 0.0)
+
+    async def _post(self, job: Job) -> Answer:
         body, headers = signed(job, self._clock.time())
         oauth = job.target.oauth
         if oauth is not None:

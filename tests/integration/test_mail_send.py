@@ -202,6 +202,7 @@ INJECTIONS: list[tuple[str, dict[str, Any], str]] = [
     ("header name", {"headers": {"X-A\r\nBcc": "victim@example.org"}}, "headers.X-A\r\nBcc"),
     ("header name colon", {"headers": {"X-A: b\r\nBcc": "v"}}, "headers.X-A: b\r\nBcc"),
     ("reserved header", {"headers": {"Bcc": "victim@example.org"}}, "headers.Bcc"),
+    ("return path", {"headers": {"Return-Path": "<b@evil.example>"}}, "headers.Return-Path"),
     (
         "reply_to name",
         {"reply_to": {"email": "r@mail.example.com", "name": "\u2029"}},

@@ -274,3 +274,26 @@ def test_x_smtpapi_send_at_schedules_the_message(
     data = sink.wait_for(1)[0].data
     assert time.time() >= due
     assert b"X-SMTPAPI" not in data
+
+
+def test_a_submitted_return_path_is_not_passed_on(
+    scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
+) -> None:
+    """Return-Path belongs to the envelope: the MTA that delivers writes it (RFC 5321 §4.4),
+    so the client's own (folded or not, any case) never leaves, and the DKIM signature holds."""
+    token = scaisend.token()
+    set_up_account(scaisend, dns_server, token)
+    key = make_key(scaisend, token)
+    raw = (
+        b"Return-Path: <bounces@attacker.example>\r\n"
+        b"From: Acme <hello@mail.example.com>\r\nTo: ada@example.com\r\n"
+        b"RETURN-PATH:\r\n <again@attacker.example>\r\nSubject: envelope\r\n\r\n"
+        b"Return-Path: in the body stays\r\n"
+    )
+    submit_587(scaisend, key, raw, "ada@example.com")
+    [delivered] = sink.wait_for(1)
+    head, _, body = delivered.data.partition(b"\r\n\r\n")
+    assert b"attacker.example" not in head and b"return-path" not in head.lower()
+    assert body == b"Return-Path: in the body stays\r\n"
+    assert b"Subject: envelope" in head
+    assert dkim.verify(delivered.data, dnsfunc=dkim_dns(dns_server))

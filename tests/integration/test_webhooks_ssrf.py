@@ -86,6 +86,8 @@ def test_private_oauth_token_urls_are_refused(guarded: ScaisendServer) -> None:
         "https://localhost/token",
         "https://[::1]/token",
         "https://169.254.169.254/token",
+        "https://\u2460\u2461\u2466.0.0.1/token",  # 127.0.0.1 once IDNA-mapped
+        "https://auth..example.net/token",
         "https://auth.example.net:9999/token",
     ):
         fields = {
@@ -106,3 +108,37 @@ def test_private_oauth_token_urls_are_refused(guarded: ScaisendServer) -> None:
         "oauth_token_url": "https://auth.example.net/token",
     }
     assert admin(guarded, token, "POST", HOOKS, fine).status_code == 201
+
+
+def test_hosts_are_judged_and_stored_in_their_idna_form(guarded: ScaisendServer) -> None:
+    token = guarded.token()
+    for host, reason in (
+        ("\u2460\u2461\u2466.0.0.1", "127.0.0.1 is not allowed"),  # ①②⑦.0.0.1, UTS 46
+        ("\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11", "127.0.0.1 is not allowed"),
+        ("\u2460\u2461\u2466.1", "non-standard spelling"),
+        ("\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54", "localhost"),
+        ("hooks..example.net", "is not a valid host name"),
+    ):
+        url = f"https://{host}:8443/hook"  # an allowed port: the host alone is judged
+        made = admin(guarded, token, "POST", HOOKS, {"url": url, "enabled_events": ["processed"]})
+        assert made.status_code == 400, (url, made.text)
+        [error] = made.json()["errors"]
+        assert error["field"] == "url" and reason in error["message"], (url, error)
+    url = "https://H\u00d6\u00d6KS.example.net/hook"
+    made = admin(guarded, token, "POST", HOOKS, {"url": url, "enabled_events": ["processed"]})
+    assert made.status_code == 201, made.text
+    assert made.json()["url"] == "https://xn--hks-snaa.example.net/hook"
+    bad = admin(
+        guarded,
+        token,
+        "PATCH",
+        f"{HOOKS}/{made.json()['id']}",
+        {"url": "https://xn--zz.example.net/"},
+    )
+    assert bad.status_code == 400
+    [error] = bad.json()["errors"]
+    assert error["field"] == "url" and "is not a valid host name" in error["message"]
+    for sendgrid_url in ("https://\u2460\u2461\u2466.0.0.1/hook", "https://-x.example.net/"):
+        settings = admin(guarded, token, "PATCH", SETTINGS, {"enabled": True, "url": sendgrid_url})
+        assert settings.status_code == 400, settings.text
+        assert settings.json()["errors"][0]["field"] == "url"

@@ -20,6 +20,7 @@ from mta.db.engine import (
     make_engine,
     new_revision,
 )
+from mta.server.private_files import private_dir
 
 
 def add_db_commands(commands: Any) -> None:
@@ -52,7 +53,7 @@ def run_db_command(args: argparse.Namespace, settings: Settings, source: ConfigS
         )
         return 1
     if sqlite is not None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
     url = database_url(settings.storage.database_url, data_dir)
     try:
         current = asyncio.run(_run(args.action, url))

@@ -19,6 +19,7 @@ from mta.server.cli.queue import add_queue_commands, run_queue_command
 from mta.server.cli.server_data import issue_token, missing_files, no_data_message
 from mta.server.listen_check import unusable_listen
 from mta.server.logs import configure_logging
+from mta.server.private_files import keep_private
 from mta.server.supervisor import run_supervisor
 from mta.server.workers import supervised
 from mta.services.identity import Role
@@ -147,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "check-config":
         print(f"configuration ok: {source.describe()}")
         return
+    keep_private()  # what the other commands write under data_dir is the user's alone
     if args.command != "serve":  # stdout is the command's answer
         configure_logging("warning", settings.log.format, sys.stderr)
         raise SystemExit(_command(args, settings, source))

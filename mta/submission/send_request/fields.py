@@ -30,6 +30,7 @@ RESERVED_HEADERS = frozenset(
         "cc",
         "bcc",
         # ours: the message has exactly one of each, and we write them
+        "return-path",  # the envelope's, written by the MTA that delivers (RFC 5321 §4.4)
         "date",
         "message-id",
         "mime-version",

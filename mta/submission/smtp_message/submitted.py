@@ -3,6 +3,7 @@ X-SMTPAPI fields and filters, and the stamp (Received, Message-ID, Date) we add 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.utils import getaddresses
 
@@ -11,13 +12,15 @@ import msgspec
 from mta.core.addresses import check_email
 from mta.core.errors import MailLoop
 from mta.core.model import SessionTrace
-from mta.submission.mime import header_values, received_count, stamp_submitted
+from mta.submission.mime import HEADER_END, header_values, received_count, stamp_submitted
 from mta.submission.smtp_message.received import received_header
 from mta.submission.smtp_message.smtpapi import read_smtpapi
 from mta.submission.smtp_message.smtpapi_filters import NO_FILTERS, FilterSettings, filter_settings
 from queue_store.entries import RecipientState
 
 MAX_HOPS = 50  # Postfix's hopcount_limit
+# A Return-Path field with its folded lines: the envelope's, written by the delivering MTA.
+RETURN_PATH = re.compile(rb"^return-path[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?", re.I | re.M)
 
 
 def check_hop_count(data: bytes) -> None:
@@ -46,10 +49,19 @@ class Submitted(msgspec.Struct):
     settings: FilterSettings = NO_FILTERS
 
 
+def without_return_path(data: bytes) -> bytes:
+    """The message without the client's Return-Path fields: the MTA that delivers it writes
+    the one that holds, from the envelope sender (RFC 5321 §4.4), as Postfix and Exim do."""
+    end = HEADER_END.search(data)
+    cut = end.end() if end else len(data)
+    return RETURN_PATH.sub(b"", data[:cut]) + data[cut:]
+
+
 def take_submitted(data: bytes, now: float) -> Submitted:
-    """Hop count and headers are read from the client's bytes, before we add our own."""
+    """Hop count and headers are read from the client's bytes, before we add our own; the
+    client's X-SMTPAPI and Return-Path fields are not kept."""
     headers, header_from = read_submitted(data)
-    api, stripped = read_smtpapi(data, now=now)
+    api, stripped = read_smtpapi(without_return_path(data), now=now)
     fields = (api.categories, api.unique_args, stripped, api.send_at, api.asm_group_id)
     return Submitted(headers, header_from, *fields, filter_settings(api.filters))
 

@@ -107,7 +107,11 @@ def _get(settings: Settings, path: str) -> Any:
             "delivery.retry_schedule_seconds",
             [1, 2],
         ),
-        ({"SCAISEND__AUTH__JWT_SECRET": '"12345"'}, "auth.jwt_secret", "12345"),
+        (
+            {"SCAISEND__AUTH__JWT_SECRET": '"0123456789abcdef0123456789abcdef"'},
+            "auth.jwt_secret",
+            "0123456789abcdef0123456789abcdef",
+        ),
         ({"SCAISEND__LOG__FORMAT": "json"}, "log.format", "json"),
         ({"SCAISEND__log__level": "debug"}, "log.level", "debug"),
         ({"SCAISEND__Storage__Data_Dir": "/srv/scaisend"}, "storage.data_dir", "/srv/scaisend"),
@@ -214,6 +218,16 @@ def test_variable_into_a_non_section_is_refused() -> None:
         ({"delivery": {"smtp_port": 70000}}, "delivery.smtp_port: bad port 70000"),
         ({"log": {"level": "loud"}}, "log.level: bad level 'loud'"),
         ({"storage": {"database_url": "x.db"}}, "storage.database_url: 'x.db' is not a URL"),
+        (
+            {"auth": {"jwt_secret": "a"}},
+            "auth.jwt_secret: must be at least 32 bytes (this one has 1), or unset to have one"
+            " generated",
+        ),
+        (
+            {"auth": {"jwt_secret": "\u00e9" * 15 + "x"}},  # 31 bytes in UTF-8
+            "auth.jwt_secret: must be at least 32 bytes (this one has 31), or unset to have one"
+            " generated",
+        ),
         ({"delivery": {"smtp_port": "x"}}, "delivery.smtp_port: Expected `int`, got `str`"),
         (
             {"webhooks": {"allow_private_targets": "yes"}},

@@ -72,7 +72,7 @@ def settings(**sections: dict[str, Any]) -> Settings:
             {"storage": {"data_dir": "/srv/x", "database_url": "sqlite+aiosqlite:///x.db"}},
             SettingsChange(restart=("storage.data_dir", "storage.database_url")),
         ),
-        ({"auth": {"jwt_secret": "s"}}, SettingsChange(restart=("auth.jwt_secret",))),
+        ({"auth": {"jwt_secret": "s" * 32}}, SettingsChange(restart=("auth.jwt_secret",))),
         ({"dns": {"timeout_seconds": 1.0}}, SettingsChange(restart=("dns.timeout_seconds",))),
         ({"tracking": {"secret": "t"}}, SettingsChange(restart=("tracking.secret",))),
         (

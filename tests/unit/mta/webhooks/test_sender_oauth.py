@@ -5,6 +5,7 @@ attempt with its reason in the delivery log. Each test makes its own claims and 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -218,4 +219,29 @@ async def test_the_token_url_passes_the_ssrf_guard(
         await sender.stop()
     [row] = await rows(sessions)
     assert row.state == "pending" and reason in (row.last_error or "")
+    assert tokens.requests == [] and receiver.count() == 0
+
+
+async def test_an_unexpected_error_in_an_attempt_is_a_failed_attempt(
+    sessions: Any, receiver: WebhookReceiver, tokens: TokenServer
+) -> None:
+    """A row stored before hosts were normalised: httpx refuses its token URL's host with an
+    InvalidURL, which no network error handler expects. The running sender records it as a
+    failed attempt on the retry schedule; the row is never left `sending`."""
+    await add_hook(sessions, receiver.url, "https://\u2460\u2461\u2466.0.0.1/token", 1)
+    sender = WebhookSender(sessions, SETTINGS, DnsResolver(DnsSettings()))
+    sender.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            [row] = await rows(sessions)
+            if row.attempts:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await sender.stop()
+    [row] = await rows(sessions)
+    assert (row.state, row.attempts, row.last_status) == ("pending", 1, None)
+    assert (row.last_error or "").startswith("InvalidURL: ")
+    assert row.next_attempt_at == pytest.approx(time.time() + 60, abs=5)
     assert tokens.requests == [] and receiver.count() == 0

@@ -100,6 +100,25 @@ def test_check_url_accepts(url: str, allow_private: bool) -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "allow_private", "stored"),
+    [
+        ("https://b\u00fccher.example/hook", False, "https://xn--bcher-kva.example/hook"),
+        (
+            "https://\uff28\uff2f\uff2f\uff2b\uff33.example.com:8443/x",
+            False,
+            "https://hooks.example.com:8443/x",
+        ),
+        ("http://\u2460\u2461\u2466.0.0.1:9000/hook", True, "http://127.0.0.1:9000/hook"),
+        ("https://my_hooks.example.com/x", False, "https://my_hooks.example.com/x"),
+    ],
+)
+def test_check_url_stores_the_idna_form_of_the_host(
+    url: str, allow_private: bool, stored: str
+) -> None:
+    assert check_url(url, allow_private) == stored
+
+
+@pytest.mark.parametrize(
     ("url", "allow_private", "message"),
     [
         ("http://hooks.example.com/x", False, "must use https"),
@@ -139,6 +158,14 @@ def test_check_url_accepts(url: str, allow_private: bool) -> None:
         ("https://api.localhost/x", False, "localhost"),
         ("https://hooks.example.com:22/x", False, "port 22"),
         ("https://hooks.example.com:99999/x", False, "not a valid URL"),
+        # Hosts judged in their IDNA (UTS 46) form, as clients connect to them.
+        ("https://\u2460\u2461\u2466.0.0.1/x", False, "127.0.0.1 is not allowed"),
+        ("https://\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11/x", False, "not allowed"),
+        ("https://\u2460\u2461\u2466.1/x", False, "non-standard spelling"),
+        ("https://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/x", False, "localhost"),
+        ("https://hooks..example.com/x", False, "not a valid host name"),
+        ("https://xn--zz.example.com/x", False, "not a valid host name"),
+        ("https://-hooks.example.com/x", False, "not a valid host name"),
     ],
 )
 def test_check_url_refuses(url: str, allow_private: bool, message: str) -> None:

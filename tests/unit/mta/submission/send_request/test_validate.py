@@ -148,6 +148,8 @@ def test_check_headers_accepts(headers: dict[str, str]) -> None:
         ({"Message-ID": "<a@b>"}, "headers.Message-ID", "reserved"),
         ({"date": "x"}, "headers.date", "reserved"),
         ({"MIME-Version": "1.0"}, "headers.MIME-Version", "reserved"),
+        ({"Return-Path": "<b@evil.example>"}, "headers.Return-Path", "reserved"),
+        ({"return-path": "<>"}, "headers.return-path", "reserved"),
         ({"X-ScaiSend-Message-Id": "x"}, "headers.X-ScaiSend-Message-Id", "reserved"),
         ({"Bad Name": "x"}, "headers.Bad Name", "cannot contain non-ASCII"),
         ({"Bad:Name": "x"}, "headers.Bad:Name", "cannot contain non-ASCII"),
