@@ -30,6 +30,7 @@ from control.routes import (
 from control.routes import asm as asm_routes
 from control.routes import batches as batch_routes
 from control.routes import health as health_routes
+from control.routes import session as session_routes
 from control.routes import stats as stats_routes
 from control.routes import suppressions as suppression_routes
 from control.routes import tracking as tracking_routes
@@ -65,6 +66,7 @@ def create_app(services: Services, http: HttpSettings) -> Litestar:
             domains.ROUTER,
             queue.ROUTER,
             subusers.ROUTER,
+            *session_routes.ROUTES,
             v3_router(),
             *tracking_routes.ROUTES,
             *health_routes.routes(http),

@@ -6,8 +6,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import hmac
+from collections.abc import Callable
+from http.cookies import CookieError, SimpleCookie
 from typing import Any, cast
 
+import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
@@ -17,6 +22,11 @@ from mta.core.errors import AuthenticationError, NotFound, PermissionDenied
 from mta.services.identity import INVALID_GRANT, Principal
 
 PRINCIPAL_STATE = "scaisend.principal"
+SESSION_COOKIE = "scaisend_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_ENDED_HELP = "the session has ended (signed out, expired or revoked): sign in again"
+CSRF_REFUSED = "access forbidden: a change needs the session's CSRF token in X-CSRF-Token"
 ON_BEHALF_OF = b"on-behalf-of"
 SERVICES_STATE = "scaisend.services"  # the app's state: guards have no dependency injection
 AnyConnection = ASGIConnection[Any, Any, Any, Any]
@@ -43,19 +53,61 @@ def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and token.startswith("ey")
 
 
-async def authenticate(services: Services, header: str, on_behalf_of: str = "") -> Principal:
-    """The caller named by an Authorization header value (AuthenticationError if none), or
-    the account an operator acts for (`on-behalf-of`); a disabled account's is refused."""
-    token = bearer_token(header)
-    if looks_like_jwt(token):
-        principal = services.tokens.verify(token)
+class Credentials(msgspec.Struct, frozen=True, kw_only=True):
+    """What a request may authenticate with: the Authorization header, or without it a
+    session cookie (whose changes carry its CSRF token); and an operator's on-behalf-of."""
+
+    authorization: str = ""
+    on_behalf_of: str = ""
+    session: str = ""
+    csrf: str = ""
+    method: str = "GET"
+
+
+def credentials(get: Callable[[str], str], method: str) -> Credentials:
+    """The credentials among a request's headers (`get(name)`: the value, or "")."""
+    cookies = SimpleCookie()
+    with contextlib.suppress(CookieError):
+        cookies.load(get("cookie"))
+    found = cookies.get(SESSION_COOKIE)
+    return Credentials(
+        authorization=get("authorization"),
+        on_behalf_of=get(ON_BEHALF_OF.decode()),
+        session=found.value if found is not None else "",
+        csrf=get(CSRF_HEADER),
+        method=method.upper(),
+    )
+
+
+async def authenticate(services: Services, given: Credentials) -> Principal:
+    """The caller the credentials name (AuthenticationError if none), or the account an
+    operator acts for (`on-behalf-of`); a disabled account's is refused."""
+    if given.session and not given.authorization.strip():
+        principal = await signed_in(services, given)
     else:
-        principal = await services.api_keys.authenticate(token)
-    if on_behalf_of:
-        principal = await acting_for(services, principal, on_behalf_of)
+        token = bearer_token(given.authorization)
+        if looks_like_jwt(token):
+            principal = services.tokens.verify(token)
+        else:
+            principal = await services.api_keys.authenticate(token)
+    if given.on_behalf_of:
+        principal = await acting_for(services, principal, given.on_behalf_of)
     if not principal.is_operator:
         await services.accounts.require_enabled(principal.account_id)
     return principal
+
+
+async def signed_in(services: Services, given: Credentials) -> Principal:
+    """The user a session cookie names; a change (any method but GET, HEAD, OPTIONS) must
+    carry the session's CSRF token in X-CSRF-Token."""
+    found = await services.users.caller(given.session)
+    if found is None:
+        raise AuthenticationError(INVALID_GRANT, help=SESSION_ENDED_HELP)
+    if given.method not in SAFE_METHODS and not hmac.compare_digest(
+        given.csrf.encode(), found.csrf_token.encode()
+    ):
+        raise PermissionDenied(CSRF_REFUSED)
+    return found.principal
 
 
 async def acting_for(services: Services, principal: Principal, name: str) -> Principal:
@@ -96,11 +148,10 @@ async def caller(connection: AnyConnection, services: Services) -> Principal:
     if isinstance(found, Exception):
         raise found
     try:
-        found = await authenticate(
-            services,
-            connection.headers.get("authorization", ""),
-            connection.headers.get(ON_BEHALF_OF.decode(), ""),
-        )
+        headers = connection.headers
+        method = str(connection.scope.get("method", "GET"))
+        given = credentials(lambda name: headers.get(name, ""), method)
+        found = await authenticate(services, given)
     except Exception as exc:
         state[PRINCIPAL_STATE] = exc
         raise

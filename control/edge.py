@@ -12,7 +12,7 @@ from litestar.enums import ScopeType
 from litestar.types import Message, Receive, Scope, Send
 
 from config.settings import HttpSettings
-from control.auth import ON_BEHALF_OF, PRINCIPAL_STATE, authenticate, bucket_key
+from control.auth import PRINCIPAL_STATE, authenticate, bucket_key, credentials
 from control.errors import error_body
 from control.nul import NUL_MESSAGE, has_nul
 from control.ratelimit import Decision, RateLimiter
@@ -84,9 +84,9 @@ class ApiEdge:
         """The bucket key; the outcome is kept for `provide_principal` so it runs once."""
         state: dict[str, Any] = scope.setdefault("state", {})
         try:
-            principal: Principal | Exception = await authenticate(
-                self.services, header(scope), header(scope, ON_BEHALF_OF)
-            )
+            method = str(scope.get("method", "GET"))
+            given = credentials(lambda name: header(scope, name.encode()), method)
+            principal: Principal | Exception = await authenticate(self.services, given)
         except Exception as exc:  # raised again, and answered, where a route needs a caller
             principal = exc
         state[PRINCIPAL_STATE] = principal

@@ -23,6 +23,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.ScaiSendError], int]] = [
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.PayloadTooLarge, 413),
+    (errors.RateLimited, 429),
     (errors.StorageUnavailable, 503),
 ]
 

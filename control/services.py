@@ -18,6 +18,7 @@ from mta.services.messages import MessageService
 from mta.services.stats import StatsService
 from mta.services.suppressions import SuppressionService
 from mta.services.templates import TemplateService
+from mta.services.users import UserService
 from mta.submission.pipeline import Intake
 from mta.tracking.service import TrackingService
 from mta.webhooks import SendGridEventWebhook, WebhookService
@@ -40,6 +41,7 @@ class Services:
     asm_groups: AsmGroupService
     stats: StatsService
     tracking: TrackingService
+    users: UserService
     metrics: Metrics
     readiness: Readiness
     clock: Clock = field(default_factory=SystemClock)  # the HTTP rate limits read it

@@ -143,3 +143,10 @@ class SubuserUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """`PATCH /v3/subusers/{name}`: enable or disable the account."""
 
     disabled: bool
+
+
+class SignIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`POST /api/session`: a user's email and password."""
+
+    email: str
+    password: str

@@ -7,6 +7,7 @@ ScaiSendError
 ├── NotFound             no such resource in this account         (HTTP 404)
 ├── Conflict             already exists                           (HTTP 409)
 ├── PayloadTooLarge      over a size limit                        (HTTP 413, SMTP 552 5.3.4)
+├── RateLimited          too many tries for now                   (HTTP 429)
 ├── MailLoop             too many Received headers (hop count)    (SMTP 554 5.4.6)
 ├── StorageUnavailable   cannot make the message durable          (HTTP 503, SMTP 451 4.3.0)
 └── DeliveryFailure      a remote or routing failure with an SmtpReply and a scope
@@ -52,6 +53,10 @@ class Conflict(ScaiSendError):
 
 
 class PayloadTooLarge(ScaiSendError):
+    pass
+
+
+class RateLimited(ScaiSendError):
     pass
 
 

@@ -338,3 +338,28 @@ class RateLimitBucket(Base):
     tokens: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float, index=True)
     allowed: Mapped[bool] = mapped_column(Boolean)
+
+
+class User(Base):
+    """A person who signs in (the dashboard): an account's admin, developer or support, or
+    with no account the instance's operator. The password is an argon2id hash."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class UserSession(Base):
+    """A signed-in session: the cookie's SHA-256 (never the cookie), its CSRF token, and
+    when it ends (expiry, logout or revocation)."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)

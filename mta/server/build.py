@@ -40,6 +40,7 @@ from mta.services.stats import StatsService
 from mta.services.suppression_sink import SuppressionSink
 from mta.services.suppressions import SuppressionService
 from mta.services.templates import TemplateService
+from mta.services.users import UserService
 from mta.submission.pipeline import Intake
 from mta.submission.suppression_lookup import CoalescedLookup
 from mta.tracking.service import TrackingService, make_tracker
@@ -182,6 +183,7 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
         asm_groups=AsmGroupService(sessions, clock),
         stats=StatsService(sessions, clock),
         tracking=TrackingService(sessions, core.bus, tracker),
+        users=UserService(sessions, clock),
         metrics=core.metrics,
         readiness=core.readiness,
         clock=clock,

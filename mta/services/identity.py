@@ -26,7 +26,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     """An authenticated caller: a JWT user (all scopes of its account) or an API key."""
 
     account_id: str
-    kind: Literal["jwt", "api_key", "relay"]
+    kind: Literal["jwt", "api_key", "relay", "user"]  # user: a signed-in person
     subject: str
     role: Role = "user"
     scopes: frozenset[str] = frozenset()
@@ -39,7 +39,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def is_operator(self) -> bool:
-        return self.kind == "jwt" and self.role == "operator"
+        return self.kind in ("jwt", "user") and self.role == "operator"
 
     def has_scope(self, scope: str) -> bool:
         return self.is_jwt or scope in self.scopes

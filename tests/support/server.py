@@ -122,9 +122,10 @@ class ScaisendServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def command(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "mta.server.cli.main", *args, "--config", str(self.config)],
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=60,

@@ -1,4 +1,4 @@
-"""The `scaisend` command: serve, token, check-config, queue, inbound, db."""
+"""The `scaisend` command: serve, token, check-config, queue, user, inbound, db."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from mta.server.cli.db import add_db_commands, run_db_command
 from mta.server.cli.inbound import add_inbound_commands, run_inbound_command
 from mta.server.cli.queue import add_queue_commands, run_queue_command
 from mta.server.cli.server_data import issue_token, missing_files, no_data_message
+from mta.server.cli.users import add_user_commands, run_user_command
 from mta.server.listen_check import unusable_listen
 from mta.server.logs import configure_logging
 from mta.server.private_files import keep_private
@@ -135,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     _add_token(commands)
     add_queue_commands(commands)
+    add_user_commands(commands, CONFIG_HELP)
     add_inbound_commands(commands)
     add_db_commands(commands)
     return parser
@@ -169,10 +171,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _command(args: argparse.Namespace, settings: Settings, source: ConfigSource) -> int:
-    """db, queue and token: the exit status."""
+    """db, user, queue and token: the exit status."""
     if args.command == "db":
         return run_db_command(args, settings, source)
     _server_data(settings, source)
+    if args.command == "user":
+        return asyncio.run(run_user_command(args, settings))
     if args.command == "queue":
         token = asyncio.run(issue_token(settings, None, "operator", 300))
         return run_queue_command(args, settings, token)

@@ -1,0 +1,204 @@
+"""Users who sign in, and their sessions: add, list, remove and change passwords (the CLI),
+sign in with email and password (an argon2id hash; failures throttled), and the session a
+cookie names (its hash stored, a CSRF token for every state change, an expiry, revocable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from typing import Any
+
+import msgspec
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from mta.core.addresses import check_email
+from mta.core.clock import Clock, SystemClock
+from mta.core.errors import AuthenticationError, Conflict, NotFound, RateLimited, ValidationError
+from mta.core.model import new_id
+from mta.db.models import Account, User, UserSession
+from mta.services.identity import Principal
+from mta.services.login_throttle import LoginThrottle
+from mta.services.user_roles import UserRole, role_scopes
+
+SESSION_SECONDS = 12 * 3600.0
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024  # argon2 hashes anything, but no request should make it hash megabytes
+WRONG_LOGIN = "wrong email or password"
+
+
+class UserView(msgspec.Struct, frozen=True):
+    email: str
+    role: str
+    account: str | None  # the account's name; None for the operator
+
+
+class SignedIn(msgspec.Struct, frozen=True):
+    """A session: the cookie value (given once), its CSRF token, and who it is."""
+
+    cookie: str
+    csrf_token: str
+    user: UserView
+    expires_at: float
+
+
+class SessionCaller(msgspec.Struct, frozen=True):
+    """What a session cookie names: the caller, and the CSRF token its changes must carry."""
+
+    principal: Principal
+    csrf_token: str
+    user: UserView
+
+
+def session_id(cookie: str) -> str:
+    return hashlib.sha256(cookie.encode()).hexdigest()
+
+
+def check_password(password: str) -> str:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise ValidationError(
+            f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password"
+        )
+    return password
+
+
+def principal_of(user: User) -> Principal:
+    role: UserRole = user.role  # type: ignore[assignment]
+    return Principal(
+        account_id=user.account_id or "",
+        kind="user",
+        subject=f"user:{user.email}",
+        role="operator" if role == "operator" else "admin" if role == "admin" else "user",
+        scopes=role_scopes(role),
+    )
+
+
+class UserService:
+    def __init__(self, sessions: async_sessionmaker[Any], clock: Clock | None = None) -> None:
+        self._sessions = sessions
+        self._clock = clock or SystemClock()
+        self._hasher = PasswordHasher()  # argon2id, the library's current parameters
+        self._throttle = LoginThrottle(self._clock)
+
+    async def add(self, account: str | None, email: str, role: UserRole, password: str) -> UserView:
+        """A user of the account named (it must exist), or with None the operator."""
+        email = check_email(email, "email").lower()
+        digest = await asyncio.to_thread(self._hasher.hash, check_password(password))
+        async with self._sessions() as session:
+            account_id = None
+            if account is not None:
+                found = await session.scalar(select(Account.id).where(Account.name == account))
+                if found is None:
+                    raise NotFound(f"no account named {account}")
+                account_id = found
+            row = User(
+                id=new_id(),
+                account_id=account_id,
+                email=email,
+                role=role,
+                password_hash=digest,
+                created_at=self._clock.time(),
+            )
+            session.add(row)
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise Conflict(f"a user with the email {email} exists", field="email") from None
+        return UserView(email, role, account)
+
+    async def list(self, account: str | None = None) -> list[UserView]:
+        query = select(User, Account.name).outerjoin(Account, Account.id == User.account_id)
+        if account is not None:
+            query = query.where(Account.name == account)
+        async with self._sessions() as session:
+            rows = (await session.execute(query.order_by(User.email))).all()
+        return [UserView(user.email, user.role, name) for user, name in rows]
+
+    async def remove(self, email: str) -> None:
+        async with self._sessions() as session, session.begin():
+            user = await self._user(session, email)
+            await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+            await session.delete(user)
+
+    async def set_password(self, email: str, password: str) -> None:
+        """A new password; every session of the user ends."""
+        digest = await asyncio.to_thread(self._hasher.hash, check_password(password))
+        async with self._sessions() as session, session.begin():
+            user = await self._user(session, email)
+            user.password_hash = digest
+            await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+
+    async def sign_in(self, email: str, password: str, address: str) -> SignedIn:
+        """A new session, or AuthenticationError (the same words for any wrong part), or
+        RateLimited once this user or address failed too often."""
+        wait = self._throttle.retry_after(email, address)
+        if wait > 0:
+            raise RateLimited(f"too many failed sign-ins: try again in {int(wait) + 1} s")
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(User, Account.name)
+                .outerjoin(Account, Account.id == User.account_id)
+                .where(User.email == email.strip().lower())
+            )
+            row = found.first()
+        user, account = (row[0], row[1]) if row is not None else (None, None)
+        if user is None or not await self._matches(user.password_hash, password):
+            self._throttle.failed(email, address)
+            raise AuthenticationError(WRONG_LOGIN)
+        return await self._start(user, UserView(user.email, user.role, account))
+
+    async def caller(self, cookie: str) -> SessionCaller | None:
+        """The signed-in user a cookie names, while its session lasts."""
+        now = self._clock.time()
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(UserSession, User, Account.name)
+                .join(User, User.id == UserSession.user_id)
+                .outerjoin(Account, Account.id == User.account_id)
+                .where(UserSession.id == session_id(cookie), UserSession.expires_at > now)
+            )
+            row = found.first()
+        if row is None:
+            return None
+        stored, user, account = row
+        view = UserView(user.email, user.role, account)
+        return SessionCaller(principal_of(user), stored.csrf_token, view)
+
+    async def sign_out(self, cookie: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(UserSession).where(UserSession.id == session_id(cookie)))
+
+    async def _matches(self, digest: str, password: str) -> bool:
+        if len(password) > MAX_PASSWORD:
+            return False
+        try:
+            return await asyncio.to_thread(self._hasher.verify, digest, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def _start(self, user: User, view: UserView) -> SignedIn:
+        cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = self._clock.time()
+        async with self._sessions() as session, session.begin():
+            session.add(
+                UserSession(
+                    id=session_id(cookie),
+                    user_id=user.id,
+                    csrf_token=csrf,
+                    created_at=now,
+                    expires_at=now + SESSION_SECONDS,
+                )
+            )
+        return SignedIn(cookie, csrf, view, now + SESSION_SECONDS)
+
+    @staticmethod
+    async def _user(session: Any, email: str) -> User:
+        user: User | None = await session.scalar(select(User).where(User.email == email.lower()))
+        if user is None:
+            raise NotFound(f"no user with the email {email}")
+        return user
