@@ -66,13 +66,13 @@ def _template_parts(
     """The template's subject, text and html (rendered with the personalization's
     dynamic_template_data); the request's content for what it lacks, in SendGrid's order.
     A legacy template's `<%subject%>` and `<%body%>` take the request's subject and body."""
-    data, tid = personalization.dynamic_template_data, version.template_id
+    data, tid, vid = personalization.dynamic_template_data, version.template_id, version.id
     merged = {c.type.lower(): c.value for c in request.content}
 
     def part(source: str, name: str, tag: str, fill: str) -> str | None:
         if not source:
             return None
-        rendered = render(source, data, template_id=tid, part=name, compiled=compiled)
+        rendered = render(source, data, template_id=tid, version=vid, part=name, compiled=compiled)
         return rendered if is_dynamic(tid) else rendered.replace(tag, fill)
 
     own_subject = part(version.subject, "subject", "<%subject%>", subject)
