@@ -151,7 +151,7 @@ def _link(part: EmailMessage, kind: str) -> str:
 
 def _html_link(html: str) -> str:
     parser = _Hrefs()
-    parser.feed(html)
+    parser.feed(html[: html.rfind(">") + 1])  # not an unclosed tail: html.parser is quadratic
     parser.close()
     return parser.links[0] if parser.links else ""
 
