@@ -1,11 +1,22 @@
-"""Legacy substitutions and sections: one pass, longest tag first, bounded output."""
+"""Legacy substitutions and sections: one pass, longest tag first, bounded output, and
+bounded input (SendGrid's 10,000 bytes; tags times characters searched)."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from mta.core.errors import ValidationError
-from mta.submission.send_request.substitutions import substitute, substitution_table
+from mta.submission.send_request.compose import render_parts
+from mta.submission.send_request.request import MailSend
+from mta.submission.send_request.substitutions import (
+    MAX_SUBSTITUTION_WORK,
+    check_substitutions,
+    check_work,
+    substitute,
+    substitution_table,
+)
+from mta.submission.send_request.validate import check_request
 
 
 @pytest.mark.parametrize(
@@ -86,3 +97,57 @@ def test_sections_and_substitutions_end_to_end() -> None:
     )
     body = "-greeting-\nYour order shipped. %casual%"
     assert substitute(body, table) == "Dear Ada,\nYour order shipped. Hi Ada!"
+
+
+def test_substitutions_over_sendgrids_10000_bytes_are_refused() -> None:
+    fits = {f"-t{i}-": "v" * 94 for i in range(100)}  # 9,890 bytes: tags and values
+    check_substitutions(fits, "personalizations.0.substitutions")
+    over = {**fits, "-last-": "é" * 200}  # 400 more bytes in UTF-8
+    with pytest.raises(ValidationError) as raised:
+        check_substitutions(over, "personalizations.0.substitutions")
+    assert raised.value.field == "personalizations.0.substitutions"
+    assert "10000 bytes" in raised.value.message
+
+
+def test_tags_times_characters_searched_are_bounded() -> None:
+    field = "personalizations.3.substitutions"
+    tags = {f"-{i}-": "" for i in range(1000)}
+    check_work(tags, {}, ["x" * 100_000], field)  # 10^8: allowed
+    with pytest.raises(ValidationError) as raised:
+        check_work(tags, {}, ["x" * (MAX_SUBSTITUTION_WORK // 1000 + 1)], field)
+    assert raised.value.field == field
+    sections = {"%s%": "y" * 150_000}  # section text is searched too (for substitutions)
+    with pytest.raises(ValidationError):
+        check_work(tags, sections, ["x" * 50_000], field)
+
+
+def test_render_parts_refuses_substitution_work_past_the_bound() -> None:
+    tags = {f"-{i}-": "" for i in range(2000)}
+    request = msgspec.convert(
+        {
+            "personalizations": [{"to": [{"email": "a@example.com"}], "substitutions": tags}],
+            "from": {"email": "f@example.com"},
+            "subject": "s",
+            "content": [{"type": "text/plain", "value": "x" * 200_000}],
+        },
+        MailSend,
+    )
+    with pytest.raises(ValidationError) as raised:
+        render_parts(request, request.personalizations[0], None)
+    assert raised.value.field == "personalizations.0.substitutions"
+
+
+def test_a_request_over_10000_bytes_of_substitutions_is_refused() -> None:
+    personalization = {"to": [{"email": "a@example.com"}], "substitutions": {"-a-": "v" * 9_998}}
+    request = msgspec.convert(
+        {
+            "personalizations": [{"to": [{"email": "b@example.com"}]}, personalization],
+            "from": {"email": "f@example.com"},
+            "subject": "s",
+            "content": [{"type": "text/plain", "value": "-a-"}],
+        },
+        MailSend,
+    )
+    with pytest.raises(ValidationError) as raised:
+        check_request(request)
+    assert raised.value.field == "personalizations.1.substitutions"
