@@ -8,23 +8,10 @@ from collections.abc import Mapping
 
 from mta.core.errors import ValidationError
 
-# SendGrid's limit: "The total collective size of your substitutions may not exceed 10,000
-# bytes per personalization object."
-MAX_SUBSTITUTION_BYTES = 10_000
 # Tags times characters searched for them, per personalization: the search tries every tag
 # at every position (about 0.5 s of CPU at this figure); a sane request is far below it.
+# (The tags themselves are bounded by SendGrid's 10,000 bytes: send_request/options.py.)
 MAX_SUBSTITUTION_WORK = 200_000_000
-
-
-def check_substitutions(substitutions: Mapping[str, str], field: str) -> None:
-    """SendGrid's 10,000 bytes for a personalization's substitutions (tags and values)."""
-    size = sum(len(k.encode()) + len(v.encode()) for k, v in substitutions.items())
-    if size > MAX_SUBSTITUTION_BYTES:
-        raise ValidationError(
-            f"The total collective size of your substitutions may not exceed "
-            f"{MAX_SUBSTITUTION_BYTES} bytes per personalization object.",
-            field=field,
-        )
 
 
 def check_work(

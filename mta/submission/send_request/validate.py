@@ -16,7 +16,6 @@ from mta.submission.send_request.fields import (
 )
 from mta.submission.send_request.options import MAX_CATEGORIES, check_options
 from mta.submission.send_request.request import MailSend, Personalization
-from mta.submission.send_request.substitutions import check_substitutions
 
 __all__ = [
     "MAX_CATEGORIES",
@@ -135,7 +134,6 @@ def _check_personalization(personalization: Personalization, path: str) -> None:
         check_address(personalization.from_, f"{path}.from", "From")
     _check_subject(personalization.subject, f"{path}.subject")
     check_headers(personalization.headers, f"{path}.headers")
-    check_substitutions(personalization.substitutions, f"{path}.substitutions")
 
 
 def _check_recipients(request: MailSend) -> None:

@@ -1,5 +1,5 @@
 """Legacy substitutions and sections: one pass, longest tag first, bounded output, and
-bounded input (SendGrid's 10,000 bytes; tags times characters searched)."""
+bounded work (tags times characters searched)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from mta.submission.send_request.compose import render_parts
 from mta.submission.send_request.request import MailSend
 from mta.submission.send_request.substitutions import (
     MAX_SUBSTITUTION_WORK,
-    check_substitutions,
     check_work,
     substitute,
     substitution_table,
 )
-from mta.submission.send_request.validate import check_request
 
 
 @pytest.mark.parametrize(
@@ -99,16 +97,6 @@ def test_sections_and_substitutions_end_to_end() -> None:
     assert substitute(body, table) == "Dear Ada,\nYour order shipped. Hi Ada!"
 
 
-def test_substitutions_over_sendgrids_10000_bytes_are_refused() -> None:
-    fits = {f"-t{i}-": "v" * 94 for i in range(100)}  # 9,890 bytes: tags and values
-    check_substitutions(fits, "personalizations.0.substitutions")
-    over = {**fits, "-last-": "é" * 200}  # 400 more bytes in UTF-8
-    with pytest.raises(ValidationError) as raised:
-        check_substitutions(over, "personalizations.0.substitutions")
-    assert raised.value.field == "personalizations.0.substitutions"
-    assert "10000 bytes" in raised.value.message
-
-
 def test_tags_times_characters_searched_are_bounded() -> None:
     field = "personalizations.3.substitutions"
     tags = {f"-{i}-": "" for i in range(1000)}
@@ -122,7 +110,7 @@ def test_tags_times_characters_searched_are_bounded() -> None:
 
 
 def test_render_parts_refuses_substitution_work_past_the_bound() -> None:
-    tags = {f"-{i}-": "" for i in range(2000)}
+    tags = {f"-{i}-": "" for i in range(1500)}  # 7,890 bytes: within SendGrid's 10,000
     request = msgspec.convert(
         {
             "personalizations": [{"to": [{"email": "a@example.com"}], "substitutions": tags}],
@@ -135,19 +123,3 @@ def test_render_parts_refuses_substitution_work_past_the_bound() -> None:
     with pytest.raises(ValidationError) as raised:
         render_parts(request, request.personalizations[0], None)
     assert raised.value.field == "personalizations.0.substitutions"
-
-
-def test_a_request_over_10000_bytes_of_substitutions_is_refused() -> None:
-    personalization = {"to": [{"email": "a@example.com"}], "substitutions": {"-a-": "v" * 9_998}}
-    request = msgspec.convert(
-        {
-            "personalizations": [{"to": [{"email": "b@example.com"}]}, personalization],
-            "from": {"email": "f@example.com"},
-            "subject": "s",
-            "content": [{"type": "text/plain", "value": "-a-"}],
-        },
-        MailSend,
-    )
-    with pytest.raises(ValidationError) as raised:
-        check_request(request)
-    assert raised.value.field == "personalizations.1.substitutions"
