@@ -363,6 +363,21 @@ class InboundSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 MIN_RETURN_PATH_KEY_CHARS = 32
 
 
+class TemplateSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What rendering one part of one personalization's dynamic template may cost; over
+    any limit the send is refused with 400 naming the template and the limit."""
+
+    max_steps: int = 100_000  # data reads, {{#each}} iterations, helper calls, text emitted
+    max_output_bytes: int = 10_485_760
+    max_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1 or self.max_output_bytes < 1:
+            raise ValueError("max_steps and max_output_bytes: must be 1 or more")
+        if not self.max_seconds > 0:
+            raise ValueError("max_seconds: must be more than 0")
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     smtp: SmtpSettings = msgspec.field(default_factory=SmtpSettings)
@@ -375,3 +390,4 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     tracking: TrackingSettings = msgspec.field(default_factory=TrackingSettings)
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     inbound: InboundSettings = msgspec.field(default_factory=InboundSettings)
+    templates: TemplateSettings = msgspec.field(default_factory=TemplateSettings)

@@ -59,7 +59,7 @@ def less_than(left: Any, right: Any) -> bool:
 
 def length(value: Any) -> int:
     """Characters of a string or items of a list; 0 for anything else."""
-    if isinstance(value, str | list | tuple):
+    if isinstance(value, str | Sequence):
         return len(value)
     return 0
 
@@ -110,6 +110,19 @@ def _length(args: list[Any], _options: HelperOptions) -> int:
     return length(args[0])
 
 
+def _lookup(args: list[Any], _options: HelperOptions) -> Any:
+    """Handlebars' own `lookup`, for any mapping or list (the data a render reads is
+    wrapped, mta/handlebars/budget.py)."""
+    collection, key = [*args, None, None][:2]
+    if isinstance(collection, Mapping):
+        return collection.get(key) if isinstance(key, str) else None
+    if isinstance(collection, Sequence) and not isinstance(collection, str):
+        index = key if isinstance(key, int) else _number(key)
+        if index is not None and float(index).is_integer() and 0 <= index < len(collection):
+            return collection[int(index)]
+    return None
+
+
 def _insert(args: list[Any], options: HelperOptions) -> Any:
     if not 1 <= len(args) <= 2:
         raise ValueError(f"insert takes a value and a default, got {len(args)} arguments")
@@ -134,5 +147,6 @@ SENDGRID_HELPERS: Mapping[str, HelperFn] = MappingProxyType(
         "length": _length,
         "insert": _insert,
         "formatDate": _format_date,
+        "lookup": _lookup,
     }
 )

@@ -91,7 +91,9 @@ class InboundService:
     async def receive(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> None:
         """Classify, authenticate, match and record one message. Never answers with a bounce
         of its own: autoreplies and anything unrecognised are recorded and discarded."""
-        report = classify_message(data)  # ValidationError (550 5.6.0) for hostile MIME
+        # in a worker thread, the event loop answering meanwhile; ValidationError (550
+        # 5.6.0) for hostile MIME
+        report = await asyncio.to_thread(classify_message, data)
         auth = await self._authenticate(data)
         outcome = Outcome(note=f"{report.kind} discarded")
         if is_dmarc_failure(report):

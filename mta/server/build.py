@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -24,6 +25,7 @@ from mta.delivery.deliverer import Deliverer
 from mta.events.bus import EventBus
 from mta.events.retention import RetentionPolicy
 from mta.events.stats import MessageActivitySink, StatsSink
+from mta.handlebars.budget import RenderLimits
 from mta.inbound_mail.service import InboundService
 from mta.scheduler.queue_admin import QueueControl
 from mta.scheduler.scheduler import Scheduler
@@ -164,8 +166,18 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
     webhooks = build_webhooks(settings, core)
     tracker = make_tracker(settings.tracking, settings.http.listen, secret)
     lookup = CoalescedLookup(suppressions)
+    limits = RenderLimits(**msgspec.structs.asdict(settings.templates))
     intake = Intake(
-        core.spool, core.scheduler, core.bus, domains, templates, batches, lookup, tracker, clock
+        core.spool,
+        core.scheduler,
+        core.bus,
+        domains,
+        templates,
+        batches,
+        lookup,
+        tracker,
+        clock,
+        render_limits=limits,
     )
     return Services(
         accounts=AccountService(sessions, clock),

@@ -17,6 +17,7 @@ from mta.core.events import Processed, about
 from mta.core.model import SessionTrace, new_id
 from mta.db.models import Domain
 from mta.events.bus import EventBus, MessageLogEntry
+from mta.handlebars.budget import RenderLimits
 from mta.handlebars.render import CompiledTemplates
 from mta.services.domains import DomainService
 from mta.services.identity import Principal
@@ -25,6 +26,7 @@ from mta.submission.envelope import Job, Origin, Part, envelope_for, smtp_origin
 from mta.submission.schedule import BatchCheck, check_schedule, require_batch, schedule, send_time
 from mta.submission.send_request.attachments import check_total_size, prepare_attachments
 from mta.submission.send_request.compose import (
+    Rendered,
     compose,
     recipients_of,
     render_parts,
@@ -69,6 +71,7 @@ class Intake:
         suppressions: Lookup | None = None,
         tracker: Tracker | None = None,
         clock: Clock | None = None,
+        render_limits: RenderLimits | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
         self._batches = batches
@@ -80,7 +83,7 @@ class Intake:
         self._domains = domains
         self._templates = templates
         self._signers = SignerCache()
-        self._compiled = CompiledTemplates()
+        self._compiled = CompiledTemplates(limits=render_limits)
 
     async def authorise_sender(self, principal: Principal, address: str, field: str) -> Domain:
         """The account's domain for `address`; live keys need it verified."""
@@ -131,21 +134,12 @@ class Intake:
 
     async def _personalization(self, job: Job, index: int, domain: Domain, first: int) -> Part:
         """One personalization's message (signed unless in sandbox mode) and spool entry;
-        its recipients are numbered on from `first`."""
+        its recipients are numbered on from `first`. Rendering and building run in a
+        worker thread: the event loop keeps answering meanwhile."""
         request, personalization = job.request, job.request.personalizations[index]
-        rendered = render_parts(request, personalization, job.version, index, self._compiled)
         queue_id = f"{job.message_id}-{index}"
-        message = compose(
-            request,
-            personalization,
-            rendered,
-            domain=domain,
-            message_id=job.message_id,
-            queue_id=queue_id,
-            index=index,
-            attachments=job.attachments,
-            tracker=self._tracker,
-            recipient_index=first,
+        rendered, message = await asyncio.to_thread(
+            self._build, job, index, domain, queue_id, first
         )
         content = message if is_sandbox(request) else await self._sign(domain, message)
         states = [
@@ -160,6 +154,26 @@ class Intake:
         )
         envelope = envelope_for(job.principal, domain, job.message_id, queue_id, origin)
         return Part(QueueEntry(envelope=envelope, recipients=states), content, rendered.subject)
+
+    def _build(
+        self, job: Job, index: int, domain: Domain, queue_id: str, first: int
+    ) -> tuple[Rendered, bytes]:
+        """The rendered parts and message bytes of one personalization (pure CPU work)."""
+        request, personalization = job.request, job.request.personalizations[index]
+        rendered = render_parts(request, personalization, job.version, index, self._compiled)
+        message = compose(
+            request,
+            personalization,
+            rendered,
+            domain=domain,
+            message_id=job.message_id,
+            queue_id=queue_id,
+            index=index,
+            attachments=job.attachments,
+            tracker=self._tracker,
+            recipient_index=first,
+        )
+        return rendered, message
 
     async def _sending_domains(self, principal: Principal, request: MailSend) -> dict[str, Domain]:
         """The account's domain for the request's `from` and for every personalization's own

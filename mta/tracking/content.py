@@ -5,12 +5,17 @@ RFC 8058); plus the machine-open heuristic the pixel endpoint applies."""
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
 
 import msgspec
 
-from mta.tracking.links import Link, find_links, rewrite_html_links, rewrite_text_links
+from mta.tracking.links import (
+    Link,
+    find_links,
+    replace_link_tags,
+    rewrite_html_links,
+    rewrite_text_links,
+)
 from mta.tracking.settings import (
     ClickTracking,
     OpenTracking,
@@ -34,7 +39,6 @@ DEFAULT_TEXT = "If you would like to unsubscribe and stop receiving these emails
 DEFAULT_HTML = (
     "<p>If you would like to unsubscribe and stop receiving these emails <% click here %>.</p>"
 )
-LINK_TAG = re.compile(r"<%\s*(.*?)\s*%>", re.S)
 PIXEL = (
     '<img src="{url}" alt="" width="1" height="1" border="0" style="height:1px !important;'
     'width:1px !important;border-width:0 !important;margin:0 !important;padding:0 !important" />'
@@ -238,11 +242,11 @@ def _footer(settings: SubscriptionTracking, value: str, url: str, *, html_part: 
     if settings.substitution_tag:
         return value.replace(settings.substitution_tag, url)
     if not html_part:
-        footer = LINK_TAG.sub(lambda m: url, settings.text or DEFAULT_TEXT)
+        footer = replace_link_tags(settings.text or DEFAULT_TEXT, lambda words: url)
         return f"{value}\n\n{footer}"
     escaped = html.escape(url)
-    footer = LINK_TAG.sub(
-        lambda m: f'<a href="{escaped}">{m.group(1) or escaped}</a>', settings.html or DEFAULT_HTML
+    footer = replace_link_tags(
+        settings.html or DEFAULT_HTML, lambda words: f'<a href="{escaped}">{words or escaped}</a>'
     )
     return before_body_end(value, footer)
 

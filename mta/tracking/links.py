@@ -69,6 +69,27 @@ class _Anchors(HTMLParser):
     handle_startendtag = handle_starttag
 
 
+def complete_markup(markup: str) -> str:
+    """`markup` up to its last `>`: every tag, comment or declaration ends there or before.
+    What follows can hold no link, and html.parser rescans an unclosed tag from each later
+    `<` (quadratic: `<a <a <a …` took seconds for 10 KB), so it is not fed to it."""
+    return markup[: markup.rfind(">") + 1]
+
+
+def replace_link_tags(template: str, make: Callable[[str], str]) -> str:
+    """Each `<% words %>` of `template` replaced by make(words stripped), in one pass (a
+    lazy regular expression rescanned an unclosed `<%` from every blank after it)."""
+    pieces: list[str] = []
+    done = 0
+    while (start := template.find("<%", done)) >= 0:
+        end = template.find("%>", start + 2)
+        if end < 0:
+            break
+        pieces += [template[done:start], make(template[start + 2 : end].strip())]
+        done = end + 2
+    return "".join(pieces) + template[done:]
+
+
 def find_links(markup: str) -> list[Link]:
     """The trackable <a href> of an html part, in order. Links marked clicktracking=off, and
     mailto:, tel:, anchors and other non-http(s) targets, are not among them."""
@@ -76,7 +97,7 @@ def find_links(markup: str) -> list[Link]:
         return []
     parser = _Anchors()
     try:
-        parser.feed(markup)
+        parser.feed(complete_markup(markup))
         parser.close()
     except (AssertionError, ValueError):  # html.parser gives up on some markup ("<![x")
         pass  # the links before the trouble were found soundly; the rest stay untracked

@@ -14,7 +14,8 @@ from mta.inbound_mail.parsing.report import Report, ReportRecipient
 FML_MESSAGE_ID_RE = re.compile(r"^<\d+\.FML[^@]*@[^>]+>$", re.IGNORECASE)
 FML_ADMIN_RE = re.compile(r"-admin@", re.IGNORECASE)
 ORIGINAL_RE = re.compile(r"^Original mail as follows:", re.MULTILINE)
-NAMED_RE = re.compile(r"<([^<>\s]+@[^<>\s]+)>\.\s*$")
+# The local part without "@": with it, a long line of "@" was split every way (cubic time).
+NAMED_RE = re.compile(r"<([^<>\s@]+@[^<>\s]+)>\.\s*$")
 # (reason, pattern) for the notice's text, then for its subject: fml's own wordings.
 BODY_REASONS = [
     (

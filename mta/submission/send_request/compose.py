@@ -16,7 +16,7 @@ from mta.submission.mime import MimeAttachment, build_message
 from mta.submission.send_request.attachments import MAX_TOTAL_BYTES
 from mta.submission.send_request.fields import check_text
 from mta.submission.send_request.request import Address, Content, Footer, MailSend, Personalization
-from mta.submission.send_request.substitutions import substitute, substitution_table
+from mta.submission.send_request.substitutions import check_work, substitute, substitution_table
 from mta.submission.send_request.validate import CONTENT_RANK, HTML, PLAIN, SUBJECT_REQUIRED
 from mta.submission.signing import SignerCache
 from mta.tracking.content import Plan, Tracker, plan_from, track_part, with_list_unsubscribe
@@ -45,9 +45,13 @@ def render_parts(
     contents = list(request.content)
     if version is not None:
         subject, contents = _template_parts(request, personalization, version, subject, compiled)
-    table = substitution_table(personalization.substitutions, request.sections)
-    if table and not is_dynamic(request.template_id):
-        field = f"personalizations.{index}.substitutions"
+    substitutions, sections = personalization.substitutions, request.sections
+    dynamic = is_dynamic(request.template_id)
+    field = f"personalizations.{index}.substitutions"
+    if not dynamic and (substitutions or sections):
+        check_work(substitutions, sections, [subject, *(c.value for c in contents)], field)
+    table = {} if dynamic else substitution_table(substitutions, sections)
+    if table:
         subject = substitute(subject, table, limit=MAX_TOTAL_BYTES, field=field)
         contents = [
             Content(c.type, substitute(c.value, table, limit=MAX_TOTAL_BYTES, field=field))
@@ -66,13 +70,13 @@ def _template_parts(
     """The template's subject, text and html (rendered with the personalization's
     dynamic_template_data); the request's content for what it lacks, in SendGrid's order.
     A legacy template's `<%subject%>` and `<%body%>` take the request's subject and body."""
-    data, tid = personalization.dynamic_template_data, version.template_id
+    data, tid, vid = personalization.dynamic_template_data, version.template_id, version.id
     merged = {c.type.lower(): c.value for c in request.content}
 
     def part(source: str, name: str, tag: str, fill: str) -> str | None:
         if not source:
             return None
-        rendered = render(source, data, template_id=tid, part=name, compiled=compiled)
+        rendered = render(source, data, template_id=tid, version=vid, part=name, compiled=compiled)
         return rendered if is_dynamic(tid) else rendered.replace(tag, fill)
 
     own_subject = part(version.subject, "subject", "<%subject%>", subject)

@@ -8,6 +8,25 @@ from collections.abc import Mapping
 
 from mta.core.errors import ValidationError
 
+# Tags times characters searched for them, per personalization: the search tries every tag
+# at every position (about 0.5 s of CPU at this figure); a sane request is far below it.
+# (The tags themselves are bounded by SendGrid's 10,000 bytes: send_request/options.py.)
+MAX_SUBSTITUTION_WORK = 200_000_000
+
+
+def check_work(
+    substitutions: Mapping[str, str], sections: Mapping[str, str], texts: list[str], field: str
+) -> None:
+    """Refuse substitutions whose search would cost more than MAX_SUBSTITUTION_WORK: every
+    tag tried over the sections and the texts they are made in."""
+    searched = sum(map(len, sections.values())) + sum(map(len, texts))
+    if (len(substitutions) + len(sections)) * searched > MAX_SUBSTITUTION_WORK:
+        raise ValidationError(
+            f"Too many substitution tags ({len(substitutions)}) and sections "
+            f"({len(sections)}) for {searched} characters of content and sections.",
+            field=field,
+        )
+
 
 def substitution_table(
     substitutions: Mapping[str, str], sections: Mapping[str, str]

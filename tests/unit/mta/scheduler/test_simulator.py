@@ -207,3 +207,24 @@ def test_no_follow_up_before_delivery() -> None:
     entry = _entry("open@x.test", "click@x.test", "complaint@x.test")
     entry.recipients[0].status = "bounced"  # pending and bounced recipients get nothing
     assert follow_ups(entry, entry.recipients, None, 1000) == []
+
+
+def _nested(depth: int) -> bytes:
+    parts = b"".join(
+        b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i, i + 1)
+        for i in range(depth)
+    )
+    html = b'--b%d\r\nContent-Type: text/html\r\n\r\n<a href="https://deep.example/">x</a>\r\n'
+    return b"Content-Type: multipart/mixed; boundary=b0\r\n\r\n" + parts + html % depth
+
+
+def _many(count: int) -> bytes:
+    part = b'--b\r\nContent-Type: text/html\r\n\r\n<a href="https://many.example/">x</a>\r\n'
+    return b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + part * count + b"--b--\r\n"
+
+
+def test_first_link_of_a_hostile_structure_is_the_fallback() -> None:
+    assert first_link(_nested(20)) == ("https://deep.example/", "html")
+    assert first_link(_nested(1000)) == (FALLBACK_URL, "html")  # it was a RecursionError
+    assert first_link(_many(50)) == ("https://many.example/", "html")
+    assert first_link(_many(100_000)) == (FALLBACK_URL, "html")  # it was 36 s of parsing

@@ -1,11 +1,20 @@
-"""Legacy substitutions and sections: one pass, longest tag first, bounded output."""
+"""Legacy substitutions and sections: one pass, longest tag first, bounded output, and
+bounded work (tags times characters searched)."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from mta.core.errors import ValidationError
-from mta.submission.send_request.substitutions import substitute, substitution_table
+from mta.submission.send_request.compose import render_parts
+from mta.submission.send_request.request import MailSend
+from mta.submission.send_request.substitutions import (
+    MAX_SUBSTITUTION_WORK,
+    check_work,
+    substitute,
+    substitution_table,
+)
 
 
 @pytest.mark.parametrize(
@@ -86,3 +95,31 @@ def test_sections_and_substitutions_end_to_end() -> None:
     )
     body = "-greeting-\nYour order shipped. %casual%"
     assert substitute(body, table) == "Dear Ada,\nYour order shipped. Hi Ada!"
+
+
+def test_tags_times_characters_searched_are_bounded() -> None:
+    field = "personalizations.3.substitutions"
+    tags = {f"-{i}-": "" for i in range(1000)}
+    check_work(tags, {}, ["x" * 100_000], field)  # 10^8: allowed
+    with pytest.raises(ValidationError) as raised:
+        check_work(tags, {}, ["x" * (MAX_SUBSTITUTION_WORK // 1000 + 1)], field)
+    assert raised.value.field == field
+    sections = {"%s%": "y" * 150_000}  # section text is searched too (for substitutions)
+    with pytest.raises(ValidationError):
+        check_work(tags, sections, ["x" * 50_000], field)
+
+
+def test_render_parts_refuses_substitution_work_past_the_bound() -> None:
+    tags = {f"-{i}-": "" for i in range(1500)}  # 7,890 bytes: within SendGrid's 10,000
+    request = msgspec.convert(
+        {
+            "personalizations": [{"to": [{"email": "a@example.com"}], "substitutions": tags}],
+            "from": {"email": "f@example.com"},
+            "subject": "s",
+            "content": [{"type": "text/plain", "value": "x" * 200_000}],
+        },
+        MailSend,
+    )
+    with pytest.raises(ValidationError) as raised:
+        render_parts(request, request.personalizations[0], None)
+    assert raised.value.field == "personalizations.0.substitutions"
