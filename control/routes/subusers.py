@@ -4,6 +4,7 @@ operator's token may call it (`operator_only`); an account's credentials get 403
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from litestar import Request, Router, delete, get, patch, post
@@ -15,6 +16,7 @@ from control.routes.common import read_body
 from control.schemas.bodies import SubuserCreate, SubuserUpdate
 from control.services import Services
 from mta.core.addresses import check_email
+from mta.core.errors import Conflict, NotFound
 from mta.services.accounts import AccountView
 
 
@@ -65,10 +67,18 @@ async def update_subuser(
 
 @delete("/v3/subusers/{subuser_name:str}", status_code=204)
 async def delete_subuser(subuser_name: FromPath[str], services: NamedDependency[Services]) -> None:
-    """The account, everything it owns, and its mail still in the queue."""
-    account_id = await services.accounts.delete(subuser_name)
-    for queued in await services.queue.list(account_id, limit=1_000_000):
-        await services.queue.delete(account_id, queued.queue_id)
+    """The account, everything it owns, and its mail still in the queue: disabled first, so
+    none of it starts out meanwhile (a message being delivered at that moment finishes)."""
+    account = await services.accounts.set_disabled(subuser_name, True)
+    tried: set[str] = set()
+    while found := [
+        q for q in await services.queue.list(account.id, limit=1000) if q.queue_id not in tried
+    ]:
+        for queued in found:
+            tried.add(queued.queue_id)
+            with contextlib.suppress(Conflict, NotFound):  # being delivered, or just done
+                await services.queue.delete(account.id, queued.queue_id)
+    await services.accounts.delete(subuser_name)
 
 
 ROUTER = Router(
