@@ -1,9 +1,10 @@
 """Hostile input benchmark: the event loop's worst stall while each hostile input is
 processed. Starts a `scaisend serve`, then for each input sends it (HTTP API, or SMTP to the
-MX for the bounce) while a second client GETs /healthz every 5 ms; prints, per input, the
-answer, how long it took (median of --repeat runs), the median /healthz round trip, and the
-slowest /healthz answer of each run (the loop's worst stall plus a loopback round trip; the
-`baseline` row shows what a shared machine adds alone): the median of the runs and the worst.
+MX for the bounce) while a probe in its own process GETs /healthz every 5 ms; prints, per
+input, the answer, how long it took (median of --repeat runs), the median /healthz round
+trip, and the slowest /healthz answer of each run (the loop's worst stall plus a loopback
+round trip; the `baseline` row shows what a shared machine adds alone): the median of the
+runs and the worst.
 
     .venv/bin/python bench/hostile_input_bench.py [--only NAME ...] [--timeout 120]
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import signal
 import statistics
@@ -196,23 +198,36 @@ def inputs(mx_port: int) -> dict[str, Bind]:
     }
 
 
-async def probe(base: str, done: asyncio.Event) -> list[float]:
-    """/healthz round trips, one every POLL_SECONDS, until `done`."""
-    latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=base, timeout=600) as client:
-        while not done.is_set():
-            started = time.perf_counter()
-            await client.get("/healthz")
-            latencies.append(time.perf_counter() - started)
-            await asyncio.sleep(POLL_SECONDS)
-    return latencies
+PROBE = """
+import gc, http.client, json, signal, sys, time
+gc.disable()  # the probe's own pauses are not the server's
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+connection = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=600)
+latencies = []
+while not stop:
+    started = time.perf_counter()
+    connection.request("GET", "/healthz")
+    connection.getresponse().read()
+    latencies.append(time.perf_counter() - started)
+    if len(latencies) == 1:
+        print("ready", flush=True)
+    time.sleep(float(sys.argv[3]))
+print(json.dumps(latencies[1:]), flush=True)
+"""
 
 
 async def measure(
     base: str, send: Send, key: str, timeout: float
 ) -> tuple[str, float, list[float]]:
-    done = asyncio.Event()
-    poller = asyncio.create_task(probe(base, done))
+    """Send once while a probe in its own process (so that this process's work and pauses
+    stay out of the figures) GETs /healthz every POLL_SECONDS over one kept-alive connection."""
+    host, port = base.removeprefix("http://").split(":")
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PROBE, host, port, str(POLL_SECONDS), stdout=asyncio.subprocess.PIPE
+    )
+    assert probe.stdout is not None
+    await probe.stdout.readline()  # "ready": connected and answered once
     await asyncio.sleep(0.1)
     async with httpx.AsyncClient(base_url=base, timeout=timeout) as client:
         started = time.perf_counter()
@@ -224,8 +239,10 @@ async def measure(
             answer = f"no answer in {timeout:.0f} s"
         took = time.perf_counter() - started
     await asyncio.sleep(0.1)
-    done.set()
-    return answer, took, await poller
+    probe.terminate()
+    latencies: list[float] = json.loads(await probe.stdout.readline())
+    await probe.wait()
+    return answer, took, latencies
 
 
 async def prepare(base: str, jwt: str) -> str:

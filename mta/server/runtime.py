@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import time
@@ -23,6 +24,13 @@ class EmbeddedUvicorn(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def settle_heap() -> None:
+    """Leave what start-up built out of the garbage collector's full passes: a full pass over
+    the whole heap (SQLAlchemy, Litestar, the models) held the loop 50 to 110 ms each time."""
+    gc.collect()
+    gc.freeze()
 
 
 def listen_socket(listen: str, reuse_port: bool = False) -> socket.socket:

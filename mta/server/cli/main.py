@@ -21,6 +21,7 @@ from mta.server.cli.users import add_user_commands, run_user_command
 from mta.server.listen_check import unusable_listen
 from mta.server.logs import configure_logging
 from mta.server.private_files import keep_private
+from mta.server.runtime import settle_heap
 from mta.server.supervisor import run_supervisor
 from mta.server.workers import supervised
 from mta.services.identity import Role
@@ -55,6 +56,7 @@ async def _serve(settings: Settings, config_path: str | None, worker: int | None
         print(f"scaisend: {exc}", file=sys.stderr, flush=True)
         await app.core.engine.dispose()
         raise SystemExit(1) from None
+    settle_heap()
     if not worker:  # the banner once, from worker 0 when there are workers
         _banner(settings, config_path)
     await _wait_for_stop()
