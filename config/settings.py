@@ -52,10 +52,15 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     rate_limit_per_second: float = 600.0
     rate_limit_burst: int = 1200
     metrics_token: str = ""  # set: GET /metrics wants "Authorization: Bearer <token>"
+    # one /v3/mail/send: every personalization's message together, and the time to build them
+    max_send_build_bytes: int = 268_435_456
+    max_send_build_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         _check_listen("listen", self.listen)
-        _at_least_one(self, "max_body_bytes")
+        _at_least_one(self, "max_body_bytes", "max_send_build_bytes")
+        if not self.max_send_build_seconds > 0:
+            raise ValueError("max_send_build_seconds: must be more than 0")
         if not 0 < self.rate_limit_per_second <= 1_000_000:
             raise ValueError("rate_limit_per_second: must be above 0 and at most 1000000")
         if not 1 <= self.rate_limit_burst <= 10_000_000:

@@ -44,6 +44,7 @@ from mta.services.suppressions import SuppressionService
 from mta.services.templates import TemplateService
 from mta.services.users import UserService
 from mta.submission.pipeline import Intake
+from mta.submission.send_request.build_budget import BuildLimits
 from mta.submission.suppression_lookup import CoalescedLookup
 from mta.tracking.service import TrackingService, make_tracker
 from mta.webhooks import SendGridEventWebhook, WebhookSender, WebhookService
@@ -178,6 +179,10 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
         tracker,
         clock,
         render_limits=limits,
+        build_limits=BuildLimits(
+            max_bytes=settings.http.max_send_build_bytes,
+            max_seconds=settings.http.max_send_build_seconds,
+        ),
     )
     return Services(
         accounts=AccountService(sessions, clock),

@@ -25,6 +25,7 @@ from mta.services.templates import TemplateService, VersionView
 from mta.submission.envelope import Job, Origin, Part, envelope_for, smtp_origin
 from mta.submission.schedule import BatchCheck, check_schedule, require_batch, schedule, send_time
 from mta.submission.send_request.attachments import check_total_size, prepare_attachments
+from mta.submission.send_request.build_budget import BuildBudget, BuildLimits
 from mta.submission.send_request.compose import (
     Rendered,
     compose,
@@ -72,6 +73,7 @@ class Intake:
         tracker: Tracker | None = None,
         clock: Clock | None = None,
         render_limits: RenderLimits | None = None,
+        build_limits: BuildLimits | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
         self._batches = batches
@@ -84,6 +86,7 @@ class Intake:
         self._templates = templates
         self._signers = SignerCache()
         self._compiled = CompiledTemplates(limits=render_limits)
+        self._build_limits = build_limits or BuildLimits()
 
     async def authorise_sender(self, principal: Principal, address: str, field: str) -> Domain:
         """The account's domain for `address`; live keys need it verified."""
@@ -106,6 +109,8 @@ class Intake:
         check_request(request)
         attachments = prepare_attachments(request.attachments)
         check_total_size(request, attachments)
+        budget = BuildBudget(self._build_limits, self._clock.monotonic())
+        budget.expect(request, attachments)
         now = self._clock.time()
         check_schedule(request, now)
         domains = await self._sending_domains(principal, request)
@@ -118,6 +123,7 @@ class Intake:
         for p_index, personalization in enumerate(request.personalizations):
             domain = domains[domain_of(sender_of(request, personalization).email)]
             part = await self._personalization(job, p_index, domain, first)
+            budget.charge(p_index, len(part.content), self._clock.monotonic())
             schedule(part.entry, send_time(request, personalization), request.batch_id, now)
             parts.append(part)
             first += len(part.entry.recipients)

@@ -5,6 +5,8 @@ is refused with 400 naming the template, its version and the limit."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import re
 from typing import Any
 
 import httpx
@@ -90,3 +92,76 @@ def test_a_hostile_template_neither_stalls_the_server_nor_renders(
     assert error["field"] == "template_id"
     assert f"template {tid} version {vid} plain_content" in error["message"]
     assert "max_seconds" in error["message"]
+
+
+def test_a_request_stops_building_at_its_total_deadline(make_server: ServerFactory) -> None:
+    # each personalization renders well within its own budget; together they would take
+    # about 1,000 times 0.05 s = 50 s, and the request's total deadline stops them
+    server = make_server({"http": {"max_send_build_seconds": 1.0}})
+    key = account(server, "mallory")
+    tid, _vid = dynamic_template(
+        server, "mallory", "{{#each a}}{{#each ../a}}{{this}}{{/each}}{{/each}}"
+    )
+    data = {"a": list(range(100))}
+    body = sandbox_send("mallory")
+    body["personalizations"] = [
+        {"to": [{"email": f"u{i}@example.net"}], "dynamic_template_data": data} for i in range(1000)
+    ]
+    body["template_id"] = tid
+
+    answer = httpx.post(
+        f"{server.base_url}/v3/mail/send", json=body, headers=bearer(key), timeout=60
+    )
+
+    assert answer.status_code == 400, answer.text
+    [error] = answer.json()["errors"]
+    assert "took more than 1 s" in error["message"]
+    stopped_at = int(error["field"].removeprefix("personalizations."))
+    assert 0 < stopped_at < 999
+    assert "max_send_build_seconds" in error["help"]
+
+
+def test_a_request_that_would_build_too_many_bytes_is_refused_before_building(
+    make_server: ServerFactory,
+) -> None:
+    server = make_server({"http": {"max_send_build_bytes": 1_048_576}})
+    key = account(server, "mallory")
+    attachment = {"content": base64.b64encode(b"x" * 100_000).decode(), "filename": "a.txt"}
+    body = dict(sandbox_send("mallory"), attachments=[attachment])
+    body["personalizations"] = [{"to": [{"email": f"u{i}@example.net"}]} for i in range(8)]
+    url = f"{server.base_url}/v3/mail/send"
+
+    refused = httpx.post(url, json=body, headers=bearer(key), timeout=60)
+    body["personalizations"] = body["personalizations"][:7]
+    accepted = httpx.post(url, json=body, headers=bearer(key), timeout=60)
+
+    assert refused.status_code == 400, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "personalizations"
+    assert "over 1 MiB (8 personalizations" in error["message"]
+    assert accepted.status_code == 200, accepted.text  # 7 of 133 KB of base64 fit
+
+
+def test_templates_that_grow_the_messages_stop_at_the_byte_limit(
+    make_server: ServerFactory,
+) -> None:
+    # the request itself is small; what each render writes is what passes the limit
+    server = make_server({"http": {"max_send_build_bytes": 1_048_576}})
+    key = account(server, "mallory")
+    tid, _vid = dynamic_template(server, "mallory", "{{#each a}}{{../text}}{{/each}}")
+    data = {"a": list(range(100)), "text": "y" * 3_000}  # 300 KB of html each
+    body = dict(sandbox_send("mallory"), template_id=tid)
+    body["personalizations"] = [
+        {"to": [{"email": f"u{i}@example.net"}], "dynamic_template_data": data} for i in range(10)
+    ]
+
+    answer = httpx.post(
+        f"{server.base_url}/v3/mail/send", json=body, headers=bearer(key), timeout=60
+    )
+
+    assert answer.status_code == 400, answer.text
+    [error] = answer.json()["errors"]
+    assert error["field"] == "personalizations"
+    built = re.search(r"the messages of personalizations 0 to (\d+)\)", error["message"])
+    assert built is not None, error["message"]
+    assert 0 < int(built[1]) < 9  # stopped when the messages so far passed 1 MiB
