@@ -363,3 +363,15 @@ class UserSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float)
+
+
+class SignInFailure(Base):
+    """A failed sign-in, counted against its email (`user:<email>`) and its client address
+    (`addr:<ip>`) by every process (mta/services/login_throttle.py); rows older than the
+    throttle's window are deleted as new ones come."""
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300))
+    at: Mapped[float] = mapped_column(Float, index=True)
+    __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)

@@ -79,11 +79,17 @@ def principal_of(user: User) -> Principal:
 
 
 class UserService:
-    def __init__(self, sessions: async_sessionmaker[Any], clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[Any],
+        clock: Clock | None = None,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock or SystemClock()
-        self._hasher = PasswordHasher()  # argon2id, the library's current parameters
-        self._throttle = LoginThrottle(self._clock)
+        self._hasher = hasher or PasswordHasher()  # argon2id, the library's current parameters
+        self._throttle = LoginThrottle(sessions, self._clock)
+        self._unknown: str | None = None
 
     async def add(self, account: str | None, email: str, role: UserRole, password: str) -> UserView:
         """A user of the account named (it must exist), or with None the operator."""
@@ -136,7 +142,7 @@ class UserService:
     async def sign_in(self, email: str, password: str, address: str) -> SignedIn:
         """A new session, or AuthenticationError (the same words for any wrong part), or
         RateLimited once this user or address failed too often."""
-        wait = self._throttle.retry_after(email, address)
+        wait = await self._throttle.retry_after(email, address)
         if wait > 0:
             raise RateLimited(f"too many failed sign-ins: try again in {int(wait) + 1} s")
         async with self._sessions() as session:
@@ -147,8 +153,9 @@ class UserService:
             )
             row = found.first()
         user, account = (row[0], row[1]) if row is not None else (None, None)
-        if user is None or not await self._matches(user.password_hash, password):
-            self._throttle.failed(email, address)
+        digest = user.password_hash if user is not None else await self._unknown_user_hash()
+        if not await self._matches(digest, password) or user is None:
+            await self._throttle.failed(email, address)
             raise AuthenticationError(WRONG_LOGIN)
         return await self._start(user, UserView(user.email, user.role, account))
 
@@ -172,6 +179,13 @@ class UserService:
     async def sign_out(self, cookie: str) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(delete(UserSession).where(UserSession.id == session_id(cookie)))
+
+    async def _unknown_user_hash(self) -> str:
+        """A hash to check an unknown email's password against, so that it takes as long
+        as a known one's: the answer's time does not tell who has an account."""
+        if self._unknown is None:
+            self._unknown = await asyncio.to_thread(self._hasher.hash, secrets.token_hex(16))
+        return self._unknown
 
     async def _matches(self, digest: str, password: str) -> bool:
         if len(password) > MAX_PASSWORD:

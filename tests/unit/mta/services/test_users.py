@@ -1,13 +1,19 @@
-"""Roles as scopes, and the sign-in throttle on a fake clock: per user and per address, the
-right password waits too, and the window passes."""
+"""Roles as scopes, and the sign-in throttle on a fake clock and a real database: per user
+and per address, the right password waits too, the window passes, and two throttles on one
+database (two workers) count together."""
 
 from __future__ import annotations
 
-import pytest
+from typing import Any, Literal
 
+import pytest
+from argon2 import PasswordHasher
+
+from mta.core.errors import AuthenticationError
 from mta.services.login_throttle import PER_ADDRESS, PER_USER, WINDOW_SECONDS, LoginThrottle
 from mta.services.scopes import KNOWN_SCOPES
 from mta.services.user_roles import role_scopes
+from mta.services.users import WRONG_LOGIN, UserService
 from tests.support.clock import FakeClock
 
 
@@ -23,13 +29,40 @@ def test_roles_hold_what_their_work_needs_and_no_more() -> None:
 
 
 @pytest.mark.parametrize(("users", "limit"), [(1, PER_USER), (50, PER_ADDRESS)])
-async def test_failures_lock_a_user_or_an_address_for_the_window(users: int, limit: int) -> None:
+async def test_failures_lock_a_user_or_an_address_for_the_window(
+    sessions: Any, users: int, limit: int
+) -> None:
     clock = FakeClock()
-    throttle = LoginThrottle(clock)
+    workers = LoginThrottle(sessions, clock), LoginThrottle(sessions, clock)
     for n in range(limit):
-        assert throttle.retry_after(f"u{n % users}@x.example", "192.0.2.1") == 0.0
-        throttle.failed(f"u{n % users}@x.example", "192.0.2.1")
-    assert throttle.retry_after("u0@x.example", "192.0.2.1") > 0
-    assert throttle.retry_after("someone@x.example", "198.51.100.7") == 0.0  # others may
+        throttle = workers[n % 2]  # the failures land on either worker
+        assert await throttle.retry_after(f"u{n % users}@x.example", "192.0.2.1") == 0.0
+        await throttle.failed(f"u{n % users}@x.example", "192.0.2.1")
+        await clock.advance(1.0)
+    for throttle in workers:
+        wait = await throttle.retry_after("U0@x.example", "192.0.2.1")
+        assert wait == pytest.approx(WINDOW_SECONDS - limit)  # until the first one leaves
+    assert await workers[0].retry_after("someone@x.example", "198.51.100.7") == 0.0  # others may
     await clock.advance(WINDOW_SECONDS)
-    assert throttle.retry_after("u0@x.example", "192.0.2.1") == 0.0
+    assert await workers[1].retry_after("u0@x.example", "192.0.2.1") == 0.0
+
+
+class CountingHasher(PasswordHasher):
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.verified = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        self.verified += 1
+        return super().verify(hash, password)
+
+
+async def test_an_unknown_email_costs_a_password_check_like_a_known_one(sessions: Any) -> None:
+    hasher = CountingHasher()
+    users = UserService(sessions, FakeClock(), hasher)
+    await users.add("acme", "ada@acme.example", "admin", "correct horse battery")
+    for email in ("ada@acme.example", "nobody@acme.example"):
+        with pytest.raises(AuthenticationError) as refused:
+            await users.sign_in(email, "wrong password here", "192.0.2.1")
+        assert refused.value.message == WRONG_LOGIN  # the same words either way
+    assert hasher.verified == 2
