@@ -139,6 +139,13 @@ class UserService:
             user.password_hash = digest
             await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
 
+    async def end_sessions(self, email: str) -> int:
+        """End every session of the user (a lost laptop, a leaving colleague); how many."""
+        async with self._sessions() as session, session.begin():
+            user = await self._user(session, email)
+            ended = await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+        return int(getattr(ended, "rowcount", 0) or 0)
+
     async def sign_in(self, email: str, password: str, address: str) -> SignedIn:
         """A new session, or AuthenticationError (the same words for any wrong part), or
         RateLimited once this user or address failed too often."""

@@ -1,7 +1,8 @@
 """Users and sessions against a real server, with two accounts: `scaisend user` reads the
 password from stdin; `POST /api/session` signs in (the cookie HttpOnly, SameSite=Lax); the
 cookie authenticates `/v3` as the role allows, changes need the CSRF token, a user sees
-only its own account; failures are throttled; signing out and a new password end sessions."""
+only its own account; failures are throttled; signing out, `user sign-out` and a new password
+end sessions."""
 
 from __future__ import annotations
 
@@ -97,3 +98,24 @@ def test_sign_in_failures_are_throttled_and_sessions_end(scaisend: ScaisendServe
         json={"email": "ada@acme.example", "password": "n" * 16},
     )
     assert locked.status_code == 429  # the right password waits too
+
+
+def test_sign_out_from_the_command_line_ends_every_session_of_one_user(
+    scaisend: ScaisendServer,
+) -> None:
+    scaisend.token("acme"), scaisend.token("globex")
+    add_user(scaisend, "--account", "acme", "--email", "ada@acme.example", "--role", "admin")
+    add_user(scaisend, "--account", "globex", "--email", "bob@globex.example")
+    laptop, phone = sign_in(scaisend, "ada@acme.example"), sign_in(scaisend, "ada@acme.example")
+    bob = sign_in(scaisend, "bob@globex.example")
+
+    done = scaisend.command("user", "sign-out", "--email", "ada@acme.example")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2 sessions of ada@acme.example ended"
+    assert laptop.get("/v3/api_keys").status_code == 401
+    assert phone.get("/v3/api_keys").status_code == 401
+    assert bob.get("/v3/api_keys").status_code == 200  # another user's session goes on
+    assert sign_in(scaisend, "ada@acme.example").get("/v3/api_keys").status_code == 200
+    unknown = scaisend.command("user", "sign-out", "--email", "nobody@acme.example")
+    assert unknown.returncode == 1 and "nobody@acme.example" in unknown.stderr

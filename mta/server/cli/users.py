@@ -35,7 +35,11 @@ def add_user_commands(commands: Any, config_help: str) -> None:
     )
     listing = _action(actions, "list", "the users, of one account or all", config_help)
     listing.add_argument("--account", help="only this account's")
-    for name, text in (("remove", "remove a user"), ("passwd", "set a new password (stdin)")):
+    for name, text in (
+        ("remove", "remove a user"),
+        ("passwd", "set a new password (stdin); the user's sessions end"),
+        ("sign-out", "end every session of the user, wherever it signed in"),
+    ):
         action = _action(actions, name, text, config_help)
         action.add_argument("--email", required=True)
 
@@ -85,6 +89,9 @@ async def _act(args: argparse.Namespace, users: UserService) -> None:
     elif args.action == "remove":
         await users.remove(args.email)
         print(f"removed {args.email}")
+    elif args.action == "sign-out":
+        ended = await users.end_sessions(args.email)
+        print(f"{ended} session{'' if ended == 1 else 's'} of {args.email} ended")
     else:
         await users.set_password(args.email, read_password())
         print(f"password set for {args.email}; its sessions ended")
