@@ -1,6 +1,7 @@
 """`/v3/subusers`: the operator's accounts API in SendGrid's subuser shape: create, list (or
 find by `username`), get, disable or enable (`PATCH {"disabled": …}`) and delete. Only the
-operator's token may call it (`operator_only`); an account's credentials get 403."""
+operator's token may call it (`operator_only`); an account's credentials get 403. A
+`password` at create makes the account's first admin user with the subuser's email."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from control.services import Services
 from mta.core.addresses import check_email
 from mta.core.errors import Conflict, NotFound
 from mta.services.accounts import AccountView
+from mta.services.users import check_password
 
 
 def _public(account: AccountView) -> dict[str, Any]:
@@ -33,9 +35,20 @@ def _public(account: AccountView) -> dict[str, Any]:
 async def create_subuser(
     request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> dict[str, Any]:
+    """The account; with `password`, also its first admin, who signs in with the subuser's
+    email and that password (as a SendGrid subuser logs in to the console)."""
     body = await read_body(request, SubuserCreate)
-    email = check_email(body.email, "email")
+    email = check_email(body.email, "email").lower()
+    if body.password is not None:
+        check_password(body.password)  # before anything is made
+        await services.users.require_free(email)
     created = await services.accounts.create(body.username, email)
+    if body.password is not None:
+        try:
+            await services.users.add(created.username, email, "admin", body.password)
+        except Conflict:  # the email was taken meanwhile: leave no account without its admin
+            await services.accounts.delete(created.username)
+            raise
     return {"username": created.username, "user_id": created.id, "email": created.email}
 
 

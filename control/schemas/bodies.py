@@ -130,8 +130,9 @@ class EventWebhookTest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 
 
 class SubuserCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """`POST /v3/subusers`: SendGrid's fields. `password` and `ips` are taken and not kept:
-    an account's people sign in as users (`scaisend user add`), and IP pools come later."""
+    """`POST /v3/subusers`: SendGrid's fields. `password`, when given, makes the account's
+    first admin user (its email signs in with it); `ips` is taken and not kept until IP
+    pools exist."""
 
     username: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[\w.@+-]+$")]
     email: str

@@ -117,6 +117,13 @@ class UserService:
                 raise Conflict(f"a user with the email {email} exists", field="email") from None
         return UserView(email, role, account)
 
+    async def require_free(self, email: str) -> None:
+        """Conflict when a user already signs in with `email`."""
+        async with self._sessions() as session:
+            taken = await session.scalar(select(User.id).where(User.email == email.lower()))
+        if taken is not None:
+            raise Conflict(f"a user with the email {email} exists", field="email")
+
     async def list(self, account: str | None = None) -> list[UserView]:
         query = select(User, Account.name).outerjoin(Account, Account.id == User.account_id)
         if account is not None:

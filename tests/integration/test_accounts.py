@@ -88,14 +88,28 @@ def test_the_operator_creates_lists_and_deletes_accounts(
     scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
 ) -> None:
     op = operator(scaisend)
-    body = {"username": "initech", "email": "ops@initech.example", "password": "p", "ips": []}
-    created = admin(scaisend, op, "POST", "/v3/subusers", body)
+    body = {"username": "initech", "email": "ops@initech.example", "ips": []}
+    short = admin(scaisend, op, "POST", "/v3/subusers", {**body, "password": "p"})
+    assert short.status_code == 400 and short.json()["errors"][0]["field"] == "password"
+    created = admin(scaisend, op, "POST", "/v3/subusers", {**body, "password": "p" * 12})
     assert created.status_code == 201, created.text
     assert created.json()["username"] == "initech"
+    signed_in = scaisend.http.post(
+        f"{scaisend.base_url}/api/session",
+        json={"email": "ops@initech.example", "password": "p" * 12},
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    assert signed_in.json()["user"] == {
+        "email": "ops@initech.example",
+        "role": "admin",
+        "account": "initech",
+    }
+    again = {**body, "username": "initech2", "password": "q" * 12}  # the same email
+    assert admin(scaisend, op, "POST", "/v3/subusers", again).status_code == 409
     bad = admin(scaisend, op, "POST", "/v3/subusers", {**body, "username": "", "email": "x"})
     assert bad.status_code == 400
     names = [a["username"] for a in admin(scaisend, op, "GET", "/v3/subusers").json()]
-    assert "initech" in names
+    assert "initech" in names and "initech2" not in names
 
     _, key = account_with_key(scaisend, dns_server)
     sink.reject["held@example.com"] = "451 4.2.0 try later"
