@@ -6,44 +6,17 @@ value is refused with the key's path in the message.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 
 import msgspec
 
-
-def parse_hostport(value: str, default_port: int | None = None) -> tuple[str, int]:
-    """Split "host:port", "[v6]:port" or (with a default port) a bare host or IP."""
-    text = value.strip()
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"bad address {value!r}")
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        if not port_text:
-            raise ValueError(f"bad address {value!r}: empty port")
-    else:
-        host, port_text = text, ""
-    if not host:
-        raise ValueError(f"bad address {value!r}: no host")
-    if text.startswith("[") and text.endswith("]:"):
-        raise ValueError(f"bad address {value!r}: empty port")
-    if not port_text:
-        if default_port is None:
-            raise ValueError(f"bad address {value!r}: expected host:port")
-        return host, default_port
-    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
-        raise ValueError(f"bad port in {value!r}")
-    return host, int(port_text)
-
-
-def _check_listen(key: str, value: str) -> None:
-    try:
-        parse_hostport(value)
-    except ValueError as exc:
-        raise ValueError(f"{key}: {exc}") from None
+from config.checks import (
+    at_least_one,
+    check_listen,
+    check_networks,
+    is_fernet_key,
+    parse_hostport,
+)
 
 
 class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -57,8 +30,8 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_send_build_seconds: float = 10.0
 
     def __post_init__(self) -> None:
-        _check_listen("listen", self.listen)
-        _at_least_one(self, "max_body_bytes", "max_send_build_bytes")
+        check_listen("listen", self.listen)
+        at_least_one(self, "max_body_bytes", "max_send_build_bytes")
         if not self.max_send_build_seconds > 0:
             raise ValueError("max_send_build_seconds: must be more than 0")
         if not 0 < self.rate_limit_per_second <= 1_000_000:
@@ -70,25 +43,9 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 ListenerName = Literal["submission", "smtps", "mx"]
 
 
-def _at_least_one(settings: object, *keys: str) -> None:
-    """Each of `keys` of `settings` is at least 1 (or None, where None means "not set")."""
-    for key in keys:
-        value = getattr(settings, key)
-        if value is not None and value < 1:
-            raise ValueError(f"{key}: must be at least 1")
-
-
-def _check_networks(key: str, networks: list[str]) -> None:
-    for network in networks:
-        try:
-            ipaddress.ip_network(network, strict=False)
-        except ValueError:
-            raise ValueError(f"{key}: {network!r} is not a CIDR network") from None
-
-
 def _check_smtp_limits(smtp: SmtpSettings) -> None:
     """The abuse limits and the PROXY protocol keys of [smtp]."""
-    _at_least_one(
+    at_least_one(
         smtp,
         "max_connections",
         "max_connections_per_client",
@@ -100,7 +57,7 @@ def _check_smtp_limits(smtp: SmtpSettings) -> None:
         raise ValueError("auth_failure_delay_seconds: must be between 0 and 60")
     if not 0 < smtp.proxy_protocol_timeout_seconds <= 300:
         raise ValueError("proxy_protocol_timeout_seconds: must be above 0 and at most 300")
-    _check_networks("proxy_networks", smtp.proxy_networks)
+    check_networks("proxy_networks", smtp.proxy_networks)
     if smtp.proxy_protocol and not smtp.proxy_networks:
         # Trusting a PROXY header from anyone would let any client pick its own address.
         raise ValueError("proxy_networks: must list the proxies when proxy_protocol is set")
@@ -134,10 +91,10 @@ class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         for key in ("submission_listen", "smtps_listen", "mx_listen"):
             if getattr(self, key):  # empty disables that listener
-                _check_listen(key, getattr(self, key))
+                check_listen(key, getattr(self, key))
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("tls_key: tls_cert and tls_key must be set together")
-        _at_least_one(
+        at_least_one(
             self,
             "max_message_bytes",
             "max_recipients",
@@ -148,7 +105,7 @@ class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("max_data_memory_bytes: must be at least max_message_bytes")
         if not self.hostname or " " in self.hostname:
             raise ValueError(f"hostname: bad hostname {self.hostname!r}")
-        _check_networks("relay_networks", self.relay_networks)
+        check_networks("relay_networks", self.relay_networks)
         if self.relay_networks and not self.relay_account:
             raise ValueError("relay_account: must name an account when relay_networks is set")
         _check_smtp_limits(self)
@@ -160,10 +117,19 @@ class StorageSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     message_retention_days: int = 30
     event_retention_days: int = 30
     retention_interval_seconds: float = 3600.0
+    # the keys sealing secrets at rest, the first sealing; empty: the file data_dir/secrets_keys
+    secrets_keys: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.database_url and "://" not in self.database_url:
             raise ValueError(f"database_url: {self.database_url!r} is not a URL")
+        for key in self.secrets_keys:
+            if not is_fernet_key(key):
+                raise ValueError(
+                    "secrets_keys: each key is 32 random bytes in URL-safe base64 (44 "
+                    "characters, e.g. `python3 -c 'import base64,os; "
+                    "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'`)"
+                )
         for key in ("message_retention_days", "event_retention_days"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key}: must be 0 (keep forever) or more")
@@ -209,7 +175,7 @@ class DestinationPolicy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     tls_policy: TlsPolicy | None = None
 
     def __post_init__(self) -> None:
-        _at_least_one(self, "concurrency", "messages_per_connection")
+        at_least_one(self, "concurrency", "messages_per_connection")
 
 
 class RouteAuth(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -248,7 +214,7 @@ class DeliverySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
                 parse_hostport(hop, default_port=self.smtp_port)
             except ValueError as exc:
                 raise ValueError(f"routes: route for {domain!r}: {exc}") from None
-        _at_least_one(
+        at_least_one(
             self,
             "concurrency",
             "destination_concurrency",
@@ -295,7 +261,7 @@ class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     sendgrid_batch_seconds: float = 1.0  # a SendGrid-format batch not full waits this long
 
     def __post_init__(self) -> None:
-        _at_least_one(self, "max_concurrency", "per_webhook_concurrency", "sendgrid_batch_size")
+        at_least_one(self, "max_concurrency", "per_webhook_concurrency", "sendgrid_batch_size")
         if self.lease_seconds <= self.timeout_seconds:
             raise ValueError("lease_seconds: must be longer than timeout_seconds")
         if not 0 <= self.sendgrid_batch_seconds <= 60:

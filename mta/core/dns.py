@@ -14,7 +14,8 @@ import dns.rdatatype
 import dns.resolver
 import msgspec
 
-from config.settings import DnsSettings, parse_hostport
+from config.checks import parse_hostport
+from config.settings import DnsSettings
 from mta.core.clock import Clock, SystemClock
 from mta.core.metrics import Metrics
 

@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mta.db.sealed import SealedText
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, list[Any]: JSON}
@@ -43,7 +45,7 @@ class Domain(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     domain: Mapped[str] = mapped_column(String(253))
     dkim_selector: Mapped[str] = mapped_column(String(63))
-    dkim_private_key: Mapped[str] = mapped_column(Text)
+    dkim_private_key: Mapped[str] = mapped_column(SealedText)
     dkim_public_key: Mapped[str] = mapped_column(Text)
     return_path_host: Mapped[str] = mapped_column(String(253), index=True)
     dmarc_policy: Mapped[str] = mapped_column(String(16))
@@ -168,15 +170,15 @@ class Webhook(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     url: Mapped[str] = mapped_column(Text)
     enabled_events: Mapped[list[str]] = mapped_column(JSON)
-    signing_secret: Mapped[str] = mapped_column(String(128))
+    signing_secret: Mapped[str] = mapped_column(SealedText)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float] = mapped_column(Float)
     # Webhooks: "scaisend" (one event a POST, HMAC) or "sendgrid" (JSON arrays, ECDSA).
     format: Mapped[str] = mapped_column(String(12), default="scaisend")
     # Webhooks: OAuth 2.0 client credentials (SendGrid's second mechanism); the secret is
-    # stored as given because it must be sent to the token URL, and is never shown again.
+    # sealed (it must be sent to the token URL, so it cannot be hashed), never shown again.
     oauth_client_id: Mapped[str | None] = mapped_column(String(255), default=None)
-    oauth_client_secret: Mapped[str | None] = mapped_column(Text, default=None)
+    oauth_client_secret: Mapped[str | None] = mapped_column(SealedText, default=None)
     oauth_token_url: Mapped[str | None] = mapped_column(Text, default=None)
 
 
@@ -207,7 +209,7 @@ class WebhookDelivery(Base):
 class WebhookSigningKey(Base):
     __tablename__ = "webhook_signing_keys"
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
-    private_key_pem: Mapped[str] = mapped_column(Text)
+    private_key_pem: Mapped[str] = mapped_column(SealedText)
     public_key: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from config.settings import parse_hostport
+from config.checks import parse_hostport
 from mta.core.dns import DnsTemporaryError, MxRecord, NxDomain, Resolver
 from mta.core.errors import PermanentFailure, TransientFailure
 from queue_store.entries import SmtpReply

@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 from aiosmtpd.smtp import SMTP
 
-from config.settings import SmtpSettings, parse_hostport
+from config.checks import parse_hostport
+from config.settings import SmtpSettings
 from mta.core.clock import Clock, SystemClock
 from mta.core.metrics import Metrics
 from mta.listeners.limits import AuthFailures, ConnectionLimits, parse_networks

@@ -56,6 +56,8 @@ class BackgroundTasks:
             log.warning("event=jwt_secret_per_node hint=set_[auth]_jwt_secret_on_every_node")
         if shared and not self._settings.inbound.return_path_keys:  # bounces of one node only
             log.warning("event=return_path_keys_per_node hint=set_[inbound]_return_path_keys")
+        if shared and not self._settings.storage.secrets_keys:  # secrets sealed per node
+            log.warning("event=secrets_keys_per_node hint=set_[storage]_secrets_keys")
         several = shared or self._layout.index is not None  # workers: nodes on one host
         return SHARED_BATCH_SYNC_SECONDS if several else BATCH_SYNC_SECONDS
 

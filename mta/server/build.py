@@ -13,12 +13,14 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from config.settings import Settings, parse_hostport
+from config.checks import parse_hostport
+from config.settings import Settings
 from control.services import Services
 from mta.core.clock import Clock, SystemClock
 from mta.core.dns import DnsResolver, Resolver
 from mta.core.metrics import Metrics, Readiness
 from mta.db.engine import database_url, make_engine, make_sessionmaker
+from mta.db.sealed import seal_with
 from mta.db.write_turns import write_turns_for
 from mta.delivery.client import AiosmtplibConnector
 from mta.delivery.deliverer import Deliverer
@@ -30,6 +32,7 @@ from mta.inbound_mail.service import InboundService
 from mta.scheduler.queue_admin import QueueControl
 from mta.scheduler.scheduler import Scheduler
 from mta.server.return_path_keys import return_path_keys
+from mta.server.secrets_keys import sealer_for
 from mta.server.workers import WorkerLayout
 from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
@@ -106,7 +109,9 @@ def build_core(
     settings: Settings, layout: WorkerLayout, data_dir: Path, resolver: Resolver | None
 ) -> Core:
     """The database, the spool, the event bus and its sinks, delivery and the scheduler."""
-    engine = make_engine(database_url(settings.storage.database_url, data_dir))
+    engine = seal_with(
+        make_engine(database_url(settings.storage.database_url, data_dir)), sealer_for(settings)
+    )
     sessions = make_sessionmaker(engine)
     metrics, readiness, clock = Metrics(), Readiness(), SystemClock()
     resolver = resolver or DnsResolver(settings.dns, metrics, clock)

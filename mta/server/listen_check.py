@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import socket
 
-from config.settings import Settings, parse_hostport
+from config.checks import parse_hostport
+from config.settings import Settings
 
 LISTEN_KEYS = (
     ("http", "listen"),

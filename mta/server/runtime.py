@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from config.settings import parse_hostport
+from config.checks import parse_hostport
 from mta.listeners.aiosmtpd_private import SESSION_COROUTINE
 from mta.server.workers import WorkerLayout
 

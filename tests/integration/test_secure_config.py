@@ -1,6 +1,7 @@
 """A short `[auth] jwt_secret` refused by `check-config` and `serve` (status 2, one line
 naming the key), the secret generated when none is set long enough to be accepted, and
-everything a real `serve` writes under data_dir its user's alone under a permissive umask."""
+everything a real `serve` writes under data_dir its user's alone under a permissive umask,
+with the DKIM keys in the database sealed."""
 
 from __future__ import annotations
 
@@ -62,6 +63,9 @@ def modes(root: Path) -> dict[str, int]:
     return found
 
 
+DATABASE_FILES = ("scaisend.db", "scaisend.db-wal")
+
+
 def test_serve_writes_data_dir_for_its_user_alone(
     permissive_umask: None, make_server: ServerFactory, dns_server: DnsServer, database: Database
 ) -> None:
@@ -78,10 +82,13 @@ def test_serve_writes_data_dir_for_its_user_alone(
     )
     assert sent.status_code == 202, sent.text
     found = modes(server.workdir / "var")  # while it runs: SQLite's -wal and -shm are there
-    expected = {"jwt_secret", "spool", "tls", "tls/cert.pem", "tls/key.pem"}
+    expected = {"jwt_secret", "secrets_keys", "spool", "tls", "tls/cert.pem", "tls/key.pem"}
     if not database.url:
         expected |= {"scaisend.db", "scaisend.db-wal", "scaisend.db-shm"}
         expected.add("scaisend.db-writers.lock")
+        stored = b"".join((server.workdir / "var" / n).read_bytes() for n in DATABASE_FILES)
+        assert b"mail.example.com" in stored  # the domain is there, its DKIM key sealed
+        assert b"PRIVATE KEY" not in stored and b"sealed:v1:" in stored
     assert expected <= set(found), sorted(found)
     assert any(name.startswith("spool/") and found[name] == 0o600 for name in found)
     loose = {name: oct(mode) for name, mode in found.items() if mode not in (0o600, 0o700)}

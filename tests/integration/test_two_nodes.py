@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from mta.core.ttl_cache import SHARED_CACHE_SECONDS
+from mta.db.sealed import new_sealing_key
 from tests.support.api import admin, set_up_account
 from tests.support.dns_server import DnsServer
 from tests.support.polling import wait_until
@@ -62,6 +63,7 @@ def cluster(
     database = asyncio.run(postgres_cluster.create_database())
     extra: dict[str, dict[str, Any]] = {
         "auth": {"jwt_secret": "one-secret-for-every-node-of-the-cluster"},
+        "storage": {"secrets_keys": [new_sealing_key()]},  # each reads what the other sealed
         # Slow enough refill that X-RateLimit-Remaining steps by exactly one a request.
         "http": {"rate_limit_per_second": 0.01, "rate_limit_burst": 100_000},
         "webhooks": {

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mta.db.engine import create_schema, make_engine, make_sessionmaker
 from mta.db.models import Account
+from mta.db.sealed import Sealer, new_sealing_key, seal_with
 from tests.support.postgres import PostgresCluster
 
 KINDS = ("sqlite", "postgresql")
@@ -74,7 +75,7 @@ async def migrated_sessions(
     database: Database, directory: Path, accounts: Iterable[str] = ("acme",)
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on `database` at the head revision, with `accounts` in it."""
-    engine = make_engine(database.engine_url(directory))
+    engine = seal_with(make_engine(database.engine_url(directory)), Sealer([new_sealing_key()]))
     try:
         await create_schema(engine)
         made = make_sessionmaker(engine)

@@ -12,6 +12,7 @@ from typing import Any
 
 from config import ConfigError, Settings, load_settings
 from config.discovery import CONFIG_HELP, ConfigSource, find_config
+from mta.db.sealed import SealError
 from mta.server.app import Application
 from mta.server.cli.db import add_db_commands, run_db_command
 from mta.server.cli.inbound import add_inbound_commands, run_inbound_command
@@ -52,7 +53,7 @@ async def _serve(settings: Settings, config_path: str | None, worker: int | None
     app = Application(settings, config_path=config_path, worker=worker)
     try:
         await app.start()
-    except SpoolLocked as exc:  # a second `serve` on the same data_dir
+    except (SpoolLocked, SealError) as exc:  # a second `serve` on the data_dir; wrong keys
         print(f"scaisend: {exc}", file=sys.stderr, flush=True)
         await app.core.engine.dispose()
         raise SystemExit(1) from None

@@ -32,6 +32,7 @@ from mta.services.domains import DomainService
 from mta.services.identity import Role, TokenService
 from mta.services.messages import MessageService
 from mta.services.scopes import KNOWN_SCOPES
+from mta.services.users import UserService
 from tests.support.databases import Database, migrated_sessions
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Litestar 3 notices
@@ -90,9 +91,14 @@ async def api(database: Database, tmp_path: Path) -> AsyncIterator[Api]:
         keys, tokens = ApiKeyService(sessions), TokenService(SECRET)
         domains = DomainService(sessions, cast(Any, None), "mx.test")  # listing needs no DNS
         messages = MessageService(sessions)
-        accounts = AccountService(sessions)
+        accounts, users = AccountService(sessions), UserService(sessions)
         services = services_with(
-            api_keys=keys, tokens=tokens, domains=domains, messages=messages, accounts=accounts
+            api_keys=keys,
+            tokens=tokens,
+            domains=domains,
+            messages=messages,
+            accounts=accounts,
+            users=users,
         )
         # In this loop, as the database's connections are (a test client's portal is not).
         edge: Any = create_asgi(services, HttpSettings())  # Litestar's ASGI types, not httpx's
@@ -383,7 +389,10 @@ async def test_the_operator_acts_for_an_account_with_on_behalf_of_and_nobody_els
 
 
 async def test_only_the_operator_manages_accounts(api: Api) -> None:
-    body = b'{"username": "initech", "email": "ops@initech.example", "password": "x", "ips": []}'
+    body = (
+        b'{"username": "initech", "email": "ops@initech.example", '
+        b'"password": "twelve chars", "ips": []}'
+    )
     for credential in (await api.key("acme", *sorted(KNOWN_SCOPES)), api.jwt("acme", "admin")):
         for method, path in (("GET", "/v3/subusers"), ("POST", "/v3/subusers")):
             refused = await api.call(method, path, credential, body)

@@ -24,6 +24,7 @@ from mta.core.return_path import ReturnPathKeys, new_key, verp_address
 from mta.db.engine import create_schema, make_engine, make_sessionmaker
 from mta.db.models import Account, InboundMessage, Suppression
 from mta.db.models import Event as EventRow
+from mta.db.sealed import Sealer, new_sealing_key, seal_with
 from mta.events.bus import EventBus
 from mta.inbound_mail.service import InboundService
 from mta.listeners.servers import bound_port, close_listeners, start_listeners
@@ -73,7 +74,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
 async def mx(
     tmp_path: Path, database: Database, dns_server: DnsServer, tls: ssl.SSLContext
 ) -> AsyncIterator[Mx]:
-    engine = make_engine(database.engine_url(tmp_path))
+    engine = seal_with(make_engine(database.engine_url(tmp_path)), Sealer([new_sealing_key()]))
     await create_schema(engine)
     sessions = make_sessionmaker(engine)
     async with sessions() as session:

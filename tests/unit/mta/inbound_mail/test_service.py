@@ -26,6 +26,7 @@ from mta.db.engine import create_schema, make_engine, make_sessionmaker
 from mta.db.models import Account, Domain, InboundMessage, MessageRecipient
 from mta.db.models import Event as EventRow
 from mta.db.models import Message as MessageRow
+from mta.db.sealed import Sealer, new_sealing_key, seal_with
 from mta.events.bus import EventBus
 from mta.inbound_mail.service import InboundService
 from mta.services.dns_records import generate_dkim_key
@@ -109,7 +110,7 @@ def _message(message_id: str, account: str, recipients: list[str]) -> list[Any]:
 
 @pytest.fixture
 async def world(tmp_path: Path, database: Database) -> AsyncIterator[World]:
-    engine = make_engine(database.engine_url(tmp_path))
+    engine = seal_with(make_engine(database.engine_url(tmp_path)), Sealer([new_sealing_key()]))
     await create_schema(engine)
     sessions = make_sessionmaker(engine)
     async with sessions() as session:
