@@ -25,7 +25,11 @@ from mta.services.templates import TemplateService, VersionView
 from mta.submission.envelope import Job, Origin, Part, envelope_for, smtp_origin
 from mta.submission.schedule import BatchCheck, check_schedule, require_batch, schedule, send_time
 from mta.submission.send_request.attachments import check_total_size, prepare_attachments
-from mta.submission.send_request.build_budget import BuildBudget, BuildLimits
+from mta.submission.send_request.build_budget import (
+    BuildBudget,
+    BuildLimits,
+    check_expected_size,
+)
 from mta.submission.send_request.compose import (
     Rendered,
     compose,
@@ -109,8 +113,7 @@ class Intake:
         check_request(request)
         attachments = prepare_attachments(request.attachments)
         check_total_size(request, attachments)
-        budget = BuildBudget(self._build_limits, self._clock.monotonic())
-        budget.expect(request, attachments)
+        check_expected_size(self._build_limits, request, attachments)
         now = self._clock.time()
         check_schedule(request, now)
         domains = await self._sending_domains(principal, request)
@@ -120,6 +123,7 @@ class Intake:
         job = Job(principal, request, version, attachments, new_id())
         parts: list[Part] = []
         first = 0  # recipients are numbered across the whole request
+        budget = BuildBudget(self._build_limits, self._clock.monotonic())
         for p_index, personalization in enumerate(request.personalizations):
             domain = domains[domain_of(sender_of(request, personalization).email)]
             part = await self._personalization(job, p_index, domain, first)

@@ -18,9 +18,24 @@ class BuildLimits(msgspec.Struct, frozen=True, kw_only=True):
     max_seconds: float = 10.0
 
 
+def check_expected_size(
+    limits: BuildLimits, request: MailSend, attachments: list[MimeAttachment]
+) -> None:
+    """Refuse at once, before building any, a request whose messages would pass the byte
+    limit: each personalization's message carries at least the request's content and its
+    attachments (base64)."""
+    shared = sum(len(c.value) for c in request.content) + sum(len(a.body) for a in attachments)
+    personalizations = len(request.personalizations)
+    if personalizations * shared > limits.max_bytes:
+        raise too_large(
+            limits, f"{personalizations} personalizations each carrying the content and attachments"
+        )
+
+
 class BuildBudget:
-    """The running total of one request's built messages, started at `started` (monotonic
-    seconds); `charge` after each personalization raises ValidationError over a limit."""
+    """The running total of one request's built messages, whose building started at
+    `started` (monotonic seconds); `charge` after each personalization raises
+    ValidationError over a limit."""
 
     __slots__ = ("_limits", "_started", "built")
 
@@ -29,21 +44,10 @@ class BuildBudget:
         self._started = started
         self.built = 0
 
-    def expect(self, request: MailSend, attachments: list[MimeAttachment]) -> None:
-        """Refuse at once, before building any, a request whose messages would pass the byte
-        limit: each personalization's message carries at least the request's content and
-        its attachments (base64)."""
-        shared = sum(len(c.value) for c in request.content) + sum(len(a.body) for a in attachments)
-        personalizations = len(request.personalizations)
-        if personalizations * shared > self._limits.max_bytes:
-            raise self._too_large(
-                f"{personalizations} personalizations each carrying the content and attachments"
-            )
-
     def charge(self, index: int, size: int, now: float) -> None:
         self.built += size
         if self.built > self._limits.max_bytes:
-            raise self._too_large(f"the messages of personalizations 0 to {index}")
+            raise too_large(self._limits, f"the messages of personalizations 0 to {index}")
         if now - self._started > self._limits.max_seconds:
             raise ValidationError(
                 f"building the request's messages took more than "
@@ -53,11 +57,12 @@ class BuildBudget:
                 help=HELP,
             )
 
-    def _too_large(self, which: str) -> ValidationError:
-        mib = self._limits.max_bytes / 1_048_576
-        return ValidationError(
-            f"the request's messages together would be over {mib:g} MiB ({which}): send "
-            f"fewer personalizations per request, or link large files instead of attaching them",
-            field="personalizations",
-            help=HELP,
-        )
+
+def too_large(limits: BuildLimits, which: str) -> ValidationError:
+    mib = limits.max_bytes / 1_048_576
+    return ValidationError(
+        f"the request's messages together would be over {mib:g} MiB ({which}): send "
+        f"fewer personalizations per request, or link large files instead of attaching them",
+        field="personalizations",
+        help=HELP,
+    )

@@ -7,7 +7,11 @@ import pytest
 
 from mta.core.errors import ValidationError
 from mta.submission.mime import MimeAttachment
-from mta.submission.send_request.build_budget import BuildBudget, BuildLimits
+from mta.submission.send_request.build_budget import (
+    BuildBudget,
+    BuildLimits,
+    check_expected_size,
+)
 from mta.submission.send_request.request import MailSend
 
 LIMITS = BuildLimits(max_bytes=1000, max_seconds=2.0)
@@ -37,10 +41,9 @@ def attachment(body_chars: int) -> MimeAttachment:
 
 
 def test_expect_counts_content_and_base64_attachments_per_personalization() -> None:
-    budget = BuildBudget(LIMITS, started=0.0)
-    budget.expect(request(10), [attachment(90)])  # 10 times (10 + 90) = 1000: at the limit
+    check_expected_size(LIMITS, request(10), [attachment(90)])  # 10 times (10 + 90) = 1000
     with pytest.raises(ValidationError) as refused:
-        budget.expect(request(10), [attachment(91)])
+        check_expected_size(LIMITS, request(10), [attachment(91)])
     assert refused.value.field == "personalizations"
     assert "10 personalizations each carrying" in refused.value.message
 
