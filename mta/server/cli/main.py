@@ -13,7 +13,6 @@ from typing import Any
 from config import ConfigError, Settings, load_settings
 from config.discovery import CONFIG_HELP, ConfigSource, find_config
 from mta.db.sealed import SealError
-from mta.server.app import Application
 from mta.server.cli.db import add_db_commands, run_db_command
 from mta.server.cli.inbound import add_inbound_commands, run_inbound_command
 from mta.server.cli.queue import add_queue_commands, run_queue_command
@@ -50,6 +49,10 @@ def _server_data(settings: Settings, source: ConfigSource) -> None:
 
 
 async def _serve(settings: Settings, config_path: str | None, worker: int | None) -> None:
+    # Here, not at the top: the server (Litestar, the routes, the services) takes 1.5 s to
+    # import, which `token`, `user`, `queue` and `db` would pay on every run for nothing.
+    from mta.server.app import Application
+
     app = Application(settings, config_path=config_path, worker=worker)
     try:
         await app.start()
