@@ -1,5 +1,6 @@
 """Process plumbing the Application runs on: listening sockets (shared by workers through
-SO_REUSEPORT), uvicorn embedded in our loop, and waiting for open SMTP sessions at a stop."""
+SO_REUSEPORT), uvicorn embedded in our loop, waiting for open SMTP sessions at a stop, and
+making sure a stopped process ends."""
 
 from __future__ import annotations
 
@@ -24,6 +25,21 @@ class EmbeddedUvicorn(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+async def stop_leftover_tasks(grace: float) -> list[str]:
+    """Cancel the tasks still running once the Application has stopped and wait up to
+    `grace` seconds for them; the ones that did not end, named. One that ignores its
+    cancellation would otherwise keep the process (and its spool lock) alive for ever:
+    asyncio's runner waits for every task before it lets the process exit."""
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current]
+    for task in left:
+        task.cancel()
+    if not left:
+        return []
+    _done, pending = await asyncio.wait(left, timeout=grace)
+    return sorted(f"{task.get_name()} ({task.get_coro()!r})" for task in pending)
 
 
 def settle_heap() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -21,11 +22,13 @@ from mta.server.cli.users import add_user_commands, run_user_command
 from mta.server.listen_check import unusable_listen
 from mta.server.logs import configure_logging
 from mta.server.private_files import keep_private
-from mta.server.runtime import settle_heap
+from mta.server.runtime import settle_heap, stop_leftover_tasks
 from mta.server.supervisor import run_supervisor
 from mta.server.workers import supervised
 from mta.services.identity import Role
 from queue_store.lock import SpoolLocked
+
+LEFTOVER_GRACE_SECONDS = 5.0  # for tasks still running after the Application stopped
 
 
 def _settings(explicit: str | None) -> tuple[Settings, ConfigSource]:
@@ -65,6 +68,13 @@ async def _serve(settings: Settings, config_path: str | None, worker: int | None
         _banner(settings, config_path)
     await _wait_for_stop()
     await app.stop()
+    stuck = await stop_leftover_tasks(LEFTOVER_GRACE_SECONDS)
+    if stuck:  # the work is done and saved; do not let them keep the process alive
+        logging.getLogger(__name__).warning(
+            "event=tasks_did_not_stop tasks=%r hint=exiting_anyway", stuck
+        )
+        logging.shutdown()
+        os._exit(0)
 
 
 def _banner(settings: Settings, config_path: str | None) -> None:
