@@ -142,6 +142,9 @@ class InboundService:
     async def _apply_one(self, report: Report, ref: Reference, outcome: Outcome) -> str:
         """Emit the events `ref` gives into `outcome`; the note when it gives none."""
         candidate = await self._candidate(ref.message_id)
+        if candidate is None:  # a fast bounce can come back before its message is logged
+            await self._bus.written()
+            candidate = await self._candidate(ref.message_id)
         if candidate is None:
             return f"unknown message {ref.message_id}"
         if not authorised(ref, candidate):

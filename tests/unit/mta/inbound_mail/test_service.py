@@ -4,6 +4,7 @@ twice; every received message is recorded with its authentication."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 import dkim
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from mta.core.dns import MxRecord, NxDomain
 from mta.core.errors import ValidationError
@@ -27,7 +28,7 @@ from mta.db.models import Account, Domain, InboundMessage, MessageRecipient
 from mta.db.models import Event as EventRow
 from mta.db.models import Message as MessageRow
 from mta.db.sealed import Sealer, new_sealing_key, seal_with
-from mta.events.bus import EventBus
+from mta.events.bus import EventBus, MessageLogEntry
 from mta.inbound_mail.service import InboundService
 from mta.services.dns_records import generate_dkim_key
 from mta.services.domains import DomainService
@@ -386,3 +387,36 @@ async def test_accepts_our_return_path_hosts_and_static_domains(world: World) ->
     assert await world.service.accepts_domain(ACME_RP)
     assert await world.service.accepts_domain(STATIC.upper() + ".")
     assert not await world.service.accepts_domain("elsewhere.test")
+
+
+async def test_a_bounce_back_before_its_message_is_logged_still_bounces(world: World) -> None:
+    # Postfix on loopback bounced within 0.2 s of delivery, while the bus had not yet
+    # written the message to the log: the DSN was recorded as "unknown message" and lost.
+    fast = "018f0000000000aaaabbbbccccfff"[:27]
+    async with world.sessions() as blocker:  # holds the bus's writes back, reads go on
+        if blocker.bind.dialect.name == "postgresql":
+            await blocker.execute(text("LOCK TABLE messages IN EXCLUSIVE MODE"))
+        else:
+            await blocker.execute(text("UPDATE accounts SET name = name WHERE id = 'other'"))
+        world.bus.accepted(
+            MessageLogEntry(
+                message_id=fast,
+                account_id="acme",
+                api_key_id=None,
+                from_email="hello@mail.acme.test",
+                subject="Hi",
+                template_id=None,
+                categories=[],
+                custom_args={},
+                sandbox=False,
+                recipients=[(0, "fast@example.com")],
+                created_at=time.time(),
+            )
+        )
+        asyncio.get_running_loop().call_later(
+            0.5, lambda: asyncio.ensure_future(blocker.rollback())
+        )
+        data = dsn(("fast@example.com", "failed", "5.1.1"))
+        await world.service.receive("", [verp(0, message_id=fast)], data)
+    bounces = [e for e in await events(world, "bounce") if e.message_id == fast]
+    assert [b.email for b in bounces] == ["fast@example.com"]
