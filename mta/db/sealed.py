@@ -13,7 +13,7 @@ from collections import OrderedDict
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Dialect, Text, select, table, update
+from sqlalchemy import Dialect, MetaData, Text, select, table, update
 from sqlalchemy import column as sa_column
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import TypeDecorator
@@ -104,22 +104,26 @@ class SealedText(TypeDecorator[str]):
         return None if value is None else sealer_of(dialect).open(str(value))
 
 
-SEALED_COLUMNS = (  # (table, key column, sealed column)
-    ("domains", "id", "dkim_private_key"),
-    ("webhooks", "id", "signing_secret"),
-    ("webhooks", "id", "oauth_client_secret"),
-    ("webhook_signing_keys", "account_id", "private_key_pem"),
-)
+def sealed_columns(metadata: MetaData) -> list[tuple[str, str, str]]:
+    """(table, its primary key column, the sealed column) for every SealedText column of
+    the models, so that a column sealed later is resealed too."""
+    found = []
+    for name, model in metadata.tables.items():
+        sealed = [c.name for c in model.columns if isinstance(c.type, SealedText)]
+        if sealed:
+            [key] = model.primary_key.columns  # every sealed table has a one-column key
+            found += [(name, key.name, column) for column in sealed]
+    return sorted(found)
 
 
-async def reseal(engine: AsyncEngine) -> int:
-    """Seal with the first key every value stored in the clear or with another key; how many
-    were rewritten. Run at start-up, after the schema upgrade (idempotent, several nodes may
-    run it at once: each writes the same value's sealing)."""
+async def reseal(engine: AsyncEngine, metadata: MetaData) -> int:
+    """Seal with the first key every value of `metadata`'s sealed columns stored in the clear
+    or with another key; how many were rewritten. Run at start-up, after the schema upgrade
+    (idempotent, several nodes may run it at once: each writes the same value's sealing)."""
     sealer = sealer_of(engine.sync_engine.dialect)
     rewritten = 0
     async with engine.begin() as connection:
-        for name, key, column in SEALED_COLUMNS:
+        for name, key, column in sealed_columns(metadata):
             raw = table(name, sa_column(key), sa_column(column))  # untyped: the stored text
             rows = await connection.execute(
                 select(raw.c[key], raw.c[column]).where(raw.c[column].is_not(None))

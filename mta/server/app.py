@@ -16,6 +16,7 @@ from control.app import create_asgi
 from control.fanout import fan_out
 from mta.core.dns import Resolver
 from mta.db.engine import create_schema
+from mta.db.models import Base
 from mta.db.sealed import reseal
 from mta.inbound_mail.unsubscribe import UnsubscribeMail
 from mta.listeners.servers import ListenerControls, start_listeners
@@ -74,7 +75,9 @@ class Application:
         core = self.core
         self.spool_lock.acquire()  # SpoolLocked: another `scaisend serve` owns this spool
         await create_schema(core.engine)
-        resealed = await reseal(core.engine)  # secrets stored before sealing, or by an old key
+        resealed = await reseal(
+            core.engine, Base.metadata
+        )  # secrets stored before sealing, or by an old key
         if resealed:
             log.info("event=secrets_sealed count=%d", resealed)
         core.bus.start()

@@ -15,8 +15,16 @@ from sqlalchemy import select, text
 
 from config.settings import Settings, StorageSettings
 from mta.db.engine import create_schema, make_engine, make_sessionmaker
-from mta.db.models import Account, Domain, Webhook
-from mta.db.sealed import PREFIX, Sealer, SealError, new_sealing_key, reseal, seal_with
+from mta.db.models import Account, Base, Domain, Webhook
+from mta.db.sealed import (
+    PREFIX,
+    Sealer,
+    SealError,
+    new_sealing_key,
+    reseal,
+    seal_with,
+    sealed_columns,
+)
 from mta.server.secrets_keys import KEYS_FILE, sealer_for
 from tests.support.databases import Database
 
@@ -102,8 +110,8 @@ async def test_rotation_reseals_with_the_new_first_key(database: Database, tmp_p
     engine = await made(database, tmp_path, Sealer([new, old]))
     try:
         assert await read(engine) == [PEM, "s" * 43, "client secret"]  # the old key opens
-        assert await reseal(engine) == 3
-        assert await reseal(engine) == 0  # nothing left to do
+        assert await reseal(engine, Base.metadata) == 3
+        assert await reseal(engine, Base.metadata) == 0  # nothing left to do
         after = await stored(engine)
         assert after != before
         only_new = await made(database, tmp_path, Sealer([new]))
@@ -127,7 +135,7 @@ async def test_values_stored_before_sealing_are_read_then_sealed(
             )
         assert (await stored(engine))[0] == PEM
         assert (await read(engine))[0] == PEM
-        assert await reseal(engine) == 1
+        assert await reseal(engine, Base.metadata) == 1
         assert (await stored(engine))[0].startswith(PREFIX)
         assert (await read(engine))[0] == PEM
     finally:
@@ -145,6 +153,15 @@ async def test_no_keys_or_the_wrong_keys_refuse_to_read(database: Database, tmp_
                 await read(other)
         finally:
             await other.dispose()
+
+
+def test_every_sealed_column_of_the_models_is_resealed() -> None:
+    assert sealed_columns(Base.metadata) == [
+        ("domains", "id", "dkim_private_key"),
+        ("webhook_signing_keys", "account_id", "private_key_pem"),
+        ("webhooks", "id", "oauth_client_secret"),
+        ("webhooks", "id", "signing_secret"),
+    ]
 
 
 def test_the_keys_file_is_made_once_and_private_and_configured_keys_win(tmp_path: Path) -> None:
