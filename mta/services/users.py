@@ -55,6 +55,10 @@ class SessionCaller(msgspec.Struct, frozen=True):
     user: UserView
 
 
+def email_taken(email: str) -> Conflict:
+    return Conflict(f"a user with the email {email} exists", field="email")
+
+
 def session_id(cookie: str) -> str:
     return hashlib.sha256(cookie.encode()).hexdigest()
 
@@ -114,7 +118,7 @@ class UserService:
             try:
                 await session.commit()
             except IntegrityError:
-                raise Conflict(f"a user with the email {email} exists", field="email") from None
+                raise email_taken(email) from None
         return UserView(email, role, account)
 
     async def require_free(self, email: str) -> None:
@@ -122,7 +126,7 @@ class UserService:
         async with self._sessions() as session:
             taken = await session.scalar(select(User.id).where(User.email == email.lower()))
         if taken is not None:
-            raise Conflict(f"a user with the email {email} exists", field="email")
+            raise email_taken(email)
 
     async def list(self, account: str | None = None) -> list[UserView]:
         query = select(User, Account.name).outerjoin(Account, Account.id == User.account_id)
