@@ -2,29 +2,39 @@
 # contract and the unit tier on SQLite (minutes); `make test` runs those and the whole suite.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# `make run` installs what serving needs; `make check` / `make test` add the dev extras
+# (pytest, mypy, ruff, schemathesis, SendGrid's client, asyncpg). pip shows its progress.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run check test lint typecheck imports clean
 
 $(PY):
+	@echo "make: creating the virtual environment $(VENV)"
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(PY)
+	@echo "make: installing ScaiSend and what serving needs into $(VENV) (the first time only)"
+	$(PY) -m pip install --progress-bar on -e .
+	touch $@
 
-run: $(STAMP)
+$(DEV_STAMP): pyproject.toml | $(PY)
+	@echo "make: installing ScaiSend with the development tools into $(VENV)"
+	$(PY) -m pip install --progress-bar on -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(VENV)/bin/scaisend serve $(if $(CONFIG),--config $(CONFIG))
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy
 
-imports: $(STAMP)
+imports: $(DEV_STAMP)
 	$(VENV)/bin/lint-imports
 
 # Workers for the suite (pytest-xdist). The unit tier is mostly CPU: one worker a core. The
@@ -36,10 +46,10 @@ TEST_WORKERS ?= 4
 # bytecode is cached under var/, out of the tree, also where PYTHONDONTWRITEBYTECODE is set.
 PYTEST := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/var/pycache $(PY) -m pytest -q
 
-check: $(STAMP) lint typecheck imports
+check: $(DEV_STAMP) lint typecheck imports
 	$(PYTEST) -n $(CHECK_WORKERS) -m "not integration and not postgresql"
 
-test: $(STAMP) lint typecheck imports
+test: $(DEV_STAMP) lint typecheck imports
 	$(PYTEST) -n $(TEST_WORKERS) --dist loadgroup
 
 clean:

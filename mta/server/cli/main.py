@@ -14,6 +14,7 @@ from typing import Any
 from config import ConfigError, Settings, load_settings
 from config.discovery import CONFIG_HELP, ConfigSource, find_config
 from mta.db.sealed import SealError
+from mta.server.cli.banner import banner_lines
 from mta.server.cli.db import add_db_commands, run_db_command
 from mta.server.cli.inbound import add_inbound_commands, run_inbound_command
 from mta.server.cli.queue import add_queue_commands, run_queue_command
@@ -78,17 +79,8 @@ async def _serve(settings: Settings, config_path: str | None, worker: int | None
 
 
 def _banner(settings: Settings, config_path: str | None) -> None:
-    print(
-        f"scaisend: HTTP API on http://{settings.http.listen}, submission "
-        f"{settings.smtp.submission_listen} (STARTTLS), {settings.smtp.smtps_listen} (TLS), "
-        f"inbound MX {settings.smtp.mx_listen}",
-        flush=True,
-    )
-    config = f" --config {config_path}" if config_path else ""
-    print(
-        f"scaisend: get an admin token with: {sys.argv[0]} token --account <name>{config}",
-        flush=True,
-    )
+    for line in banner_lines(settings, config_path, sys.argv[0]):
+        print(line, flush=True)
 
 
 async def _wait_for_stop() -> None:

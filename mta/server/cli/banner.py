@@ -1,0 +1,24 @@
+"""What `scaisend serve` prints once it listens: the enabled listeners and how to get a token.
+
+Pure: the lines from the settings, so a disabled listener (an empty address) is left out."""
+
+from __future__ import annotations
+
+from config import Settings
+
+
+def banner_lines(settings: Settings, config_path: str | None, program: str) -> list[str]:
+    smtp = settings.smtp
+    listeners = [f"HTTP API on http://{settings.http.listen}"]
+    for address, what in (
+        (smtp.submission_listen, "submission {} (STARTTLS)"),
+        (smtp.smtps_listen, "submission {} (TLS)"),
+        (smtp.mx_listen, "inbound MX {}"),
+    ):
+        if address:
+            listeners.append(what.format(address))
+    config = f" --config {config_path}" if config_path else ""
+    return [
+        "scaisend: " + ", ".join(listeners),
+        f"scaisend: get an admin token with: {program} token --account <name>{config}",
+    ]
