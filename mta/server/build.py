@@ -31,6 +31,7 @@ from mta.handlebars.budget import RenderLimits
 from mta.inbound_mail.service import InboundService
 from mta.scheduler.queue_admin import QueueControl
 from mta.scheduler.scheduler import Scheduler
+from mta.server.key_files import secret_file
 from mta.server.return_path_keys import return_path_keys
 from mta.server.secrets_keys import sealer_for
 from mta.server.workers import WorkerLayout
@@ -69,11 +70,6 @@ class Core:
     connector: AiosmtplibConnector
     scheduler: Scheduler
     clock: Clock  # the one clock every part that waits, retries, expires or stamps reads
-
-
-def secret_file(settings: Settings) -> Path:
-    """Where the generated JWT secret is kept when `[auth] jwt_secret` is not set."""
-    return Path(settings.storage.data_dir) / "jwt_secret"
 
 
 def jwt_secret(settings: Settings) -> str:

@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from config.settings import Settings
+
 
 def read_keys_file(path: Path, new_key: Callable[[], str]) -> list[str]:
     """The keys of `path` (made with one `new_key()` if it is not there); blank lines and
@@ -35,3 +37,8 @@ def create_keys_file(path: Path, new_key: Callable[[], str]) -> None:
             os.link(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def secret_file(settings: Settings) -> Path:
+    """Where the generated JWT secret is kept when `[auth] jwt_secret` is not set."""
+    return Path(settings.storage.data_dir) / "jwt_secret"

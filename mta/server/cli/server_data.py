@@ -9,7 +9,7 @@ from pathlib import Path
 from config.discovery import ConfigSource
 from config.settings import Settings
 from mta.db.engine import create_schema, database_url, make_engine, make_sessionmaker
-from mta.server.build import secret_file
+from mta.server.key_files import secret_file
 from mta.services.accounts import AccountService
 from mta.services.identity import Role, TokenService
 
