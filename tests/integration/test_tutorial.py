@@ -21,6 +21,12 @@ from tests.support.tutorial import load_send_helper, load_verify, query_blocks
 from tests.support.webhook_receiver import WebhookReceiver
 
 TUTORIAL = SHARED / "seed" / "first-integration.md"
+# The tutorial is the shared folder's, beside the checkout (CI lays it there); a clone alone
+# runs the tests below that do not read it. docs/getting-started.md is the repository's own.
+needs_tutorial = pytest.mark.skipif(
+    not TUTORIAL.is_file(),
+    reason=f"the shared tutorial {TUTORIAL} is absent (set SCAISEND_SHARED_DIR to the folder)",
+)
 
 
 def test_domain_records_follow_the_issue(scaisend: ScaisendServer) -> None:
@@ -57,6 +63,7 @@ def test_domain_records_follow_the_issue(scaisend: ScaisendServer) -> None:
     assert admin(scaisend, other, "GET", f"/api/admin/domains/{domain['id']}").status_code == 404
 
 
+@needs_tutorial
 def test_tutorial_end_to_end(
     scaisend: ScaisendServer,
     dns_server: DnsServer,

@@ -24,7 +24,10 @@ CORPUS = (
 MIN_SHARE = 0.95  # issue 6; docs/inbound.md lists what the misses are
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is absent")
+@pytest.mark.skipif(
+    not CORPUS.is_dir(),
+    reason=f"the shared corpus {CORPUS} is absent (set SCAISEND_SHARED_DIR to the folder)",
+)
 def test_corpus_share() -> None:
     score = score_corpus(CORPUS)
     print(f"\ncorpus: {score.matched}/{score.total} = {score.share:.1%}")
