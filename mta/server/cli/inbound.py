@@ -30,10 +30,13 @@ def add_inbound_commands(commands: Any) -> None:
     classify.add_argument(
         "file",
         nargs="?",
+        metavar="FILE",
         help="the message (RFC 5322 bytes), '-' or none to read it from standard input; "
         f"at most {MAX_MESSAGE_BYTES} bytes",
     )
-    classify.add_argument("--corpus", help="score a corpus folder instead (see docs/inbound.md)")
+    classify.add_argument(
+        "--corpus", metavar="DIR", help="score a corpus folder instead (see docs/inbound.md)"
+    )
 
 
 def report_json(report: Report) -> dict[str, Any]:
