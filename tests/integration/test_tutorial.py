@@ -21,6 +21,9 @@ from tests.support.tutorial import load_send_helper, load_verify, query_blocks
 from tests.support.webhook_receiver import WebhookReceiver
 
 TUTORIAL = SHARED / "seed" / "first-integration.md"
+# The tutorial is outside material (the shared folder, SCAISEND_SHARED_DIR); a clone without
+# it still runs every other test here.
+needs_tutorial = pytest.mark.skipif(not TUTORIAL.is_file(), reason="the shared tutorial is absent")
 
 
 def test_domain_records_follow_the_issue(scaisend: ScaisendServer) -> None:
@@ -57,6 +60,7 @@ def test_domain_records_follow_the_issue(scaisend: ScaisendServer) -> None:
     assert admin(scaisend, other, "GET", f"/api/admin/domains/{domain['id']}").status_code == 404
 
 
+@needs_tutorial
 def test_tutorial_end_to_end(
     scaisend: ScaisendServer,
     dns_server: DnsServer,
