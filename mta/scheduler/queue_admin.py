@@ -1,8 +1,8 @@
 """Control of the queue, as postqueue / postsuper: list, show, retry, hold, release and delete,
 over the spool and the running scheduler. Every call names whose mail it may touch: one
 account's (another's is not there), or None for the operator's whole queue. Holds survive
-restarts (a small JSON file beside the spool). A scheduled send waits as deferred; one a
-paused batch parks is held."""
+restarts (a small JSON file beside the spool). A scheduled send never tried waits as
+scheduled, mail that failed a try as deferred; one a paused batch parks is held."""
 
 from __future__ import annotations
 
@@ -23,8 +23,15 @@ from mta.scheduler.scheduler import Scheduler
 from queue_store import QueueStore, SpoolUnavailable
 from queue_store.entries import QueueEntry
 
-QueueState = Literal["active", "deferred", "held"]
+QueueState = Literal["active", "scheduled", "deferred", "held"]
 MAX_LIST = 1000
+# What the scheduler says of a message in each state, before the spool is read.
+_WAITING_AS: dict[QueueState, str] = {
+    "active": "active",
+    "held": "held",
+    "scheduled": "waiting",
+    "deferred": "waiting",
+}
 
 
 class QueuedRecipient(msgspec.Struct, kw_only=True):
@@ -72,7 +79,8 @@ class QueueControl:
         if held_file.exists():
             scheduler.held.update(json.loads(held_file.read_text()))
 
-    def state_of(self, queue_id: str) -> QueueState:
+    def _waiting(self, queue_id: str) -> Literal["active", "waiting", "held"]:
+        """What the scheduler alone says: held, being delivered, or waiting for its time."""
         scheduler = self._scheduler
         if (
             queue_id in scheduler.held
@@ -80,7 +88,14 @@ class QueueControl:
             or scheduler.accounts.parks(queue_id)  # its account is disabled
         ):
             return "held"
-        return "active" if self._scheduler.is_active(queue_id) else "deferred"
+        return "active" if scheduler.is_active(queue_id) else "waiting"
+
+    def state_of(self, entry: QueueEntry) -> QueueState:
+        """held, active, scheduled (a send_at ahead, never tried) or deferred (to retry)."""
+        waiting = self._waiting(entry.envelope.queue_id)
+        if waiting != "waiting":
+            return waiting
+        return "scheduled" if scheduled_ahead(entry, self._clock.time()) else "deferred"
 
     def view(self, entry: QueueEntry) -> QueuedMessage:
         env = entry.envelope
@@ -93,7 +108,7 @@ class QueueControl:
             message_id=env.message_id,
             account_id=env.account_id,
             sender=env.sender,
-            state=self.state_of(env.queue_id),
+            state=self.state_of(entry),
             created_at=env.created_at,
             recipients=[
                 QueuedRecipient(
@@ -119,12 +134,13 @@ class QueueControl:
         limit = max(1, min(limit, MAX_LIST))
         found: list[QueuedMessage] = []
         for queue_id, _due in sorted(self._store.pending_index().items(), key=lambda i: i[1]):
-            if state is not None and self.state_of(queue_id) != state:
-                continue
+            if state is not None and self._waiting(queue_id) != _WAITING_AS[state]:
+                continue  # decided without reading the message from the spool
             entry = await self._load(account, queue_id)
-            if entry is None or (
-                domain
-                and not any(s.email.lower().endswith("@" + domain.lower()) for s in entry.pending)
+            if entry is None or (state is not None and self.state_of(entry) != state):
+                continue
+            if domain and not any(
+                s.email.lower().endswith("@" + domain.lower()) for s in entry.pending
             ):
                 continue
             found.append(self.view(entry))
@@ -139,17 +155,18 @@ class QueueControl:
         return self.view(entry)
 
     async def retry(self, account: str | None, queue_id: str | None) -> int:
-        """Make one message (or, with None, every deferred one but scheduled sends not yet
-        due) due now; returns how many. Messages of a paused batch stay parked."""
+        """Make one message (or, with None, every deferred one: scheduled sends keep their
+        time) due now; returns how many. Messages of a paused batch stay parked."""
         ids = [queue_id] if queue_id else list(self._store.pending_index())
-        count, now = 0, self._clock.time()
+        count = 0
         for qid in ids:
             entry = await self._load(account, qid)
             if entry is None:
                 if queue_id:
                     raise NotFound(f"no message {queue_id} in the queue")
                 continue
-            if self.state_of(qid) != "deferred" or (not queue_id and scheduled_ahead(entry, now)):
+            state = self.state_of(entry)
+            if state not in ("deferred", "scheduled") or (not queue_id and state == "scheduled"):
                 continue
             self._scheduler.retry_now(entry)
             count += 1

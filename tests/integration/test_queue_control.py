@@ -40,7 +40,9 @@ def test_operators_steer_the_queue(
     listed = {m["message_id"]: m for m in queued(scaisend)}
     assert set(listed) == {kept, dropped}
     slow = listed[kept]
-    assert slow["state"] == "deferred"
+    assert slow["state"] == "deferred"  # failed a try: not `scheduled`, which waits for send_at
+    code, out = queue(scaisend, "list", "--state", "scheduled", "--json")
+    assert code == 0 and json.loads(out) == {"messages": []}
     assert slow["recipients"][0]["last_reply"] == "451 4.2.0 try later"  # type: ignore[index]
     code, table = queue(scaisend, "list", "--domain", "example.com")
     assert code == 0 and "slow@example.com" in table

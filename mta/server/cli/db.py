@@ -34,7 +34,9 @@ def add_db_commands(commands: Any) -> None:
         action: argparse.ArgumentParser = actions.add_parser(name, help=text)
         action.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
     revision = actions.add_parser("revision", help="write the next migration (developers)")
-    revision.add_argument("-m", "--message", required=True)
+    revision.add_argument(
+        "-m", "--message", required=True, help="what the revision changes; names its file"
+    )
 
 
 def run_db_command(args: argparse.Namespace, settings: Settings, source: ConfigSource) -> int:

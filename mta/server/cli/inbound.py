@@ -1,19 +1,22 @@
-"""The `scaisend inbound` commands: `classify FILE` prints what the inbound MX makes of one
-message (JSON); `classify --corpus DIR` scores the parser against a corpus of bounces."""
+"""The `scaisend inbound` commands: `classify FILE|-` prints what the inbound MX makes of one
+message (JSON), `-` read from standard input; `classify --corpus DIR` scores the parser."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 
+from config.settings import SmtpSettings
 from mta.core.errors import ValidationError
 from mta.inbound_mail.parsing.classify import classify_message
 from mta.inbound_mail.parsing.report import Report
 
+# The MX takes nothing larger (`[smtp] max_message_bytes`, its default), nor does this.
+MAX_MESSAGE_BYTES = SmtpSettings().max_message_bytes
 RECIPIENT_FIELDS = (
     "address", "action", "status", "diagnostic", "classification", "bounce_type", "hard", "reason",
 )  # fmt: skip
@@ -24,8 +27,16 @@ def add_inbound_commands(commands: Any) -> None:
     inbound.add_argument("--config", help="unused; accepted like every command's")
     actions = inbound.add_subparsers(dest="action", required=True)
     classify = actions.add_parser("classify", help="print the parse of one received message")
-    classify.add_argument("file", nargs="?", help="the message (RFC 5322 bytes)")
-    classify.add_argument("--corpus", help="score a corpus folder instead (see docs/inbound.md)")
+    classify.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help="the message (RFC 5322 bytes), '-' or none to read it from standard input; "
+        f"at most {MAX_MESSAGE_BYTES} bytes",
+    )
+    classify.add_argument(
+        "--corpus", metavar="DIR", help="score a corpus folder instead (see docs/inbound.md)"
+    )
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -57,16 +68,37 @@ def _corpus(folder: str) -> int:
     return 0
 
 
+def _read_message(source: str) -> bytes:
+    """The message's bytes from a file or, for `-`, standard input; ValueError when it is
+    larger than the MX would take."""
+    if source == "-":
+        return _bounded(sys.stdin.buffer, "standard input")
+    with Path(source).open("rb") as handle:
+        return _bounded(handle, source)
+
+
+def _bounded(handle: IO[bytes], name: str) -> bytes:
+    data = handle.read(MAX_MESSAGE_BYTES + 1)
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise ValueError(f"{name} is larger than a message may be ({MAX_MESSAGE_BYTES} bytes)")
+    return data
+
+
 def run_inbound_command(args: argparse.Namespace) -> int:
     if args.corpus:
         return _corpus(args.corpus)
-    if not args.file:
-        print("scaisend: inbound classify needs FILE or --corpus DIR", file=sys.stderr)
+    source = args.file or "-"
+    if args.file is None and sys.stdin.isatty():  # nothing piped in: say so, do not wait
+        print("scaisend: inbound classify needs FILE, - (stdin) or --corpus DIR", file=sys.stderr)
         return 2
     try:
-        data = Path(args.file).read_bytes()
+        data = _read_message(source)
     except OSError as exc:
-        print(f"scaisend: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        name = "standard input" if source == "-" else source
+        print(f"scaisend: cannot read {name}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"scaisend: {exc}", file=sys.stderr)
         return 2
     try:
         report = classify_message(data)

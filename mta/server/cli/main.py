@@ -111,7 +111,11 @@ def _add_token(commands: Any) -> None:
     )
     token.add_argument("--config", help=CONFIG_HELP)
     whose = token.add_mutually_exclusive_group(required=True)
-    whose.add_argument("--account", help="the account's name (created in the database if new)")
+    whose.add_argument(
+        "--account",
+        metavar="NAME",
+        help="the account's name (created in the database if new)",
+    )
     whose.add_argument(
         "--operator",
         action="store_true",
@@ -126,6 +130,7 @@ def _add_token(commands: Any) -> None:
     )
     token.add_argument(
         "--ttl",
+        metavar="SECONDS",
         type=positive_seconds,
         default=86_400,
         help="seconds until the token expires, at least 1 (default 86400)",

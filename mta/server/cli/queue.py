@@ -15,15 +15,28 @@ import httpx
 from config import Settings, parse_hostport
 from config.discovery import CONFIG_HELP
 
+STATES = {  # as /api/admin/queue names them (mta/scheduler/queue_admin.py)
+    "active": "being delivered",
+    "scheduled": "waiting for its send_at, never tried",
+    "deferred": "waiting to be retried after a failed try",
+    "held": "held by an operator, a paused batch or a disabled account",
+}
+
 
 def add_queue_commands(commands: Any) -> None:
     queue = commands.add_parser("queue", help="inspect and steer the mail queue")
     queue.add_argument("--config", help=CONFIG_HELP)
     actions = queue.add_subparsers(dest="action", required=True)
     listing = _action(actions, "list", "queued messages, earliest due first")
-    listing.add_argument("--domain")
-    listing.add_argument("--state", choices=["active", "deferred", "held"])
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--domain", help="only messages with a pending recipient at DOMAIN")
+    listing.add_argument(
+        "--state",
+        choices=list(STATES),
+        help="only messages in this state: " + "; ".join(f"{k}: {v}" for k, v in STATES.items()),
+    )
+    listing.add_argument(
+        "--limit", type=int, default=100, help="at most this many messages (default 100)"
+    )
     listing.add_argument("--json", action="store_true", help="print JSON")
     for name, text in (
         ("show", "one message"),
@@ -32,11 +45,13 @@ def add_queue_commands(commands: Any) -> None:
         ("delete", "remove it"),
     ):
         action = _action(actions, name, text)
-        action.add_argument("queue_id")
+        action.add_argument("queue_id", help="the message's queue id (from `queue list`)")
     retry = _action(actions, "retry", "try now")
     target = retry.add_mutually_exclusive_group(required=True)
-    target.add_argument("queue_id", nargs="?")
-    target.add_argument("--all", action="store_true")
+    target.add_argument("queue_id", nargs="?", help="the message's queue id (from `queue list`)")
+    target.add_argument(
+        "--all", action="store_true", help="every deferred message (scheduled ones keep their time)"
+    )
 
 
 def _action(actions: Any, name: str, text: str) -> argparse.ArgumentParser:
@@ -103,7 +118,7 @@ def run_queue_command(args: argparse.Namespace, settings: Settings, token: str) 
 def message_line(message: dict[str, Any], now: float) -> str:
     """Queue id, state and sender; when it is due if not yet (a scheduled send or a retry)
     and its batch, marked when a pause of the batch holds it."""
-    line = f"{message['queue_id']}  {message['state']:<8}  {message['sender']}"
+    line = f"{message['queue_id']}  {message['state']:<9}  {message['sender']}"
     due = message.get("due_at")
     if due and due > now:
         line += "  due=" + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(due))

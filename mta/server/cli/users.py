@@ -41,7 +41,7 @@ def add_user_commands(commands: Any, config_help: str) -> None:
         ("sign-out", "end every session of the user, wherever it signed in"),
     ):
         action = _action(actions, name, text, config_help)
-        action.add_argument("--email", required=True)
+        action.add_argument("--email", required=True, help="the user's email")
 
 
 def _action(actions: Any, name: str, text: str, config_help: str) -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""`scaisend inbound classify`, run as a real process."""
+"""`scaisend inbound classify`, run as a real process: a file, or standard input (`-` or no
+FILE), bounded in size as the MX's messages are."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from mta.server.cli.inbound import MAX_MESSAGE_BYTES
 
 DSN = b"""From: MAILER-DAEMON@mx.example.net
 To: bounces+msg42.0@bounces.example.com
@@ -32,20 +37,31 @@ Diagnostic-Code: smtp; 550 5.1.1 User unknown
 """
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+def _run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
         [sys.executable, "-m", "mta.server.cli.main", "inbound", "classify", *args],
         capture_output=True,
-        text=True,
+        input=stdin,
         timeout=120,
         check=False,
+    )
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
     )
 
 
 def test_classify_prints_json(tmp_path: Path) -> None:
     path = tmp_path / "bounce.eml"
     path.write_bytes(DSN)
-    done = _run(str(path))
+    _assert_the_bounce(_run(str(path)))
+
+
+@pytest.mark.parametrize("args", [("-",), ()], ids=["dash", "no-file"])
+def test_classify_reads_a_piped_message(args: tuple[str, ...]) -> None:
+    _assert_the_bounce(_run(*args, stdin=DSN.replace(b"\n", b"\r\n")))
+
+
+def _assert_the_bounce(done: subprocess.CompletedProcess[str]) -> None:
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert (answer["kind"], answer["feedback_type"]) == ("dsn", "")
@@ -74,3 +90,18 @@ def test_corpus_option_on_an_empty_folder_exits_2(tmp_path: Path) -> None:
     done = _run("--corpus", str(tmp_path))
     assert done.returncode == 2
     assert "no corpus" in done.stderr
+
+
+def test_a_message_larger_than_the_mx_takes_is_refused(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.eml"
+    with huge.open("wb") as handle:  # sparse: no disk spent
+        handle.truncate(MAX_MESSAGE_BYTES + 1)
+    for done, name in (
+        (_run(str(huge)), str(huge)),
+        (_run("-", stdin=DSN + b"x" * MAX_MESSAGE_BYTES), "standard input"),
+    ):
+        assert done.returncode == 2
+        assert done.stderr == (
+            f"scaisend: {name} is larger than a message may be ({MAX_MESSAGE_BYTES} bytes)\n"
+        )
+        assert done.stdout == ""
