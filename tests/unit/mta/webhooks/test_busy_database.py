@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,8 @@ from tests.support.databases import Database
 from tests.support.webhook_outbox import SETTINGS, add_hook, rows, sender
 from tests.support.webhook_receiver import WebhookReceiver
 
-LOCK_SECONDS = 6.0  # longer than the engine's busy_timeout (5 s): the claim fails once
+BUSY_CLAIM = "event=webhook_outbox_busy operation=claim"
+LOCK_LIMIT_SECONDS = 30.0  # the lock is let go once the claim has failed; this bounds it
 
 
 @pytest.fixture
@@ -34,12 +36,14 @@ def receiver() -> Iterator[WebhookReceiver]:
     receiver.stop()
 
 
-def lock_sqlite(path: Path, seconds: float) -> None:
-    """Another writer holding SQLite's write lock for `seconds` (in a thread)."""
+def lock_sqlite(path: Path, held: threading.Event, release: threading.Event) -> None:
+    """Another writer holding SQLite's write lock (in a thread): `held` once it has it, let
+    go when `release` is set or after LOCK_LIMIT_SECONDS."""
     connection = sqlite3.connect(path, isolation_level=None, timeout=1.0)
     try:
         connection.execute("BEGIN IMMEDIATE")
-        time.sleep(seconds)
+        held.set()
+        release.wait(LOCK_LIMIT_SECONDS)
         connection.execute("ROLLBACK")
     finally:
         connection.close()
@@ -54,21 +58,27 @@ async def test_sqlite_locked_by_another_writer_is_waited_out(
     loop = asyncio.get_running_loop()
     unhandled: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    held, release = threading.Event(), threading.Event()
     locker = asyncio.ensure_future(
-        asyncio.to_thread(lock_sqlite, tmp_path / "scaisend.db", LOCK_SECONDS)
+        asyncio.to_thread(lock_sqlite, tmp_path / "scaisend.db", held, release)
     )
-    await asyncio.sleep(0.2)  # the other writer has the lock before the sender starts
+    # The other writer has the lock before the sender starts, and keeps it until the claim
+    # has given up on its busy wait (not a fixed time, which a loaded machine can outlast).
+    await until(held.is_set, 10.0)
     posting = sender(sessions)
     caplog.set_level(logging.INFO, logger="mta.webhooks.outbox")
     posting.start()
     try:
+        await until(lambda: BUSY_CLAIM in caplog.text, LOCK_LIMIT_SECONDS)
+        release.set()
         await locker
         await until(lambda: receiver.count() == 5, 30.0)
         await wait_until_delivered(sessions, 5)
     finally:
         await posting.stop()
         loop.set_exception_handler(None)
-    assert "event=webhook_outbox_busy operation=claim" in caplog.text
+        release.set()
+    assert BUSY_CLAIM in caplog.text
     assert unhandled == []
     assert receiver.count() == 5  # each event once
 
