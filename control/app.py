@@ -19,6 +19,7 @@ from control.ratelimit_sql import make_limiter
 from control.routes import (
     api_keys,
     domains,
+    events,
     mail,
     messages,
     queue,
@@ -48,6 +49,7 @@ def v3_router() -> Router:
             *templates.ROUTES,
             *webhooks.ROUTES,
             *messages.ROUTES,
+            *events.ROUTES,
             *batch_routes.ROUTES,
             *scopes.ROUTES,
             *suppression_routes.ROUTES,

@@ -13,6 +13,7 @@ from mta.services.api_keys import ApiKeyService
 from mta.services.asm_groups import AsmGroupService
 from mta.services.batches import BatchService
 from mta.services.domains import DomainService
+from mta.services.event_feed import EventFeed
 from mta.services.identity import TokenService
 from mta.services.messages import MessageService
 from mta.services.stats import StatsService
@@ -31,6 +32,7 @@ class Services:
     domains: DomainService
     templates: TemplateService
     messages: MessageService
+    events: EventFeed
     webhooks: WebhookService
     event_webhook: SendGridEventWebhook
     tokens: TokenService

@@ -1,6 +1,7 @@
 """The event record: a tagged union on `event`, with the fields SendGrid's webhooks carry.
 
-`webhook_payload` gives the JSON a receiver sees (custom args flattened, internal ids dropped).
+`webhook_payload` gives the JSON a receiver sees (custom args flattened, internal ids dropped);
+`stored_fields` what the events table keeps, from which `stored_payload` gives that JSON again.
 """
 
 from __future__ import annotations
@@ -172,3 +173,20 @@ def webhook_payload(event: Event) -> dict[str, Any]:
     """What the webhook receiver sees: custom args flattened at top level, reserved keys win."""
     data = event_fields(event)
     return {**event.custom_args, **data}
+
+
+def stored_fields(event: Event) -> dict[str, Any]:
+    """The `data` the events table keeps: the public fields and, when there are any, the
+    custom args under their own key (so that a field never hides one)."""
+    data = event_fields(event)
+    if event.custom_args:
+        data["custom_args"] = dict(event.custom_args)
+    return data
+
+
+def stored_payload(data: dict[str, Any]) -> dict[str, Any]:
+    """The webhook payload of a stored event (`stored_fields`): custom args flattened at top
+    level, reserved keys win. Rows stored before custom args were kept have none."""
+    fields = {key: value for key, value in data.items() if key != "custom_args"}
+    custom = data.get("custom_args")
+    return {**custom, **fields} if isinstance(custom, dict) else fields

@@ -29,6 +29,12 @@ def now() -> int:
     return int(time.time())
 
 
+def id_floor(at: float) -> str:
+    """The millisecond prefix of the ids made at `at` (Unix seconds): every new_id() made at
+    that millisecond or later sorts above it, every one made earlier below."""
+    return f"{max(0, int(at * 1000)):011x}"
+
+
 def id_time(identifier: str) -> float:
     """When a new_id() was made (Unix seconds), from its millisecond prefix; 0 if not one."""
     try:

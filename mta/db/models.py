@@ -155,8 +155,10 @@ class MessageRecipient(Base):
 
 class Event(Base):
     __tablename__ = "events"
+    # The account's events in id (time) order: the event feed pages through them.
+    __table_args__ = (Index("ix_events_account_event", "account_id", "event_id"),)
     event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(32), index=True)
+    account_id: Mapped[str] = mapped_column(String(32))
     message_id: Mapped[str] = mapped_column(String(32), index=True)
     email: Mapped[str] = mapped_column(String(254))
     event_type: Mapped[str] = mapped_column(String(24))

@@ -20,8 +20,8 @@ from mta.core.clock import Clock, SystemClock
 from mta.core.events import (
     RECIPIENT_STATUS,
     Event,
-    event_fields,
     event_type,
+    stored_fields,
     webhook_payload,
 )
 from mta.core.metrics import Metrics
@@ -218,7 +218,7 @@ async def _record_events(session: AsyncSession, events: list[Event]) -> None:
                 "email": event.email,
                 "event_type": event_type(event),
                 "timestamp": event.timestamp,
-                "data": event_fields(event),
+                "data": stored_fields(event),
             }
             for event in events
         ],

@@ -40,6 +40,7 @@ from mta.services.api_keys import ApiKeyService
 from mta.services.asm_groups import AsmGroupService
 from mta.services.batches import BatchService
 from mta.services.domains import DomainService
+from mta.services.event_feed import EventFeed
 from mta.services.identity import TokenService
 from mta.services.messages import MessageService
 from mta.services.stats import StatsService
@@ -191,6 +192,7 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
         domains=domains,
         templates=templates,
         messages=MessageService(sessions),
+        events=EventFeed(sessions),
         webhooks=webhooks,
         event_webhook=SendGridEventWebhook(sessions, webhooks, clock),
         tokens=TokenService(secret, clock),

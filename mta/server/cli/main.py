@@ -1,4 +1,4 @@
-"""The `scaisend` command: serve, token, check-config, queue, user, inbound, db."""
+"""The `scaisend` command: serve, token, check-config, queue, events, user, inbound, db."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from config.discovery import CONFIG_HELP, ConfigSource, find_config
 from mta.db.sealed import SealError
 from mta.server.cli.banner import banner_lines
 from mta.server.cli.db import add_db_commands, run_db_command
+from mta.server.cli.events import add_events_commands, run_events_command
 from mta.server.cli.inbound import add_inbound_commands, run_inbound_command
 from mta.server.cli.queue import add_queue_commands, run_queue_command
 from mta.server.cli.server_data import issue_token, missing_files, no_data_message
@@ -149,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     _add_token(commands)
     add_queue_commands(commands)
+    add_events_commands(commands)
     add_user_commands(commands, CONFIG_HELP)
     add_inbound_commands(commands)
     add_db_commands(commands)
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _command(args: argparse.Namespace, settings: Settings, source: ConfigSource) -> int:
-    """db, user, queue and token: the exit status."""
+    """db, user, queue, events and token: the exit status."""
     if args.command == "db":
         return run_db_command(args, settings, source)
     _server_data(settings, source)
@@ -193,6 +195,8 @@ def _command(args: argparse.Namespace, settings: Settings, source: ConfigSource)
     if args.command == "queue":
         token = asyncio.run(issue_token(settings, None, "operator", 300))
         return run_queue_command(args, settings, token)
+    if args.command == "events":
+        return run_events_command(args, settings)
     role: Role = "admin" if args.role == "admin" else "user"
     account = None if args.operator else args.account
     print(asyncio.run(issue_token(settings, account, role, args.ttl)))

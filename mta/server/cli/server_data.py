@@ -1,9 +1,10 @@
-"""The data of an existing server that `scaisend token` and `scaisend queue` work with: its
+"""The data of an existing server that `scaisend token`, `queue` and `events` work with: its
 JWT secret and its database, found through the configuration and never created here."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from config.discovery import ConfigSource
@@ -75,3 +76,27 @@ async def issue_token(settings: Settings, account: str | None, role: Role, ttl: 
     finally:
         await engine.dispose()
     return tokens.issue(subject=f"cli:{account}", account_id=row.id, role=role, ttl_seconds=ttl)
+
+
+async def existing_account_id(settings: Settings, account: str) -> str:
+    """The id of the account named `account` in the server's database; NotFound when there
+    is none (unlike issue_token, this creates nothing, and leaves the schema as it is)."""
+    engine = make_engine(
+        database_url(settings.storage.database_url, Path(settings.storage.data_dir))
+    )
+    try:
+        found = await AccountService(make_sessionmaker(engine)).get(account)
+    finally:
+        await engine.dispose()
+    return found.id
+
+
+def account_tokens(
+    settings: Settings, account: str, account_id: str, ttl: int
+) -> Callable[[], str]:
+    """A fresh user-role JWT of the account at each call, signed as the server signs (no
+    database: the account's id is known)."""
+    tokens = TokenService(server_secret(settings))
+    return lambda: tokens.issue(
+        subject=f"cli:{account}", account_id=account_id, role="user", ttl_seconds=ttl
+    )
