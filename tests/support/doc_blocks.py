@@ -14,7 +14,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,19 +119,11 @@ class Reader:
         return done.stdout
 
 
-def run_blocks(
-    reader: Reader, blocks: list[Block], *, leave_out: Callable[[Block], bool] = lambda b: False
-) -> list[Block]:
-    """Run the runnable blocks in order but those `leave_out` names; the ones left out."""
-    left_out = []
+def run_blocks(reader: Reader, blocks: list[Block]) -> None:
+    """Run the runnable blocks in order, as a reader would."""
     for block in blocks:
-        if block.kind == "shown":
-            continue
-        if leave_out(block):
-            left_out.append(block)
-            continue
-        reader.run(block)
-    return left_out
+        if block.kind != "shown":
+            reader.run(block)
 
 
 def reader_env(config: Path) -> dict[str, str]:
