@@ -1,6 +1,7 @@
 """The OpenAPI document at /openapi.json and /v3/openapi.json: Litestar's, from the routes, plus
-what it cannot see — the bodies handlers read with `read_body`, SendGrid's error shape on every
-error status, bearer security and the X-RateLimit-* headers of /v3."""
+what it cannot see — the bodies handlers read with `read_body` (with their examples, from
+control.schemas.examples), SendGrid's error shape on every error status, bearer security and the
+X-RateLimit-* headers of /v3."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 
 from control.errors import ErrorBody
+from control.schemas.examples import REQUEST_EXAMPLES
 
 SCHEMA_PATHS = ["/openapi.json", "/v3/openapi.json"]
 ERROR_STATUSES = {
@@ -103,14 +105,17 @@ def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
                 continue
             kind = bodies.get((path, method))
             if kind is not None:
-                operation["requestBody"] = {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": REF.format(name=kind.__name__)}}
-                    },
-                }
+                operation["requestBody"] = request_body(kind, (method.upper(), path))
             _add_responses(operation["responses"], path.startswith("/v3/"))
     return schema
+
+
+def request_body(kind: type, operation: tuple[str, str]) -> dict[str, Any]:
+    """The body `kind`, with the operation's example when there is one."""
+    media: dict[str, Any] = {"schema": {"$ref": REF.format(name=kind.__name__)}}
+    if operation in REQUEST_EXAMPLES:
+        media["example"] = REQUEST_EXAMPLES[operation]
+    return {"required": True, "content": {"application/json": media}}
 
 
 def _add_responses(responses: dict[str, Any], v3: bool) -> None:
