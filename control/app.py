@@ -27,6 +27,7 @@ from control.routes import (
     templates,
     webhooks,
 )
+from control.routes import api_browser
 from control.routes import asm as asm_routes
 from control.routes import batches as batch_routes
 from control.routes import health as health_routes
@@ -71,6 +72,7 @@ def create_app(services: Services, http: HttpSettings) -> Litestar:
             *tracking_routes.ROUTES,
             *health_routes.routes(http),
             openapi_document,
+            *api_browser.routes(),
         ],
         state=State({SERVICES_STATE: services}),
         dependencies={
