@@ -17,6 +17,7 @@ from control.guards import require_scope
 from control.openapi import openapi_config, openapi_document
 from control.ratelimit_sql import make_limiter
 from control.routes import (
+    api_browser,
     api_keys,
     domains,
     mail,
@@ -27,7 +28,6 @@ from control.routes import (
     templates,
     webhooks,
 )
-from control.routes import api_browser
 from control.routes import asm as asm_routes
 from control.routes import batches as batch_routes
 from control.routes import health as health_routes

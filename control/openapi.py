@@ -1,7 +1,7 @@
 """The OpenAPI document at /openapi.json and /v3/openapi.json: Litestar's, from the routes, plus
 what it cannot see — the bodies handlers read with `read_body` (with their examples, from
-control.schemas.examples), SendGrid's error shape on every error status, bearer security and the
-X-RateLimit-* headers of /v3."""
+control.schemas.examples), SendGrid's error shape on every error status, bearer security, the
+X-RateLimit-* headers of /v3, and tags that group operations by resource."""
 
 from __future__ import annotations
 
@@ -106,8 +106,17 @@ def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
             kind = bodies.get((path, method))
             if kind is not None:
                 operation["requestBody"] = request_body(kind, (method.upper(), path))
+            operation.setdefault("tags", [tag(path)])
             _add_responses(operation["responses"], path.startswith("/v3/"))
     return schema
+
+
+def tag(path: str) -> str:
+    """The group an operation is listed under at /docs: the resource its path starts with
+    (`/v3/templates/...` templates, `/v3/user/webhooks/...` user/webhooks)."""
+    parts = path.strip("/").split("/")[1:]  # without "v3" or "api"
+    depth = 2 if parts[0] in ("user", "admin") and len(parts) > 1 else 1
+    return "/".join(parts[:depth])
 
 
 def request_body(kind: type, operation: tuple[str, str]) -> dict[str, Any]:

@@ -68,7 +68,8 @@ def test_docs_is_served_from_the_server_itself(server: ScaisendServer) -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert "x-ratelimit-limit" not in page.headers  # outside /v3, as /openapi.json
     csp = dict(
-        directive.strip().split(" ", 1) for directive in page.headers["content-security-policy"].split(";")
+        directive.strip().split(" ", 1)
+        for directive in page.headers["content-security-policy"].split(";")
     )
     assert csp["script-src"] == "'self'" and csp["style-src"] == "'self'", csp
     assert csp["default-src"] == "'none'" and csp["connect-src"] == "'self'", csp
@@ -185,7 +186,9 @@ def call(
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
+)
 def test_the_page_renders_every_operation_in_a_browser(server: ScaisendServer) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
     document = httpx.get(f"{server.base_url}/openapi.json", timeout=10).json()

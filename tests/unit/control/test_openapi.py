@@ -12,7 +12,7 @@ import pytest
 
 from config.settings import HttpSettings
 from control.app import create_app
-from control.openapi import body_type, complete, request_bodies
+from control.openapi import body_type, complete, request_bodies, tag
 from control.routes.common import parse_json, read_body
 from control.schemas.examples import REQUEST_EXAMPLES
 from control.services import Services
@@ -144,3 +144,25 @@ def test_a_wrong_example_is_caught() -> None:
     )
     assert not validator.is_valid({**media["example"], "colour": "blue"})
     assert not validator.is_valid({**media["example"], "scopes": "mail.send"})
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/v3/mail/send", "mail"),
+        ("/v3/templates/{template_id}/versions", "templates"),
+        ("/v3/user/webhooks/event/settings", "user/webhooks"),
+        ("/v3/user/scheduled_sends/{batch_id}", "user/scheduled_sends"),
+        ("/api/admin/queue/{queue_id}/retry", "admin/queue"),
+        ("/api/session", "session"),
+        ("/v3/scopes", "scopes"),
+    ],
+)
+def test_operations_are_grouped_by_the_resource_of_their_path(path: str, expected: str) -> None:
+    assert tag(path) == expected
+
+
+def test_every_operation_has_one_tag() -> None:
+    _, schema = app_and_schema()
+    tags = [op["tags"] for item in schema["paths"].values() for op in item.values()]
+    assert all(len(found) == 1 for found in tags) and len({t[0] for t in tags}) >= 10
