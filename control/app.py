@@ -17,6 +17,7 @@ from control.guards import require_scope
 from control.openapi import openapi_config, openapi_document
 from control.ratelimit_sql import make_limiter
 from control.routes import (
+    api_browser,
     api_keys,
     domains,
     events,
@@ -73,6 +74,7 @@ def create_app(services: Services, http: HttpSettings) -> Litestar:
             *tracking_routes.ROUTES,
             *health_routes.routes(http),
             openapi_document,
+            *api_browser.routes(),
         ],
         state=State({SERVICES_STATE: services}),
         dependencies={

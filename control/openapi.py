@@ -1,6 +1,7 @@
 """The OpenAPI document at /openapi.json and /v3/openapi.json: Litestar's, from the routes, plus
-what it cannot see — the bodies handlers read with `read_body`, SendGrid's error shape on every
-error status, bearer security and the X-RateLimit-* headers of /v3."""
+what it cannot see — the bodies handlers read with `read_body` (with their examples, from
+control.schemas.examples), SendGrid's error shape on every error status, bearer security, the
+X-RateLimit-* headers of /v3, and tags that group operations by resource."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 
 from control.errors import ErrorBody
+from control.schemas.examples import REQUEST_EXAMPLES
 
 SCHEMA_PATHS = ["/openapi.json", "/v3/openapi.json"]
 ERROR_STATUSES = {
@@ -103,14 +105,26 @@ def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
                 continue
             kind = bodies.get((path, method))
             if kind is not None:
-                operation["requestBody"] = {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": REF.format(name=kind.__name__)}}
-                    },
-                }
+                operation["requestBody"] = request_body(kind, (method.upper(), path))
+            operation.setdefault("tags", [tag(path)])
             _add_responses(operation["responses"], path.startswith("/v3/"))
     return schema
+
+
+def tag(path: str) -> str:
+    """The group an operation is listed under at /docs: the resource its path starts with
+    (`/v3/templates/...` templates, `/v3/user/webhooks/...` user/webhooks)."""
+    parts = path.strip("/").split("/")[1:]  # without "v3" or "api"
+    depth = 2 if parts[0] in ("user", "admin") and len(parts) > 1 else 1
+    return "/".join(parts[:depth])
+
+
+def request_body(kind: type, operation: tuple[str, str]) -> dict[str, Any]:
+    """The body `kind`, with the operation's example when there is one."""
+    media: dict[str, Any] = {"schema": {"$ref": REF.format(name=kind.__name__)}}
+    if operation in REQUEST_EXAMPLES:
+        media["example"] = REQUEST_EXAMPLES[operation]
+    return {"required": True, "content": {"application/json": media}}
 
 
 def _add_responses(responses: dict[str, Any], v3: bool) -> None:

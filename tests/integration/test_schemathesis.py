@@ -33,8 +33,12 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 @pytest.fixture(scope="module")
 def server(make_module_server: Callable[..., ScaisendServer]) -> ScaisendServer:
-    # Every message goes to a closed local port and no name resolves: nothing leaves.
-    return make_module_server({"delivery": {"routes": {"*": "127.0.0.1:9"}}})
+    # Every message goes to a closed local port and no name resolves: nothing leaves. Look-ups
+    # fail fast: the documented example domain lets the stateful phase verify a real domain
+    # again and again, and each verify waits out its DNS queries (2 s each by default here).
+    return make_module_server(
+        {"delivery": {"routes": {"*": "127.0.0.1:9"}}, "dns": {"timeout_seconds": 0.05}}
+    )
 
 
 def schemathesis(server: ScaisendServer, credential: str, *filters: str) -> None:
