@@ -1,4 +1,5 @@
-"""What `scaisend serve` prints once it listens: the enabled listeners and how to get a token.
+"""What `scaisend serve` prints once it listens: the enabled listeners, the API browser and
+how to get a token.
 
 Pure: the lines from the settings, so a disabled listener (an empty address) is left out."""
 
@@ -20,5 +21,6 @@ def banner_lines(settings: Settings, config_path: str | None, program: str) -> l
     config = f" --config {config_path}" if config_path else ""
     return [
         "scaisend: " + ", ".join(listeners),
+        f"scaisend: the API browser is at http://{settings.http.listen}/docs",
         f"scaisend: get an admin token with: {program} token --account <name>{config}",
     ]
