@@ -82,8 +82,14 @@ def _flock_in_thread(fd: int) -> asyncio.Future[None]:
     taken: asyncio.Future[None] = loop.create_future()
 
     def wait() -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        loop.call_soon_threadsafe(taken.set_result, None)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # the descriptor was closed meanwhile (close() at stop)
+            return
+        try:
+            loop.call_soon_threadsafe(taken.set_result, None)
+        except RuntimeError:  # the loop is closed: nobody waits for this turn any more
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     threading.Thread(target=wait, name="write-turn", daemon=True).start()
     return taken

@@ -9,6 +9,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,10 @@ def is_free(path: Path) -> bool:
     return True
 
 
+def waiting_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "write-turn"]
+
+
 async def eventually_free(path: Path, seconds: float = 10.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -126,6 +131,28 @@ async def test_a_turn_goes_ahead_without_the_file_after_the_wait_limit(
     holder.let_go()
     # The wait left behind takes the lock when the other lets go, and lets go of it at once.
     assert await eventually_free(path)
+
+
+def test_a_wait_left_behind_lets_go_when_its_loop_has_closed(
+    tmp_path: Path, holder: Holder
+) -> None:
+    path = tmp_path / "db-writers.lock"
+    turns = WriteTurns(path, wait_limit=0.1)
+
+    async def write() -> None:
+        async with turns.turn():
+            pass
+
+    asyncio.run(write())  # went ahead without the file; its wait goes on, the loop is gone
+    holder.let_go()
+    # Once the waiting thread has taken the lock and ended (a check before could win the
+    # lock from it), the lock must be free: it found no loop to tell, and let go.
+    deadline = time.monotonic() + 10
+    while waiting_threads() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not waiting_threads()
+    assert is_free(path)
+    turns.close()
 
 
 async def test_a_cancelled_wait_never_leaves_the_lock_held(tmp_path: Path, holder: Holder) -> None:
