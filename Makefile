@@ -44,3 +44,10 @@ test: $(STAMP) lint typecheck imports
 
 clean:
 	rm -rf $(VENV) var
+
+# dist/scaisend_<version>_<arch>.deb (docs/operations.md, "Install"); needs
+# apt-get install debhelper dh-virtualenv python3-venv, and says so when they are missing.
+# (A .PHONY line of its own: the list above is being changed at the same time elsewhere.)
+.PHONY: deb
+deb:
+	debian/make-deb
