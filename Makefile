@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run check test lint typecheck imports clean
+.PHONY: run check test lint typecheck imports clean deb
 
 $(PY):
 	@echo "make: creating the virtual environment $(VENV)"
@@ -54,3 +54,8 @@ test: $(DEV_STAMP) lint typecheck imports
 
 clean:
 	rm -rf $(VENV) var
+
+# dist/scaisend_<version>_<arch>.deb (docs/operations.md, "Install"); needs
+# apt-get install debhelper dh-virtualenv python3-venv, and says so when they are missing.
+deb:
+	debian/make-deb
