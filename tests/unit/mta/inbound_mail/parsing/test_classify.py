@@ -205,6 +205,9 @@ FEEDBACK = "Feedback-Type: abuse\nUser-Agent: ISP-FBL/1.0\nVersion: 1\n"
         (_arf("Feedback-Type: auth-failure\nUser-Agent: X/1\nVersion: 1\nAuth-Failure: dmarc\n"
               "Original-Rcpt-To: r@isp.example"), "auth-failure", "r@isp.example"),
     ],
+    # Named: the messages' MIME boundaries are random, and every xdist worker must collect
+    # the same test ids.
+    ids=["original-rcpt-to", "original-to", "base64-report", "crlf", "auth-failure"],
 )  # fmt: skip
 def test_arf(data: bytes, feedback_type: str, rcpt: str) -> None:
     report = classify_message(data)
