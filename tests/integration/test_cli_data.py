@@ -121,8 +121,8 @@ def test_token_ttl_must_be_a_positive_number_of_seconds(tmp_path: Path, ttl: str
 
 def test_token_help_describes_each_option(tmp_path: Path) -> None:
     text = " ".join(scaisend("token", "--help", cwd=tmp_path).stdout.split())
-    assert "--account ACCOUNT the account's name (created in the database if new)" in text
+    assert "--account NAME the account's name (created in the database if new)" in text
     assert "--role {admin,user} admin may also steer the account's queue" in text
     assert "--operator the instance's operator: the accounts API and every account's queue" in text
-    assert "--ttl TTL seconds until the token expires, at least 1 (default 86400)" in text
+    assert "--ttl SECONDS seconds until the token expires, at least 1 (default 86400)" in text
     assert "--config CONFIG TOML file; default: $SCAISEND_CONFIG, else /etc/scaisend" in text
