@@ -9,6 +9,7 @@ from pathlib import Path
 from litestar import Response, Router, get
 from litestar.datastructures import CacheControlHeader
 from litestar.handlers import HTTPRouteHandler
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 BROWSER_DIR = Path(__file__).resolve().parent.parent / "static" / "api-browser"
@@ -43,6 +44,11 @@ def routes() -> list[HTTPRouteHandler | Router]:
     async def api_browser() -> Response[bytes]:
         return Response(page, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
 
+    @get("/schema/swagger", include_in_schema=False, status_code=308)
+    async def litestar_default_path() -> Redirect:
+        """Where Litestar apps usually serve Swagger UI, for those who look there first."""
+        return Redirect("/docs", status_code=308)
+
     assets = create_static_files_router(
         ASSETS_PATH,
         directories=[BROWSER_DIR / "assets"],
@@ -50,4 +56,4 @@ def routes() -> list[HTTPRouteHandler | Router]:
         cache_control=CacheControlHeader(public=True, max_age=3600),
         include_in_schema=False,
     )
-    return [api_browser, assets]
+    return [api_browser, litestar_default_path, assets]

@@ -92,6 +92,8 @@ def test_docs_is_served_from_the_server_itself(server: ScaisendServer) -> None:
     assert not [path for path in document["paths"] if path.startswith("/docs")]
     missing = httpx.get(f"{server.base_url}/docs/assets/../static.txt", timeout=10)
     assert missing.status_code == 404
+    moved = httpx.get(f"{server.base_url}/schema/swagger", timeout=10)  # Litestar's usual path
+    assert (moved.status_code, moved.headers["location"]) == (308, "/docs")
 
 
 # Every operation with a request body, in an order where each finds what it needs: the ids
