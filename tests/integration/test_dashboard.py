@@ -115,7 +115,7 @@ def test_every_ui_response_has_the_csp_and_signed_out_pages_redirect(
         assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'", path
         assert policy["frame-ancestors"] == "'none'" and policy["base-uri"] == "'none'", path
         assert policy["form-action"] == "'self'" and policy["connect-src"] == "'self'", path
-    assert client.get("/ui/").status_code == 303
+    assert client.get("/ui/").status_code == 303 and client.get("/ui").status_code == 303
     assert client.get("/ui/").headers["location"] == "/ui/sign-in"
     page = client.get("/ui/sign-in").text
     assert "<script>" not in page and "style=" not in page
