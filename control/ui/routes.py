@@ -14,6 +14,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
+from control.auth import SESSION_COOKIE
 from control.routes.session import session_cookie
 from control.services import Services
 from control.ui.caller import ACCOUNT_COOKIE, UiCaller, ui_caller
@@ -113,7 +114,7 @@ async def sign_out(request: AnyRequest, services: NamedDependency[Services]) -> 
         await changing_caller(request, services)
     except AuthenticationError:
         return Redirect(SIGN_IN, status_code=303)
-    await services.users.sign_out(request.cookies.get("scaisend_session", ""))
+    await services.users.sign_out(request.cookies.get(SESSION_COOKIE, ""))
     gone = [session_cookie(request, "", 0), ui_cookie(request, ACCOUNT_COOKIE, "", 0)]
     return Redirect(SIGN_IN, status_code=303, cookies=gone)
 
