@@ -7,6 +7,8 @@ from __future__ import annotations
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.settings import HttpSettings
@@ -37,6 +39,7 @@ from control.routes import stats as stats_routes
 from control.routes import suppressions as suppression_routes
 from control.routes import tracking as tracking_routes
 from control.services import Services
+from control.ui.routes import UI_DIR, ui_router
 
 
 def v3_router() -> Router:
@@ -75,7 +78,9 @@ def create_app(services: Services, http: HttpSettings) -> Litestar:
             *health_routes.routes(http),
             openapi_document,
             *api_browser.routes(),
+            ui_router(),
         ],
+        template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
         state=State({SERVICES_STATE: services}),
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

@@ -17,6 +17,7 @@ from control.errors import error_body
 from control.nul import NUL_MESSAGE, has_nul
 from control.ratelimit import Decision, RateLimiter
 from control.services import Services
+from control.ui.security import is_ui, with_ui_headers
 from mta.services.identity import Principal
 
 TOO_MANY_REQUESTS = msgspec.json.encode(error_body("too many requests"))
@@ -61,7 +62,8 @@ class ApiEdge:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or not is_v3(scope["path"]):
-            await self.app(scope, receive, send)
+            ui = scope["type"] == ScopeType.HTTP and is_ui(scope["path"])
+            await self.app(scope, receive, with_ui_headers(send) if ui else send)
             return
         if has_nul(scope["path"], scope["query_string"]):  # before any lookup: see control/nul
             await self._reply(send, 400, NUL_IN_URL, [])

@@ -23,7 +23,7 @@ def _user(view: UserView) -> dict[str, Any]:
     return msgspec.structs.asdict(view)  # email, role, account
 
 
-def _cookie(request: Request[Any, Any, Any], value: str, max_age: int) -> Cookie:
+def session_cookie(request: Request[Any, Any, Any], value: str, max_age: int) -> Cookie:
     return Cookie(
         key=SESSION_COOKIE,
         value=value,
@@ -47,7 +47,9 @@ async def sign_in(
         "csrf_token": started.csrf_token,
         "expires_at": int(started.expires_at),
     }
-    return Response(content, cookies=[_cookie(request, started.cookie, int(SESSION_SECONDS))])
+    return Response(
+        content, cookies=[session_cookie(request, started.cookie, int(SESSION_SECONDS))]
+    )
 
 
 @get("/api/session")
@@ -70,7 +72,7 @@ async def sign_out(
         raise AuthenticationError("not signed in", help="sign in: POST /api/session")
     await authenticate(services, given)
     await services.users.sign_out(given.session)
-    return Response(None, status_code=204, cookies=[_cookie(request, "", 0)])
+    return Response(None, status_code=204, cookies=[session_cookie(request, "", 0)])
 
 
 ROUTES = [sign_in, current_session, sign_out]

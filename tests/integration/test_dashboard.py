@@ -1,0 +1,279 @@
+"""The dashboard at /ui/ against a real server, with two accounts: sign-in (a CSRF token on
+the form, throttled failures shown on it), the Overview's numbers as /v3/stats counts them
+after mail to the mailbox simulator, a CSP on every response, no cross-account data, the
+operator's account switch; and, in Debian's chromium, the same as a user clicks it."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.support.api import admin
+from tests.support.server import ScaisendServer
+
+PASSWORD = "correct horse battery staple"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "dashboard"
+HIDDEN_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+SENT = ["ada@example.com", "open@example.com", "bounce@example.com"]
+UNAUTHORIZED = "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+SHOWN = ("requests", "delivered", "bounces", "opens", "clicks")
+
+
+def add_user(server: ScaisendServer, *args: str, password: str = PASSWORD) -> None:
+    done = server.command("user", "add", *args, stdin=password + "\n")
+    assert done.returncode == 0, done.stderr
+
+
+def today_stats(server: ScaisendServer, token: str) -> dict[str, int]:
+    day = datetime.now(UTC).date().isoformat()
+    found = admin(server, token, "GET", f"/v3/stats?start_date={day}")
+    assert found.status_code == 200, found.text
+    return dict(found.json()[-1]["stats"][0]["metrics"])
+
+
+def send_to_the_simulator(server: ScaisendServer, token: str) -> dict[str, int]:
+    """Three mails with a test key; today's stats once every outcome is counted (at most 60 s)."""
+    made = admin(server, token, "POST", "/api/admin/domains", {"domain": "mail.example.com"})
+    assert made.status_code in (200, 201), made.text
+    key = admin(
+        server,
+        token,
+        "POST",
+        "/v3/api_keys",
+        {"name": "ci", "environment": "test", "scopes": ["mail.send"]},
+    ).json()["api_key"]
+    sent = httpx.post(
+        f"{server.base_url}/v3/mail/send",
+        timeout=30,
+        headers={"Authorization": f"Bearer {key}"},
+        json={
+            "personalizations": [{"to": [{"email": a}]} for a in SENT],
+            "from": {"email": "hello@mail.example.com"},
+            "subject": "Dashboard",
+            "content": [{"type": "text/plain", "value": "Hello"}],
+        },
+    )
+    assert sent.status_code == 202, sent.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        stats = today_stats(server, token)
+        if stats["delivered"] == 2 and stats["bounces"] == 1 and stats["opens"] == 1:
+            return stats
+        time.sleep(0.2)
+    raise AssertionError(f"the simulator's outcomes were not counted: {stats}")
+
+
+@pytest.fixture(scope="module")
+def server(make_module_server: Callable[..., ScaisendServer]) -> ScaisendServer:
+    made = make_module_server()
+    made.token("acme"), made.token("globex")  # the accounts
+    add_user(made, "--account", "acme", "--email", "ada@acme.example", "--role", "admin")
+    add_user(made, "--account", "acme", "--email", "help@acme.example", "--role", "support")
+    add_user(made, "--account", "globex", "--email", "bo@globex.example", "--role", "admin")
+    add_user(made, "--operator", "--email", "op@scaisend.example")
+    return made
+
+
+@pytest.fixture(scope="module")
+def sent(server: ScaisendServer) -> dict[str, int]:
+    return send_to_the_simulator(server, server.token("acme"))
+
+
+def ui_client(server: ScaisendServer) -> httpx.Client:
+    return httpx.Client(base_url=server.base_url, timeout=30)
+
+
+def sign_in(client: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    form = client.get("/ui/sign-in")
+    token = HIDDEN_TOKEN.search(form.text)
+    assert token is not None, form.text
+    fields = {"csrf_token": token.group(1), "email": email, "password": password}
+    return client.post("/ui/sign-in", data=fields)
+
+
+def csp_of(response: httpx.Response) -> dict[str, str]:
+    policy = response.headers["content-security-policy"]
+    return dict(part.strip().split(" ", 1) for part in policy.split(";"))
+
+
+def test_every_ui_response_has_the_csp_and_signed_out_pages_redirect(
+    server: ScaisendServer,
+) -> None:
+    client = ui_client(server)
+    for path in ("/ui/", "/ui/activity", "/ui/sign-in", "/ui/static/ui.css", "/ui/static/nope"):
+        answer = client.get(path)
+        policy = csp_of(answer)
+        assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'", path
+        assert policy["frame-ancestors"] == "'none'" and policy["base-uri"] == "'none'", path
+        assert policy["form-action"] == "'self'" and policy["connect-src"] == "'self'", path
+    assert client.get("/ui/").status_code == 303 and client.get("/ui").status_code == 303
+    assert client.get("/ui/").headers["location"] == "/ui/sign-in"
+    page = client.get("/ui/sign-in").text
+    assert "<script>" not in page and "style=" not in page
+    assert client.get("/ui/static/htmx/htmx.min.js").status_code == 200
+
+
+def test_sign_in_needs_the_form_token_and_shows_the_throttle(server: ScaisendServer) -> None:
+    client = ui_client(server)
+    forged = client.post(
+        "/ui/sign-in", data={"csrf_token": "x", "email": "ada@acme.example", "password": PASSWORD}
+    )
+    assert forged.status_code == 403 and "The form expired" in forged.text
+    assert "scaisend_session" not in forged.headers.get("set-cookie", "")
+    add_user(server, "--account", "acme", "--email", "locked@acme.example")
+    for _ in range(5):
+        assert sign_in(client, "locked@acme.example", "wrong password!!").status_code == 401
+    throttled = sign_in(client, "locked@acme.example", PASSWORD)
+    assert throttled.status_code == 429 and "Too many failed sign-ins" in throttled.text
+
+
+def test_sign_in_sets_the_session_cookie_and_sign_out_needs_csrf(server: ScaisendServer) -> None:
+    client = ui_client(server)
+    answer = sign_in(client, "ada@acme.example")
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/"
+    cookie = answer.headers.get_list("set-cookie")
+    session = next(c for c in cookie if c.startswith("scaisend_session="))
+    assert "HttpOnly" in session and "SameSite=lax" in session
+    assert client.post("/ui/sign-out", data={"csrf_token": "forged"}).status_code == 303
+    assert client.get("/ui/").status_code == 200  # a forged sign-out ended nothing
+    token = HIDDEN_TOKEN.search(client.get("/ui/").text)
+    assert token is not None
+    assert client.post("/ui/sign-out", data={"csrf_token": token.group(1)}).status_code == 303
+    assert client.get("/ui/").headers["location"] == "/ui/sign-in"
+
+
+def test_a_member_of_another_account_sees_none_of_acme(
+    server: ScaisendServer, sent: dict[str, int]
+) -> None:
+    client = ui_client(server)
+    assert sign_in(client, "bo@globex.example").status_code == 303
+    page = client.get("/ui/")
+    assert page.status_code == 200 and "globex" in page.text
+    assert "acme" not in page.text
+    assert 'data-testid="requests-total">0<' in page.text
+    assert client.get("/ui/accounts").status_code == 403  # the operator's page
+    switched = client.post("/ui/accounts/switch", data={"csrf_token": "x", "account": "acme"})
+    assert switched.headers["location"] == "/ui/sign-in"
+    assert "acme" not in client.get("/ui/").text
+
+
+def test_a_support_user_sees_no_admin_pages(server: ScaisendServer) -> None:
+    client = ui_client(server)
+    assert sign_in(client, "help@acme.example").status_code == 303
+    page = client.get("/ui/").text
+    assert 'href="/ui/activity"' in page and 'href="/ui/suppressions"' in page
+    for hidden in ("api-keys", "domains", "queue", "members", "accounts", "templates"):
+        assert f'href="/ui/{hidden}"' not in page, hidden
+    assert client.get("/ui/api-keys").status_code == 403
+    assert client.get("/ui/activity").status_code == 200
+    assert "Not built yet" in client.get("/ui/activity").text
+
+
+class Browser:
+    """A chromium page that records console errors and every host it asks."""
+
+    def __init__(self, page: Any, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.problems: list[str] = []
+        self.hosts: set[str] = set()
+        page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: self.problems.append(str(error)))
+        page.on("request", lambda request: self.hosts.add(urlsplit(request.url).netloc))
+
+    def sign_in(self, email: str, password: str = PASSWORD) -> None:
+        self.page.goto(f"{self.base_url}/ui/", timeout=30_000)  # redirected to the form
+        self.page.get_by_label("Email").fill(email)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_load_state()
+
+    def number(self, metric: str, which: str = "total") -> int:
+        return int(self.page.get_by_test_id(f"{metric}-{which}").inner_text())
+
+    def screenshots(self, name: str) -> None:
+        for width, height in ((1280, 900), (390, 844)):
+            self.page.set_viewport_size({"width": width, "height": height})
+            self.page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+        self.page.set_viewport_size({"width": 1280, "height": 900})
+
+
+@pytest.fixture
+def browser(server: ScaisendServer) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--headless"], timeout=30_000
+        )
+        try:
+            found = Browser(
+                chromium.new_page(viewport={"width": 1280, "height": 900}), server.base_url
+            )
+            yield found
+        finally:
+            chromium.close()
+    assert found.problems == []
+    assert found.hosts == {urlsplit(server.base_url).netloc}
+
+
+def test_a_member_signs_in_sees_the_overview_and_signs_out(
+    browser: Browser, server: ScaisendServer, sent: dict[str, int]
+) -> None:
+    page = browser.page
+    browser.sign_in("ada@acme.example", "not the password")
+    assert page.get_by_role("alert").inner_text() == "Wrong email or password."
+    # The form comes back with the API's status (401), which chromium logs as an error.
+    assert browser.problems == [UNAUTHORIZED]
+    browser.problems.clear()
+    browser.screenshots("sign-in-error")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{server.base_url}/ui/")
+    assert page.get_by_test_id("account").inner_text() == "acme"
+    assert page.get_by_test_id("user").inner_text() == "ada@acme.example (admin)"
+    for metric in SHOWN:
+        assert browser.number(metric) == sent[metric], metric
+        assert browser.number(metric, "today") == sent[metric], metric
+    assert browser.number("delivered") == 2 and browser.number("opens") == 1
+    assert page.locator("svg.chart").count() == 7
+    browser.screenshots("overview")
+    page.get_by_role("link", name="Templates").click()
+    page.wait_for_url(f"{server.base_url}/ui/templates")
+    assert "Not built yet" in page.get_by_role("status").inner_text()
+    page.keyboard.press("Tab")  # the skip link first: the page is keyboard-usable
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{server.base_url}/ui/sign-in")
+    page.goto(f"{server.base_url}/ui/")
+    assert page.url == f"{server.base_url}/ui/sign-in"
+
+
+def test_the_operator_switches_between_accounts(
+    browser: Browser, server: ScaisendServer, sent: dict[str, int]
+) -> None:
+    page = browser.page
+    browser.sign_in("op@scaisend.example")
+    page.wait_for_url(f"{server.base_url}/ui/accounts")
+    assert page.get_by_test_id("account").inner_text() == "No account chosen"
+    browser.screenshots("accounts")
+    page.get_by_role("button", name="Switch to acme").click()
+    page.wait_for_url(f"{server.base_url}/ui/")
+    assert page.get_by_test_id("account").inner_text() == "acme"
+    assert browser.number("requests") == sent["requests"] and browser.number("bounces") == 1
+    page.get_by_role("link", name="Accounts").click()
+    page.get_by_role("button", name="Switch to globex").click()
+    page.wait_for_url(f"{server.base_url}/ui/")
+    assert page.get_by_test_id("account").inner_text() == "globex"
+    assert browser.number("requests") == 0 and browser.number("delivered") == 0
