@@ -1,5 +1,5 @@
-"""What `scaisend serve` prints once it listens: the enabled listeners, the API browser and
-how to get a token.
+"""What `scaisend serve` prints once it listens: the enabled listeners, the dashboard and the
+API browser, and how to get a token.
 
 Pure: the lines from the settings, so a disabled listener (an empty address) is left out."""
 
@@ -9,8 +9,8 @@ from config import Settings
 
 
 def banner_lines(settings: Settings, config_path: str | None, program: str) -> list[str]:
-    smtp = settings.smtp
-    listeners = [f"HTTP API on http://{settings.http.listen}"]
+    smtp, base = settings.smtp, f"http://{settings.http.listen}"
+    listeners = [f"HTTP API on {base}"]
     for address, what in (
         (smtp.submission_listen, "submission {} (STARTTLS)"),
         (smtp.smtps_listen, "submission {} (TLS)"),
@@ -21,6 +21,6 @@ def banner_lines(settings: Settings, config_path: str | None, program: str) -> l
     config = f" --config {config_path}" if config_path else ""
     return [
         "scaisend: " + ", ".join(listeners),
-        f"scaisend: the API browser is at http://{settings.http.listen}/docs",
+        f"scaisend: the dashboard is at {base}/ui/, the API browser at {base}/docs",
         f"scaisend: get an admin token with: {program} token --account <name>{config}",
     ]

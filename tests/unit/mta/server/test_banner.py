@@ -13,7 +13,10 @@ def test_every_listener_by_default() -> None:
         "scaisend: HTTP API on http://127.0.0.1:8080, submission 127.0.0.1:2587 (STARTTLS), "
         "submission 127.0.0.1:2465 (TLS), inbound MX 127.0.0.1:2525"
     )
-    assert browser == "scaisend: the API browser is at http://127.0.0.1:8080/docs"
+    assert browser == (
+        "scaisend: the dashboard is at http://127.0.0.1:8080/ui/, "
+        "the API browser at http://127.0.0.1:8080/docs"
+    )
     assert token == "scaisend: get an admin token with: scaisend token --account <name>"
 
 
