@@ -4,7 +4,7 @@ sign out. The cookie then authenticates `/v3` as the user's role allows."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from litestar import Request, Response, delete, get, post
@@ -23,16 +23,29 @@ def _user(view: UserView) -> dict[str, Any]:
     return msgspec.structs.asdict(view)  # email, role, account
 
 
-def session_cookie(request: Request[Any, Any, Any], value: str, max_age: int) -> Cookie:
+def private_cookie(
+    request: Request[Any, Any, Any],
+    key: str,
+    value: str,
+    max_age: int,
+    *,
+    path: str,
+    samesite: Literal["lax", "strict"],
+) -> Cookie:
+    """A cookie scripts cannot read (HttpOnly), sent back only over HTTPS when it came so."""
     return Cookie(
-        key=SESSION_COOKIE,
+        key=key,
         value=value,
-        path="/",
+        path=path,
         max_age=max_age,
         httponly=True,
-        samesite="lax",
+        samesite=samesite,
         secure=request.url.scheme == "https",
     )
+
+
+def session_cookie(request: Request[Any, Any, Any], value: str, max_age: int) -> Cookie:
+    return private_cookie(request, SESSION_COOKIE, value, max_age, path="/", samesite="lax")
 
 
 @post("/api/session", status_code=200)

@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
 from control.auth import SESSION_COOKIE
-from control.routes.session import session_cookie
+from control.routes.session import private_cookie, session_cookie
 from control.services import Services
 from control.ui.caller import ACCOUNT_COOKIE, UiCaller, ui_caller
 from control.ui.navigation import BY_SLUG, Page, allowed, menu
@@ -49,15 +49,7 @@ def page(
 
 
 def ui_cookie(request: AnyRequest, key: str, value: str, max_age: int) -> Cookie:
-    return Cookie(
-        key=key,
-        value=value,
-        path="/ui",
-        max_age=max_age,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    return private_cookie(request, key, value, max_age, path="/ui", samesite="strict")
 
 
 def sign_in_form(
