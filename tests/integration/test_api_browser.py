@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from mta.services.scopes import ALL_SCOPES
+from tests.support.api import admin
 from tests.support.server import ScaisendServer
 
 EXTERNAL_URL = re.compile(r"(?:https?:)?//[a-z0-9.-]+", re.IGNORECASE)
@@ -157,8 +158,8 @@ def test_every_example_body_is_accepted(server: ScaisendServer) -> None:
     assert operator.returncode == 0, operator.stderr
     every_scope = {"name": "docs", "environment": "test", "scopes": list(ALL_SCOPES)}
     # A test key sends from the example's unverified domain, and nothing leaves the machine.
-    test_key = call(server, token, "POST", "/v3/api_keys", every_scope).json()["api_key"]
-    batch = call(server, token, "POST", "/v3/mail/batch").json()
+    test_key = admin(server, token, "POST", "/v3/api_keys", every_scope).json()["api_key"]
+    batch = admin(server, token, "POST", "/v3/mail/batch").json()
     ids: dict[str, str] = {"batch_id": batch["batch_id"]}
     for method, path in ORDER:
         body = examples[(method, path)]
@@ -166,23 +167,11 @@ def test_every_example_body_is_accepted(server: ScaisendServer) -> None:
             body = {**body, "batch_id": ids["batch_id"]}
         credential = {"/v3/mail/send": test_key, "/v3/subusers": operator.stdout.split()[-1]}
         bearer = credential.get(path.split("/{")[0], token)
-        answer = call(server, bearer, method, path.format(**ids), body)
+        answer = admin(server, bearer, method, path.format(**ids), body)
         assert 200 <= answer.status_code < 300, (method, path, answer.status_code, answer.text)
         if (method, path) in CREATES:
             field, parameter = CREATES[(method, path)]
             ids[parameter] = str(answer.json()[field])
-
-
-def call(
-    server: ScaisendServer, bearer: str, method: str, path: str, body: Any = None
-) -> httpx.Response:
-    return httpx.request(
-        method,
-        f"{server.base_url}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {bearer}"},
-        timeout=30,
-    )
 
 
 CHROMIUM = Path("/usr/bin/chromium")

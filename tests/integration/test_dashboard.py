@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.support.api import admin
+from tests.support.api import admin, new_key, post_send
 from tests.support.server import ScaisendServer
 
 PASSWORD = "correct horse battery staple"
@@ -44,24 +44,14 @@ def send_to_the_simulator(server: ScaisendServer, token: str) -> dict[str, int]:
     """Three mails with a test key; today's stats once every outcome is counted (at most 60 s)."""
     made = admin(server, token, "POST", "/api/admin/domains", {"domain": "mail.example.com"})
     assert made.status_code in (200, 201), made.text
-    key = admin(
-        server,
-        token,
-        "POST",
-        "/v3/api_keys",
-        {"name": "ci", "environment": "test", "scopes": ["mail.send"]},
-    ).json()["api_key"]
-    sent = httpx.post(
-        f"{server.base_url}/v3/mail/send",
-        timeout=30,
-        headers={"Authorization": f"Bearer {key}"},
-        json={
-            "personalizations": [{"to": [{"email": a}]} for a in SENT],
-            "from": {"email": "hello@mail.example.com"},
-            "subject": "Dashboard",
-            "content": [{"type": "text/plain", "value": "Hello"}],
-        },
-    )
+    key = new_key(server, token, ["mail.send"], env="test")
+    body = {
+        "personalizations": [{"to": [{"email": a}]} for a in SENT],
+        "from": {"email": "hello@mail.example.com"},
+        "subject": "Dashboard",
+        "content": [{"type": "text/plain", "value": "Hello"}],
+    }
+    sent = post_send(server, key, body)
     assert sent.status_code == 202, sent.text
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

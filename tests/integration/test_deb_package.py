@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import stat
 import subprocess
 import tempfile
@@ -245,14 +244,8 @@ def process_user(pid: int) -> int:
 
 
 def stop(server: ScaisendServer) -> None:
-    if server.process is None or server.process.poll() is not None:
-        return
-    server.process.send_signal(signal.SIGTERM)
     try:
-        server.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait(timeout=10)
+        server.stop(timeout=30)  # the installed server, as another user: give it longer
     finally:
         server.http.close()
 

@@ -5,27 +5,12 @@ never sees or changes another's entries; each endpoint wants its own scope."""
 from __future__ import annotations
 
 import time
-from typing import Any
-
-import httpx
 
 from tests.support.api import account_with_key, admin, post_send, wait_for_status
 from tests.support.dns_server import DnsServer
 from tests.support.server import ScaisendServer
 from tests.support.sink import SmtpSink
 from tests.support.suppressions import BAD, BLOCKED, GONE, OK, mail
-
-
-def call(
-    server: ScaisendServer, token: str, method: str, path: str, body: Any = None
-) -> httpx.Response:
-    return httpx.request(
-        method,
-        f"{server.base_url}{path}",
-        json=body,
-        timeout=30,
-        headers={"Authorization": f"Bearer {token}"},
-    )
 
 
 def bounce_some(scaisend: ScaisendServer, token: str, key: str, sink: SmtpSink) -> None:
@@ -53,55 +38,55 @@ def test_suppression_lists(scaisend: ScaisendServer, dns_server: DnsServer, sink
     other = scaisend.token("other")
     bounce_some(scaisend, token, key, sink)
 
-    bounces = call(scaisend, token, "GET", "/v3/suppression/bounces").json()
+    bounces = admin(scaisend, token, "GET", "/v3/suppression/bounces").json()
     assert sorted(b["email"] for b in bounces) == sorted([GONE, "gone2@example.com"])
     assert set(bounces[0]) == {"created", "email", "reason", "status"}
     assert isinstance(bounces[0]["created"], int) and bounces[0]["status"] == "5.1.1"
     created = bounces[0]["created"]
     window = f"?start_time={created - 60}&end_time={created + 60}"
-    assert len(call(scaisend, token, "GET", "/v3/suppression/bounces" + window).json()) == 2
+    assert len(admin(scaisend, token, "GET", "/v3/suppression/bounces" + window).json()) == 2
     future = f"?start_time={created + 3600}"
-    assert call(scaisend, token, "GET", "/v3/suppression/bounces" + future).json() == []
-    page = call(scaisend, token, "GET", "/v3/suppression/bounces?limit=1&offset=1").json()
+    assert admin(scaisend, token, "GET", "/v3/suppression/bounces" + future).json() == []
+    page = admin(scaisend, token, "GET", "/v3/suppression/bounces?limit=1&offset=1").json()
     assert len(page) == 1
-    assert call(scaisend, token, "GET", "/v3/suppression/bounces?limit=x").status_code == 400
+    assert admin(scaisend, token, "GET", "/v3/suppression/bounces?limit=x").status_code == 400
 
-    one = call(scaisend, token, "GET", f"/v3/suppression/bounces/{GONE.upper()}")
+    one = admin(scaisend, token, "GET", f"/v3/suppression/bounces/{GONE.upper()}")
     assert one.status_code == 200 and [b["email"] for b in one.json()] == [GONE]
-    invalid = call(scaisend, token, "GET", "/v3/suppression/invalid_emails").json()
+    invalid = admin(scaisend, token, "GET", "/v3/suppression/invalid_emails").json()
     assert [(i["email"], set(i)) for i in invalid] == [(BAD, {"created", "email", "reason"})]
-    blocks = call(scaisend, token, "GET", "/v3/suppression/blocks").json()
+    blocks = admin(scaisend, token, "GET", "/v3/suppression/blocks").json()
     assert [b["email"] for b in blocks] == [BLOCKED] and blocks[0]["status"] == "5.7.1"
-    assert call(scaisend, token, "GET", "/v3/suppression/spam_reports").json() == []
+    assert admin(scaisend, token, "GET", "/v3/suppression/spam_reports").json() == []
 
     # Another account sees none of it and cannot remove it.
     for name in ("bounces", "blocks", "invalid_emails"):
-        assert call(scaisend, other, "GET", f"/v3/suppression/{name}").json() == []
-    assert call(scaisend, other, "GET", f"/v3/suppression/bounces/{GONE}").json() == []
-    assert call(scaisend, other, "DELETE", f"/v3/suppression/bounces/{GONE}").status_code == 404
-    assert call(scaisend, other, "GET", f"/v3/suppression/why/{GONE}").json() == []
-    cleared = call(scaisend, other, "DELETE", "/v3/suppression/bounces", {"delete_all": True})
+        assert admin(scaisend, other, "GET", f"/v3/suppression/{name}").json() == []
+    assert admin(scaisend, other, "GET", f"/v3/suppression/bounces/{GONE}").json() == []
+    assert admin(scaisend, other, "DELETE", f"/v3/suppression/bounces/{GONE}").status_code == 404
+    assert admin(scaisend, other, "GET", f"/v3/suppression/why/{GONE}").json() == []
+    cleared = admin(scaisend, other, "DELETE", "/v3/suppression/bounces", {"delete_all": True})
     assert cleared.status_code == 204
 
-    why = call(scaisend, token, "GET", f"/v3/suppression/why/{GONE}").json()
+    why = admin(scaisend, token, "GET", f"/v3/suppression/why/{GONE}").json()
     assert [(w["list"], w["source"], w["event"]["type"]) for w in why] == [
         ("bounces", "event", "bounce")
     ]
 
     # Deleting: one address, a list of addresses, everything.
-    assert call(scaisend, token, "DELETE", f"/v3/suppression/bounces/{GONE}").status_code == 204
-    assert call(scaisend, token, "DELETE", f"/v3/suppression/bounces/{GONE}").status_code == 404
-    assert call(scaisend, token, "DELETE", "/v3/suppression/bounces", {}).status_code == 400
+    assert admin(scaisend, token, "DELETE", f"/v3/suppression/bounces/{GONE}").status_code == 204
+    assert admin(scaisend, token, "DELETE", f"/v3/suppression/bounces/{GONE}").status_code == 404
+    assert admin(scaisend, token, "DELETE", "/v3/suppression/bounces", {}).status_code == 400
     body = {"emails": ["gone2@example.com"]}
-    assert call(scaisend, token, "DELETE", "/v3/suppression/bounces", body).status_code == 204
-    assert call(scaisend, token, "GET", "/v3/suppression/bounces").json() == []
+    assert admin(scaisend, token, "DELETE", "/v3/suppression/bounces", body).status_code == 204
+    assert admin(scaisend, token, "GET", "/v3/suppression/bounces").json() == []
     everything = {"delete_all": True}
-    assert call(scaisend, token, "DELETE", "/v3/suppression/blocks", everything).status_code == 204
-    assert call(scaisend, token, "GET", "/v3/suppression/blocks").json() == []
+    assert admin(scaisend, token, "DELETE", "/v3/suppression/blocks", everything).status_code == 204
+    assert admin(scaisend, token, "GET", "/v3/suppression/blocks").json() == []
     assert (
-        call(scaisend, token, "DELETE", f"/v3/suppression/invalid_emails/{BAD}").status_code == 204
+        admin(scaisend, token, "DELETE", f"/v3/suppression/invalid_emails/{BAD}").status_code == 204
     )
-    spam = call(scaisend, token, "DELETE", "/v3/suppression/spam_reports", everything)
+    spam = admin(scaisend, token, "DELETE", "/v3/suppression/spam_reports", everything)
     assert spam.status_code == 204
 
     # Scopes: a key that may read bounces may not delete them, nor read blocks.
@@ -112,62 +97,62 @@ def test_suppression_lists(scaisend: ScaisendServer, dns_server: DnsServer, sink
         "/v3/api_keys",
         {"name": "reader", "scopes": ["suppression.bounces.read"]},
     ).json()["api_key"]
-    assert call(scaisend, reader, "GET", "/v3/suppression/bounces").status_code == 200
-    denied = call(scaisend, reader, "DELETE", "/v3/suppression/bounces", everything)
+    assert admin(scaisend, reader, "GET", "/v3/suppression/bounces").status_code == 200
+    denied = admin(scaisend, reader, "DELETE", "/v3/suppression/bounces", everything)
     assert denied.status_code == 403
     assert "suppression.bounces.delete" in denied.json()["errors"][0]["message"]
-    assert call(scaisend, reader, "GET", "/v3/suppression/blocks").status_code == 403
-    assert call(scaisend, reader, "GET", f"/v3/suppression/why/{GONE}").status_code == 403
+    assert admin(scaisend, reader, "GET", "/v3/suppression/blocks").status_code == 403
+    assert admin(scaisend, reader, "GET", f"/v3/suppression/why/{GONE}").status_code == 403
 
 
 def test_global_unsubscribes_and_groups(scaisend: ScaisendServer) -> None:
     token, other = scaisend.token(), scaisend.token("other")
     emails = {"recipient_emails": ["A@x.io", "b@x.io"]}
-    added = call(scaisend, token, "POST", "/v3/asm/suppressions/global", emails)
+    added = admin(scaisend, token, "POST", "/v3/asm/suppressions/global", emails)
     assert added.status_code == 201 and added.json() == {"recipient_emails": ["a@x.io", "b@x.io"]}
-    bad = call(scaisend, token, "POST", "/v3/asm/suppressions/global", {"recipient_emails": ["x"]})
+    bad = admin(scaisend, token, "POST", "/v3/asm/suppressions/global", {"recipient_emails": ["x"]})
     assert bad.status_code == 400
-    assert call(scaisend, token, "GET", "/v3/asm/suppressions/global/a@x.io").json() == {
+    assert admin(scaisend, token, "GET", "/v3/asm/suppressions/global/a@x.io").json() == {
         "recipient_email": "a@x.io"
     }
-    assert call(scaisend, other, "GET", "/v3/asm/suppressions/global/a@x.io").json() == {}
-    unsubscribes = call(scaisend, token, "GET", "/v3/suppression/unsubscribes").json()
+    assert admin(scaisend, other, "GET", "/v3/asm/suppressions/global/a@x.io").json() == {}
+    unsubscribes = admin(scaisend, token, "GET", "/v3/suppression/unsubscribes").json()
     assert sorted(u["email"] for u in unsubscribes) == ["a@x.io", "b@x.io"]
     assert set(unsubscribes[0]) == {"created", "email"}
-    assert call(scaisend, other, "GET", "/v3/suppression/unsubscribes").json() == []
-    why = call(scaisend, token, "GET", "/v3/suppression/why/b@x.io").json()
+    assert admin(scaisend, other, "GET", "/v3/suppression/unsubscribes").json() == []
+    why = admin(scaisend, token, "GET", "/v3/suppression/why/b@x.io").json()
     assert [(w["list"], w["source"], w["event"]) for w in why] == [("unsubscribes", "api", None)]
-    assert call(scaisend, other, "DELETE", "/v3/asm/suppressions/global/a@x.io").status_code == 404
-    assert call(scaisend, token, "DELETE", "/v3/asm/suppressions/global/a@x.io").status_code == 204
-    assert call(scaisend, token, "GET", "/v3/asm/suppressions/global/a@x.io").json() == {}
+    assert admin(scaisend, other, "DELETE", "/v3/asm/suppressions/global/a@x.io").status_code == 404
+    assert admin(scaisend, token, "DELETE", "/v3/asm/suppressions/global/a@x.io").status_code == 204
+    assert admin(scaisend, token, "GET", "/v3/asm/suppressions/global/a@x.io").json() == {}
 
-    news = call(scaisend, token, "POST", "/v3/asm/groups", {"name": "News", "is_default": True})
+    news = admin(scaisend, token, "POST", "/v3/asm/groups", {"name": "News", "is_default": True})
     assert news.status_code == 201, news.text
     assert set(news.json()) >= {"id", "name", "description", "is_default"}
     group = news.json()["id"]
-    tips = call(scaisend, token, "POST", "/v3/asm/groups", {"name": "Tips", "description": "t"})
-    duplicate = call(scaisend, token, "POST", "/v3/asm/groups", {"name": "News"})
+    tips = admin(scaisend, token, "POST", "/v3/asm/groups", {"name": "Tips", "description": "t"})
+    duplicate = admin(scaisend, token, "POST", "/v3/asm/groups", {"name": "News"})
     assert duplicate.status_code == 400
     base = f"/v3/asm/groups/{group}"
-    changed = call(scaisend, token, "PATCH", base, {"id": group, "description": "Weekly"})
+    changed = admin(scaisend, token, "PATCH", base, {"id": group, "description": "Weekly"})
     assert changed.status_code == 201 and changed.json()["description"] == "Weekly"
     path = base + "/suppressions"
-    added = call(scaisend, token, "POST", path, {"recipient_emails": ["c@x.io", "d@x.io"]})
+    added = admin(scaisend, token, "POST", path, {"recipient_emails": ["c@x.io", "d@x.io"]})
     assert added.status_code == 201 and added.json() == {"recipient_emails": ["c@x.io", "d@x.io"]}
-    assert call(scaisend, token, "GET", path).json() == ["c@x.io", "d@x.io"]
-    found = call(
+    assert admin(scaisend, token, "GET", path).json() == ["c@x.io", "d@x.io"]
+    found = admin(
         scaisend, token, "POST", path + "/search", {"recipient_emails": ["d@x.io", "z@x.io"]}
     )
     assert found.status_code == 200 and found.json() == ["d@x.io"]
-    listed = call(scaisend, token, "GET", "/v3/asm/groups").json()
+    listed = admin(scaisend, token, "GET", "/v3/asm/groups").json()
     assert [(g["name"], g["is_default"], g["unsubscribes"]) for g in listed] == [
         ("News", True, 2),
         ("Tips", False, 0),
     ]
-    only = call(scaisend, token, "GET", f"/v3/asm/groups?id={tips.json()['id']}").json()
+    only = admin(scaisend, token, "GET", f"/v3/asm/groups?id={tips.json()['id']}").json()
     assert [g["name"] for g in only] == ["Tips"]
-    assert call(scaisend, token, "GET", base).json()["unsubscribes"] == 2
-    everything = call(scaisend, token, "GET", "/v3/asm/suppressions").json()
+    assert admin(scaisend, token, "GET", base).json()["unsubscribes"] == 2
+    everything = admin(scaisend, token, "GET", "/v3/asm/suppressions").json()
     assert everything == [
         {
             "email": e,
@@ -177,41 +162,43 @@ def test_global_unsubscribes_and_groups(scaisend: ScaisendServer) -> None:
         }
         for i, e in enumerate(["c@x.io", "d@x.io"])
     ]
-    statuses = call(scaisend, token, "GET", "/v3/asm/suppressions/c@x.io").json()["suppressions"]
+    statuses = admin(scaisend, token, "GET", "/v3/asm/suppressions/c@x.io").json()["suppressions"]
     assert [(s["name"], s["suppressed"]) for s in statuses] == [("News", True), ("Tips", False)]
-    assert call(scaisend, token, "DELETE", path + "/c@x.io").status_code == 204
-    assert call(scaisend, token, "DELETE", path + "/c@x.io").status_code == 404
-    assert call(scaisend, token, "GET", path).json() == ["d@x.io"]
+    assert admin(scaisend, token, "DELETE", path + "/c@x.io").status_code == 204
+    assert admin(scaisend, token, "DELETE", path + "/c@x.io").status_code == 404
+    assert admin(scaisend, token, "GET", path).json() == ["d@x.io"]
 
     # Another account: no such group, nothing listed; what it adds to "our" group id goes to
     # its own global list, as SendGrid does for a group that does not exist.
     for method in ("GET", "DELETE"):
-        assert call(scaisend, other, method, base).status_code == 404
-    assert call(scaisend, other, "PATCH", base, {"name": "Mine"}).status_code == 404
-    assert call(scaisend, other, "GET", path).status_code == 404
-    assert call(scaisend, other, "DELETE", path + "/d@x.io").status_code == 404
-    assert call(scaisend, other, "GET", "/v3/asm/groups").json() == []
-    assert call(scaisend, other, "GET", "/v3/asm/suppressions").json() == []
-    assert call(scaisend, other, "GET", "/v3/asm/suppressions/d@x.io").json() == {
+        assert admin(scaisend, other, method, base).status_code == 404
+    assert admin(scaisend, other, "PATCH", base, {"name": "Mine"}).status_code == 404
+    assert admin(scaisend, other, "GET", path).status_code == 404
+    assert admin(scaisend, other, "DELETE", path + "/d@x.io").status_code == 404
+    assert admin(scaisend, other, "GET", "/v3/asm/groups").json() == []
+    assert admin(scaisend, other, "GET", "/v3/asm/suppressions").json() == []
+    assert admin(scaisend, other, "GET", "/v3/asm/suppressions/d@x.io").json() == {
         "suppressions": []
     }
-    theirs = call(scaisend, other, "POST", path, {"recipient_emails": ["e@x.io"]})
+    theirs = admin(scaisend, other, "POST", path, {"recipient_emails": ["e@x.io"]})
     assert theirs.status_code == 201
-    assert call(scaisend, other, "GET", "/v3/asm/suppressions/global/e@x.io").json() == {
+    assert admin(scaisend, other, "GET", "/v3/asm/suppressions/global/e@x.io").json() == {
         "recipient_email": "e@x.io"
     }
-    assert call(scaisend, token, "GET", path).json() == ["d@x.io"]
-    assert call(scaisend, token, "GET", "/v3/asm/groups/abc").status_code == 404
+    assert admin(scaisend, token, "GET", path).json() == ["d@x.io"]
+    assert admin(scaisend, token, "GET", "/v3/asm/groups/abc").status_code == 404
 
-    assert call(scaisend, token, "DELETE", base).status_code == 204
-    assert call(scaisend, token, "GET", base).status_code == 404
-    assert call(scaisend, token, "GET", "/v3/asm/suppressions").json() == []
+    assert admin(scaisend, token, "DELETE", base).status_code == 204
+    assert admin(scaisend, token, "GET", base).status_code == 404
+    assert admin(scaisend, token, "GET", "/v3/asm/suppressions").json() == []
 
     groups_reader = admin(
         scaisend, token, "POST", "/v3/api_keys", {"name": "g", "scopes": ["asm.groups.read"]}
     ).json()["api_key"]
-    assert call(scaisend, groups_reader, "GET", "/v3/asm/groups").status_code == 200
-    assert call(scaisend, groups_reader, "POST", "/v3/asm/groups", {"name": "X"}).status_code == 403
-    denied = call(scaisend, groups_reader, "POST", "/v3/asm/suppressions/global", emails)
+    assert admin(scaisend, groups_reader, "GET", "/v3/asm/groups").status_code == 200
+    assert (
+        admin(scaisend, groups_reader, "POST", "/v3/asm/groups", {"name": "X"}).status_code == 403
+    )
+    denied = admin(scaisend, groups_reader, "POST", "/v3/asm/suppressions/global", emails)
     assert denied.status_code == 403
     assert "asm.suppressions.global.create" in denied.json()["errors"][0]["message"]

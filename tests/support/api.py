@@ -37,7 +37,7 @@ def publish(dns_server: DnsServer, records: list[dict[str, Any]], ttl: int = 60)
 
 
 def admin(
-    server: ScaisendServer, token: str, method: str, path: str, body: dict[str, Any] | None = None
+    server: ScaisendServer, token: str, method: str, path: str, body: Any = None
 ) -> httpx.Response:
     return server.http.request(
         method,
