@@ -104,8 +104,11 @@ class AccountService:
                 raise Conflict(f"username exists: an account named {name} exists") from None
         return view(account)
 
-    async def list(self, name: str | None = None, limit: int = 100) -> list[AccountView]:
+    async def list(
+        self, name: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[AccountView]:
         query = select(Account).order_by(Account.name).limit(max(1, min(limit, 500)))
+        query = query.offset(max(offset, 0))
         if name is not None:
             query = query.where(Account.name == name)
         async with self._sessions() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from control.ui.overview import HEADLINE, last_days, summaries
+from control.ui.pages.overview import HEADLINE, last_days, summaries
 from mta.services.stats import DateStats, StatEntry
 
 

@@ -1,14 +1,20 @@
-"""The Overview page's numbers: today's and the last 30 days' totals of the headline metrics
-and a daily series of each, read from the stats service that `/v3/stats` uses."""
+"""The Overview page: today's and the last 30 days' totals of the headline metrics and a
+daily series of each as a chart, read from the stats service that `/v3/stats` uses."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import msgspec
+from litestar import get
+from litestar.di import NamedDependency
 from markupsafe import Markup
 
+from control.services import Services
+from control.ui.caller import UiCaller
 from control.ui.charts import bars_svg
+from control.ui.rendering import AnyRequest, page, viewer
 from mta.services.stats import DateStats, StatsRange, StatsService
 
 DAYS = 30
@@ -61,3 +67,16 @@ async def account_overview(stats: StatsService, account_id: str) -> list[MetricS
 def chart_markup(summary: MetricSummary) -> Markup:
     # Safe to mark: bars_svg builds it from integers and an escaped label only.
     return Markup(summary.chart)
+
+
+@get("/")
+async def overview(request: AnyRequest, services: NamedDependency[Services]) -> Any:
+    caller = await viewer(request, services, "")
+    if not isinstance(caller, UiCaller):
+        return caller
+    metrics = await account_overview(services.stats, caller.principal.account_id)
+    charts = {m.name: chart_markup(m) for m in metrics}
+    return page("overview.html", caller, metrics=metrics, charts=charts, current="")
+
+
+HANDLERS = [overview]
