@@ -1,11 +1,13 @@
-"""Users who sign in, and their sessions: add, list, remove and change passwords (the CLI),
-an account's members as its admin manages them (never leaving it without an admin), sign in with email and password (an argon2id hash; failures throttled), and the session a
-cookie names (its hash stored, a CSRF token for every state change, an expiry, revocable).
+"""Users who sign in, and their sessions: add, list, remove and change passwords (the CLI);
+an account's members as its admin manages them (never leaving it without an admin); sign in
+with email and password (an argon2id hash; failures throttled); the session a cookie names
+(its hash stored, a CSRF token for every state change, an expiry, revocable).
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import secrets
 from typing import Any
@@ -153,7 +155,9 @@ class UserService:
             await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
             await session.delete(user)
 
-    async def members(self, account_id: str, *, limit: int, offset: int = 0) -> list[MemberView]:
+    async def members(
+        self, account_id: str, *, limit: int, offset: int = 0
+    ) -> builtins.list[MemberView]:
         """A page of the account's users, by email."""
         async with self._sessions() as session:
             rows = await session.scalars(
