@@ -136,12 +136,17 @@ class ApiKeyService:
         self._known.forget(key_id)  # the new scopes hold from the next request
         return view
 
-    async def list(self, account_id: str) -> list[ApiKeyView]:
+    async def list(
+        self, account_id: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[ApiKeyView]:
+        """The account's keys not revoked, oldest first; all of them, or a page."""
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(ApiKey)
                 .where(ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))
-                .order_by(ApiKey.created_at)
+                .order_by(ApiKey.created_at, ApiKey.id)
+                .limit(limit)
+                .offset(offset)
             )
             return [_view(row) for row in rows]
 

@@ -1,11 +1,13 @@
-"""Users who sign in, and their sessions: add, list, remove and change passwords (the CLI),
-sign in with email and password (an argon2id hash; failures throttled), and the session a
-cookie names (its hash stored, a CSRF token for every state change, an expiry, revocable).
+"""Users who sign in, and their sessions: add, list, remove and change passwords (the CLI);
+an account's members as its admin manages them (never leaving it without an admin); sign in
+with email and password (an argon2id hash; failures throttled); the session a cookie names
+(its hash stored, a CSRF token for every state change, an expiry, revocable).
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import secrets
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -24,7 +26,7 @@ from mta.core.model import new_id
 from mta.db.models import Account, User, UserSession
 from mta.services.identity import Principal
 from mta.services.login_throttle import LoginThrottle
-from mta.services.user_roles import UserRole, role_scopes
+from mta.services.user_roles import ACCOUNT_ROLES, UserRole, role_scopes
 
 SESSION_SECONDS = 12 * 3600.0
 MIN_PASSWORD = 12
@@ -36,6 +38,14 @@ class UserView(msgspec.Struct, frozen=True):
     email: str
     role: str
     account: str | None  # the account's name; None for the operator
+
+
+class MemberView(msgspec.Struct, frozen=True):
+    """A member of an account as its admin sees them."""
+
+    email: str
+    role: str
+    created_at: float
 
 
 class SignedIn(msgspec.Struct, frozen=True):
@@ -57,6 +67,9 @@ class SessionCaller(msgspec.Struct, frozen=True):
 
 def email_taken(email: str) -> Conflict:
     return Conflict(f"a user with the email {email} exists", field="email")
+
+
+LAST_ADMIN = "an account keeps at least one admin: make another member admin first"
 
 
 def session_id(cookie: str) -> str:
@@ -139,6 +152,43 @@ class UserService:
     async def remove(self, email: str) -> None:
         async with self._sessions() as session, session.begin():
             user = await self._user(session, email)
+            await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+            await session.delete(user)
+
+    async def members(
+        self, account_id: str, *, limit: int, offset: int = 0
+    ) -> builtins.list[MemberView]:
+        """A page of the account's users, by email."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(User)
+                .where(User.account_id == account_id)
+                .order_by(User.email)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [MemberView(user.email, user.role, user.created_at) for user in rows]
+
+    async def set_role(self, account_id: str, email: str, role: UserRole) -> MemberView:
+        """A member's new role (the next request holds its rights); NotFound for anyone not
+        of the account; Conflict when it would leave the account without an admin."""
+        if role not in ACCOUNT_ROLES:
+            roles = ", ".join(ACCOUNT_ROLES)
+            raise ValidationError(f"a member's role is one of {roles}", field="role")
+        async with self._sessions() as session, session.begin():
+            user = await self._member(session, account_id, email)
+            if user.role == "admin" and role != "admin":
+                await self._keep_an_admin(session, account_id, field="role")
+            user.role = role
+            return MemberView(user.email, user.role, user.created_at)
+
+    async def remove_member(self, account_id: str, email: str) -> None:
+        """Remove a member of the account and end their sessions; NotFound for anyone not of
+        the account; Conflict when they are its last admin."""
+        async with self._sessions() as session, session.begin():
+            user = await self._member(session, account_id, email)
+            if user.role == "admin":
+                await self._keep_an_admin(session, account_id, field="email")
             await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
             await session.delete(user)
 
@@ -227,6 +277,26 @@ class UserService:
                 )
             )
         return SignedIn(cookie, csrf, view, now + SESSION_SECONDS)
+
+    @staticmethod
+    async def _member(session: Any, account_id: str, email: str) -> User:
+        user: User | None = await session.scalar(
+            select(User).where(User.email == email.strip().lower(), User.account_id == account_id)
+        )
+        if user is None:  # another account's user is not found either: nothing is told
+            raise NotFound(f"no member with the email {email}", field="email")
+        return user
+
+    @staticmethod
+    async def _keep_an_admin(session: Any, account_id: str, field: str) -> None:
+        """Conflict unless the account has another admin besides the one being changed."""
+        admins = await session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.account_id == account_id, User.role == "admin")
+        )
+        if int(admins or 0) <= 1:
+            raise Conflict(LAST_ADMIN, field=field)
 
     @staticmethod
     async def _user(session: Any, email: str) -> User:

@@ -1,4 +1,5 @@
-"""Roles as scopes, and the sign-in throttle on a fake clock and a real database: per user
+"""Roles as scopes, an account's members (never without an admin, never another account's),
+and the sign-in throttle on a fake clock and a real database: per user
 and per address, the right password waits too, the window passes, and two throttles on one
 database (two workers) count together."""
 
@@ -9,11 +10,11 @@ from typing import Any, Literal
 import pytest
 from argon2 import PasswordHasher
 
-from mta.core.errors import AuthenticationError
+from mta.core.errors import AuthenticationError, Conflict, NotFound
 from mta.services.login_throttle import PER_ADDRESS, PER_USER, WINDOW_SECONDS, LoginThrottle
 from mta.services.scopes import KNOWN_SCOPES
 from mta.services.user_roles import role_scopes
-from mta.services.users import WRONG_LOGIN, UserService
+from mta.services.users import LAST_ADMIN, WRONG_LOGIN, UserService
 from tests.support.clock import FakeClock
 
 
@@ -66,3 +67,31 @@ async def test_an_unknown_email_costs_a_password_check_like_a_known_one(sessions
             await users.sign_in(email, "wrong password here", "192.0.2.1")
         assert refused.value.message == WRONG_LOGIN  # the same words either way
     assert hasher.verified == 2
+
+
+async def test_members_change_within_their_account_and_one_admin_always_stays(
+    sessions: Any,
+) -> None:
+    users = UserService(sessions, FakeClock(), PasswordHasher(time_cost=1, memory_cost=1024))
+    await users.add("acme", "ada@acme.example", "admin", "correct horse battery")
+    await users.add("acme", "bo@acme.example", "support", "correct horse battery")
+    await users.add("other", "cy@other.example", "admin", "correct horse battery")
+    for change in (
+        users.set_role("acme", "ada@acme.example", "developer"),
+        users.remove_member("acme", "ada@acme.example"),
+    ):
+        with pytest.raises(Conflict) as refused:
+            await change
+        assert refused.value.message == LAST_ADMIN
+    for other in (
+        users.set_role("acme", "cy@other.example", "support"),
+        users.remove_member("acme", "cy@other.example"),
+    ):
+        with pytest.raises(NotFound):
+            await other
+    await users.set_role("acme", "BO@acme.example", "admin")
+    await users.set_role("acme", "ada@acme.example", "support")  # bo is an admin now
+    await users.remove_member("acme", "ada@acme.example")
+    page = await users.members("acme", limit=10)
+    assert [(m.email, m.role) for m in page] == [("bo@acme.example", "admin")]
+    assert [m.email for m in await users.members("other", limit=10)] == ["cy@other.example"]
