@@ -21,12 +21,12 @@ PAGES = (
     Page("", "Overview", scope="stats.read", built=True),
     Page("activity", "Activity", scope="messages.read"),
     Page("domains", "Domains", admin=True),
-    Page("api-keys", "API keys", scope="api_keys.read"),
+    Page("api-keys", "API keys", scope="api_keys.read", built=True),
     Page("templates", "Templates", scope="templates.read"),
     Page("suppressions", "Suppressions", scope="suppression.read"),
     Page("webhooks", "Webhooks", scope="user.webhooks.event.settings.read"),
     Page("queue", "Queue", admin=True),
-    Page("members", "Members", admin=True),
+    Page("members", "Members", admin=True, built=True),
     Page("accounts", "Accounts", operator=True, built=True),
 )
 BY_SLUG = {page.slug: page for page in PAGES}
