@@ -54,15 +54,11 @@ def parse_terms(record: str, domain: str) -> list[Term]:
         qualifier = raw[0] if raw[0] in QUALIFIERS else "+"
         body = raw[1:] if raw[0] in QUALIFIERS else raw
         name, _, target = body.partition(":")
-        name = name.lower()
-        cidr = ""
-        if name in ("a", "mx") and "/" in (target or name):
-            if target:
-                target, _, rest = target.partition("/")
-                cidr = "/" + rest
-            else:
-                name, _, rest = name.partition("/")
-                cidr = "/" + rest
+        name, slash, cidr = name.lower().partition("/")  # a/24, mx//64
+        cidr = slash + cidr
+        if name in ("a", "mx") and "/" in target:  # a:host/24
+            target, slash, rest = target.partition("/")
+            cidr = slash + rest
         if name in ("a", "mx", "ptr") and not target:
             target = domain
         terms.append(Term(qualifier, name, target.lower(), cidr))
