@@ -114,12 +114,19 @@ class DomainService:
         self._sending.clear()
         return self.view(row)
 
-    async def list(self, account_id: str) -> list[DomainView]:
+    async def list(
+        self, account_id: str, limit: int | None = None, offset: int = 0
+    ) -> list[DomainView]:
+        """The account's domains, oldest first; a page of them with `limit` and `offset`."""
+        statement = (
+            select(Domain)
+            .where(Domain.account_id == account_id)
+            .order_by(Domain.created_at, Domain.id)
+            .offset(offset)
+            .limit(limit)
+        )
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(Domain).where(Domain.account_id == account_id).order_by(Domain.created_at)
-            )
-            return [self.view(row) for row in rows]
+            return [self.view(row) for row in await session.scalars(statement)]
 
     async def get_row(self, account_id: str, domain_id: str) -> Domain:
         async with self._sessions() as session:
