@@ -44,11 +44,15 @@ class RecordRow(msgspec.Struct, frozen=True):
     found: list[str]
 
 
-def record_row(record: DnsRecord) -> RecordRow:
-    """A person's reading of one record's check (pure)."""
+def record_row(record: DnsRecord, verified: bool = False) -> RecordRow:
+    """A person's reading of one record's check (pure); `verified`: the domain's last Verify
+    found every record, when this record was not checked just now."""
     value = f"{record.priority} {record.value}" if record.priority is not None else record.value
     purpose = PURPOSES.get(record.purpose, record.purpose)
-    state, reason = _verdict(record)
+    if record.valid is None and verified:
+        state, reason = "found", "Found when the domain was last verified."
+    else:
+        state, reason = _verdict(record)
     return RecordRow(record.type, record.host, value, purpose, state, reason, record.found or [])
 
 
@@ -200,7 +204,7 @@ def domain_detail(
         title=f"{domain.domain} · Domains",
         current=SLUG,
         domain=domain,
-        records=[record_row(r) for r in domain.dns_records],
+        records=[record_row(r, domain.verified) for r in domain.dns_records],
         verified_now=verified_now,
         findings=findings,
         overall=worst(findings) if findings is not None else "",
