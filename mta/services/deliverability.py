@@ -144,6 +144,8 @@ def _spf_passes(
     if not facts.sending_addresses:
         return Finding(check, "warn", found + " Our sending address is unknown.", "See PTR.")
     results = {ip: evaluate(world, host, ip) for ip in facts.sending_addresses}
+    if "temperror" in results.values():
+        return unasked(check, host, "; ".join(world.errors) or "an include was not answered")
     failing = {ip: result for ip, result in results.items() if result != "pass"}
     if not failing:
         listed = ", ".join(results)

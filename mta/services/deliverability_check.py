@@ -129,61 +129,75 @@ class DeliverabilityService:
             forward[name] = (await self._answer_addresses(name)).values
         return PtrAnswer(address, names.values, forward)
 
+    async def _answer_addresses(self, name: str) -> Answer:
+        return await _answer(lambda: self._resolver.addresses(name))
+
     async def _spf(self, domain: str) -> SpfWorld:
-        """Every SPF record `domain`'s evaluation may read and the addresses behind its a and
-        mx terms, breadth first, at most MAX_QUERIES look-ups and MAX_DEPTH levels deep."""
-        world, budget = SpfWorld(), [MAX_QUERIES]
+        return await SpfWalk(self._resolver).gather(domain)
+
+
+class SpfWalk:
+    """Every SPF record a domain's evaluation may read and the addresses behind its a and mx
+    terms, breadth first, at most MAX_QUERIES look-ups and MAX_DEPTH levels deep."""
+
+    def __init__(self, resolver: Resolver, max_queries: int = MAX_QUERIES) -> None:
+        self._resolver = resolver
+        self._budget = max_queries
+        self.world = SpfWorld()
+
+    async def gather(self, domain: str) -> SpfWorld:
         level = [domain]
         for _ in range(MAX_DEPTH + 1):
             following: list[str] = []
             for name in level:
-                if name in world.records or budget[0] <= 0:
-                    continue
-                following += await self._spf_record(world, name, budget)
+                if name not in self.world.records and self._spend():
+                    following += await self._record(name)
             level = following
             if not level:
                 break
-        return world
+        return self.world
 
-    async def _spf_record(self, world: SpfWorld, name: str, budget: list[int]) -> list[str]:
-        budget[0] -= 1
+    def _spend(self) -> bool:
+        if self._budget <= 0:
+            return False
+        self._budget -= 1
+        return True
+
+    async def _record(self, name: str) -> list[str]:
         found = await _answer(lambda: self._resolver.txt(name))
-        if found.error:
-            world.errors.append(f"{name}: {found.error}")
+        if found.error:  # not asked: evaluate() says temperror, the finding says why
+            self._noted(name, found)
             return []
-        records = world.records[name] = spf_records(found.values)
+        records = self.world.records[name] = spf_records(found.values)
         if len(records) != 1:
             return []
         terms = parse_terms(records[0], name)
         for term in terms:
-            if term.modifier or term.name not in ("a", "mx") or budget[0] <= 0:
+            if term.modifier or term.name not in ("a", "mx") or not self._spend():
                 continue
-            budget[0] -= 1
             if term.name == "a":
-                world.addresses[term.target] = await self._addresses(term.target, world)
+                self.world.addresses[term.target] = await self._addresses(term.target)
             else:
-                world.addresses[f"mx:{term.target}"] = await self._mx_addresses(
-                    term.target, world, budget
-                )
+                self.world.addresses[f"mx:{term.target}"] = await self._mx_addresses(term.target)
         return followed(terms)
 
-    async def _answer_addresses(self, name: str) -> Answer:
-        return await _answer(lambda: self._resolver.addresses(name))
+    def _noted(self, name: str, answer: Answer) -> list[str]:
+        if answer.error:
+            self.world.errors.append(f"{name}: {answer.error}")
+        return answer.values
 
-    async def _addresses(self, name: str, world: SpfWorld) -> list[str]:
-        found = await self._answer_addresses(name)
-        if found.error:
-            world.errors.append(f"{name}: {found.error}")
-        return found.values
+    async def _addresses(self, name: str) -> list[str]:
+        return self._noted(name, await _answer(lambda: self._resolver.addresses(name)))
 
-    async def _mx_addresses(self, name: str, world: SpfWorld, budget: list[int]) -> list[str]:
-        hosts = await self._mx(name)
+    async def _mx_addresses(self, name: str) -> list[str]:
+        async def hosts() -> list[str]:
+            return [mx.host for mx in await self._resolver.mx(name)]
+
         addresses: list[str] = []
-        for text in hosts.values[:MAX_MX_HOSTS]:
-            if budget[0] <= 0:
+        for host in self._noted(name, await _answer(hosts))[:MAX_MX_HOSTS]:
+            if not self._spend():
                 break
-            budget[0] -= 1
-            addresses += await self._addresses(text.split()[-1], world)
+            addresses += await self._addresses(host)
         return addresses
 
 

@@ -107,8 +107,8 @@ def evaluate(world: SpfWorld, domain: str, address: str, depth: int = 0) -> SpfR
         if term.modifier:
             continue
         matched = _matches(world, term, address, depth)
-        if matched is None:
-            return "permerror"
+        if not isinstance(matched, bool):  # an error ends the evaluation
+            return matched
         if matched:
             return QUALIFIERS[term.qualifier]
     redirect = redirect_of(terms)
@@ -118,8 +118,8 @@ def evaluate(world: SpfWorld, domain: str, address: str, depth: int = 0) -> SpfR
     return "neutral"
 
 
-def _matches(world: SpfWorld, term: Term, address: str, depth: int) -> bool | None:
-    """Whether `term` matches `address`; None for an error that ends the evaluation."""
+def _matches(world: SpfWorld, term: Term, address: str, depth: int) -> bool | SpfResult:
+    """Whether `term` matches `address`, or the error that ends the evaluation."""
     ip = ipaddress.ip_address(address)
     if term.name == "all":
         return True
@@ -127,15 +127,15 @@ def _matches(world: SpfWorld, term: Term, address: str, depth: int) -> bool | No
         try:
             return ip in ipaddress.ip_network(term.target, strict=False)
         except ValueError:
-            return None
+            return "permerror"
     if term.name in ("a", "mx"):
         key = term.target if term.name == "a" else f"mx:{term.target}"
         return any(_within(ip, found, term.cidr) for found in world.addresses.get(key, []))
     if term.name == "include":
         result = evaluate(world, term.target, address, depth + 1)
         if result in ("permerror", "none"):
-            return None
-        return result == "pass"
+            return "permerror"
+        return "temperror" if result == "temperror" else result == "pass"
     return False  # exists, ptr and anything unknown: not evaluated here
 
 

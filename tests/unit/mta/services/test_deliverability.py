@@ -113,6 +113,18 @@ def test_a_domain_set_up_as_asked_is_ok_everywhere() -> None:
             "Could not ask DNS",
             "again",
         ),
+        (
+            {
+                "spf_return_path": SpfWorld(
+                    records={"bounces.d.example": ["v=spf1 include:gone.example -all"]},
+                    errors=["gone.example: timed out"],
+                )
+            },
+            "SPF (bounces.d.example)",
+            "warn",
+            "gone.example: timed out",
+            "again",
+        ),
         ({"dkim": Answer([])}, "DKIM", "fail", "No DKIM key", "Publish"),
         ({"dkim": Answer(["v=DKIM1; p=OTHERKEY"])}, "DKIM", "fail", "not ours: p=OTHERKEY", ""),
         ({"dkim": Answer(["v=DKIM1; p="])}, "DKIM", "fail", "revoked", ""),
