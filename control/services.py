@@ -12,6 +12,7 @@ from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
 from mta.services.asm_groups import AsmGroupService
 from mta.services.batches import BatchService
+from mta.services.deliverability_check import DeliverabilityService
 from mta.services.domains import DomainService
 from mta.services.event_feed import EventFeed
 from mta.services.identity import TokenService
@@ -30,6 +31,7 @@ class Services:
     accounts: AccountService
     api_keys: ApiKeyService
     domains: DomainService
+    deliverability: DeliverabilityService
     templates: TemplateService
     messages: MessageService
     events: EventFeed

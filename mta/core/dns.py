@@ -12,6 +12,7 @@ import dns.exception
 import dns.nameserver
 import dns.rdatatype
 import dns.resolver
+import dns.reversename
 import msgspec
 
 from config.checks import parse_hostport
@@ -41,6 +42,7 @@ class Resolver(Protocol):
     async def mx(self, name: str) -> list[MxRecord]: ...
     async def txt(self, name: str) -> list[str]: ...
     async def addresses(self, name: str) -> list[str]: ...
+    async def ptr(self, address: str) -> list[str]: ...
 
 
 class DnsResolver:
@@ -106,6 +108,11 @@ class DnsResolver:
                 if rdtype == "A":
                     raise
         return found
+
+    async def ptr(self, address: str) -> list[str]:
+        """The names an IP address's reverse (in-addr.arpa / ip6.arpa) record gives."""
+        reverse = dns.reversename.from_address(address).to_text(omit_final_dot=True)
+        return [name.rstrip(".").lower() for name in await self._query(reverse, "PTR")]
 
 
 def _rdata_text(rdata: object, rdtype: str) -> str:

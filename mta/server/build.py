@@ -39,6 +39,7 @@ from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
 from mta.services.asm_groups import AsmGroupService
 from mta.services.batches import BatchService
+from mta.services.deliverability_check import DeliverabilityService
 from mta.services.domains import DomainService
 from mta.services.event_feed import EventFeed
 from mta.services.identity import TokenService
@@ -186,10 +187,20 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
             max_seconds=settings.http.max_send_build_seconds,
         ),
     )
+    asm_groups = AsmGroupService(sessions, clock)
+    deliverability = DeliverabilityService(
+        domains,
+        core.resolver,
+        asm_groups,
+        smtp_hostname=settings.smtp.hostname,
+        source_address="",  # no setting binds outbound mail to an address: the system picks
+        one_click_base_url=tracker.base_url,
+    )
     return Services(
         accounts=AccountService(sessions, clock),
         api_keys=ApiKeyService(sessions, clock),
         domains=domains,
+        deliverability=deliverability,
         templates=templates,
         messages=MessageService(sessions),
         events=EventFeed(sessions),
@@ -200,7 +211,7 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
         queue=QueueControl(core.spool, core.scheduler, core.bus, layout.held_file, clock),
         batches=batches,
         suppressions=suppressions,
-        asm_groups=AsmGroupService(sessions, clock),
+        asm_groups=asm_groups,
         stats=StatsService(sessions, clock),
         tracking=TrackingService(sessions, core.bus, tracker),
         users=UserService(sessions, clock),

@@ -29,6 +29,7 @@ class DnsRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     priority: int | None = None
     valid: bool | None = None
     reason: str | None = None
+    found: list[str] | None = None  # what DNS answered at `host` when verified
 
 
 class DkimKey(msgspec.Struct, frozen=True):
@@ -98,7 +99,7 @@ def expected_records(
     ]
 
 
-def _tags(value: str) -> dict[str, str]:
+def record_tags(value: str) -> dict[str, str]:
     tags = {}
     for part in value.split(";"):
         name, sep, tag_value = part.partition("=")
@@ -114,7 +115,7 @@ def _spf_terms(value: str) -> list[str]:
 def _txt_matches(record: DnsRecord, published: str) -> bool:
     if record.purpose == "spf":
         return _spf_terms(published) == _spf_terms(record.value)
-    want, have = _tags(record.value), _tags(published)
+    want, have = record_tags(record.value), record_tags(published)
     if record.purpose == "dkim":
         return have.get("p") == want["p"] and have.get("v", "DKIM1") == "DKIM1"
     if not re.match(r"v\s*=\s*DMARC1\s*(;|$)", published):  # RFC 7489 6.3: first, exact

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mta.core.clock import Clock, SystemClock
-from mta.core.dns import DnsError, Resolver
+from mta.core.dns import DnsError, NxDomain, Resolver
 from mta.core.errors import Conflict, NotFound, ValidationError
 from mta.core.model import new_id
 from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
@@ -114,12 +114,19 @@ class DomainService:
         self._sending.clear()
         return self.view(row)
 
-    async def list(self, account_id: str) -> list[DomainView]:
+    async def list(
+        self, account_id: str, limit: int | None = None, offset: int = 0
+    ) -> list[DomainView]:
+        """The account's domains, oldest first; a page of them with `limit` and `offset`."""
+        statement = (
+            select(Domain)
+            .where(Domain.account_id == account_id)
+            .order_by(Domain.created_at, Domain.id)
+            .offset(offset)
+            .limit(limit)
+        )
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(Domain).where(Domain.account_id == account_id).order_by(Domain.created_at)
-            )
-            return [self.view(row) for row in rows]
+            return [self.view(row) for row in await session.scalars(statement)]
 
     async def get_row(self, account_id: str, domain_id: str) -> Domain:
         async with self._sessions() as session:
@@ -159,12 +166,14 @@ class DomainService:
                 ]
             else:
                 published = await self._resolver.txt(record.host)
+        except NxDomain:  # the name does not exist: no record there, as with no data
+            published = []
         except DnsError as exc:
             return msgspec.structs.replace(
                 record, valid=False, reason=f"lookup failed: {exc.__class__.__name__}"
             )
         valid, reason = check_record(record, published)
-        return msgspec.structs.replace(record, valid=valid, reason=reason)
+        return msgspec.structs.replace(record, valid=valid, reason=reason, found=published)
 
     async def sending_domain(self, account_id: str, domain: str) -> Domain | None:
         """The account's domain row, cached briefly: intake asks for every message."""

@@ -45,6 +45,9 @@ class FakeResolver:
             raise answer
         return answer
 
+    async def ptr(self, address: str) -> list[str]:
+        raise NxDomain(address)
+
 
 def mx(*pairs: tuple[int, str]) -> list[MxRecord]:
     return [MxRecord(preference, host) for preference, host in pairs]

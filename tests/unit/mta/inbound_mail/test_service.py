@@ -58,6 +58,9 @@ class Dns:
     async def addresses(self, name: str) -> list[str]:
         raise NxDomain(name)
 
+    async def ptr(self, address: str) -> list[str]:
+        raise NxDomain(address)
+
 
 @dataclass
 class World:
