@@ -28,6 +28,7 @@ from mta.webhooks.oauth import (
     store_oauth,
     stored_oauth,
 )
+from mta.webhooks.sendgrid_format import sendgrid_body
 
 EVENT_ALIASES = {"spamreport": "spam_report"}
 
@@ -87,7 +88,7 @@ class DeliveryDetail(DeliveryView, kw_only=True):
     """One delivery with its event and what its last attempt sent and got back: the headers
     (signatures; an OAuth token hidden) and the start of the receiver's answer."""
 
-    payload: str  # the event as posted (a SendGrid-format POST carries it in an array)
+    payload: str  # the event as posted (SendGrid format: in an array, with other events)
     request_headers: dict[str, str] | None = None
     response_body: str | None = None
 
@@ -152,11 +153,11 @@ def _delivery_view(row: WebhookDelivery) -> DeliveryView:
     )
 
 
-def _delivery_detail(row: WebhookDelivery) -> DeliveryDetail:
+def _delivery_detail(row: WebhookDelivery, format: str) -> DeliveryDetail:
     exchange = exchange_from(row.last_exchange)
     return DeliveryDetail(
         **msgspec.structs.asdict(_delivery_view(row)),
-        payload=row.payload,
+        payload=sendgrid_body([row.payload]) if format == "sendgrid" else row.payload,
         request_headers=exchange.headers if exchange is not None else None,
         response_body=exchange.response if exchange is not None else None,
     )
@@ -346,7 +347,8 @@ class WebhookService:
         """One delivery of the account's webhook, with its last attempt's request and answer."""
         async with self._sessions() as session:
             row = await _owned_delivery(session, account_id, webhook_id, delivery_id)
-            return _delivery_detail(row)
+            hook = await _owned(session, account_id, webhook_id)
+            return _delivery_detail(row, hook.format)
 
     async def redeliver(self, account_id: str, webhook_id: str, delivery_id: str) -> DeliveryView:
         """Make a delivery pending again with a fresh retry schedule (the same event id)."""

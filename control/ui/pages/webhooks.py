@@ -211,54 +211,53 @@ async def change_webhook(
     return Redirect(f"/ui/webhooks/{webhook_id}?done=saved", status_code=303)
 
 
-async def changed(
-    request: AnyRequest, services: Services, scope: str, change: Change, where: str
-) -> Any:
-    """Check the caller and its `scope`, make `change` to the account's webhook, and
-    redirect to `where` (formatted with the form's fields); another account's is a 404."""
+async def changed(request: AnyRequest, services: Services, scope: str, change: Change) -> Any:
+    """Check the caller and its `scope`, make `change` to the account's webhook and redirect
+    to the page it names; another account's webhook is a 404 page."""
     checked = await changer(request, services, scope)
     if not isinstance(checked, tuple):
         return checked
     caller, form = checked
     try:
-        await change(caller.principal.account_id, form)
+        where = await change(caller.principal.account_id, form)
     except NotFound:
         return missing(caller)
-    return Redirect(where.format(**form), status_code=303)
+    return Redirect(where, status_code=303)
 
 
 @post("/webhooks/{webhook_id:str}/enabled", status_code=303)
 async def switch_webhook(
     request: AnyRequest, services: NamedDependency[Services], webhook_id: FromPath[str]
 ) -> Any:
-    async def change(account: str, form: dict[str, str]) -> None:
-        form["done"] = "enabled" if form.get("enabled") == "true" else "disabled"
-        changes = WebhookChanges(enabled=form["done"] == "enabled")
-        await services.webhooks.update(account, webhook_id, changes)
+    async def change(account: str, form: dict[str, str]) -> str:
+        enabled = form.get("enabled") == "true"
+        await services.webhooks.update(account, webhook_id, WebhookChanges(enabled=enabled))
+        back = "/ui/webhooks" if form.get("from") == "list" else f"/ui/webhooks/{webhook_id}"
+        return f"{back}?done={'enabled' if enabled else 'disabled'}"
 
-    to_list = (await posted_lists(request)).get("from") == ["list"]
-    where = "/ui/webhooks?done={done}" if to_list else f"/ui/webhooks/{webhook_id}?done={{done}}"
-    return await changed(request, services, UPDATE, change, where)
+    return await changed(request, services, UPDATE, change)
 
 
 @post("/webhooks/{webhook_id:str}/delete", status_code=303)
 async def delete_webhook(
     request: AnyRequest, services: NamedDependency[Services], webhook_id: FromPath[str]
 ) -> Any:
-    async def change(account: str, form: dict[str, str]) -> None:
+    async def change(account: str, form: dict[str, str]) -> str:
         await services.webhooks.delete(account, webhook_id)
+        return "/ui/webhooks?done=deleted"
 
-    return await changed(request, services, DELETE, change, "/ui/webhooks?done=deleted")
+    return await changed(request, services, DELETE, change)
 
 
 @post("/webhooks/{webhook_id:str}/test", status_code=303)
 async def send_test(
     request: AnyRequest, services: NamedDependency[Services], webhook_id: FromPath[str]
 ) -> Any:
-    async def change(account: str, form: dict[str, str]) -> None:
+    async def change(account: str, form: dict[str, str]) -> str:
         await services.webhooks.send_test(account, webhook_id)
+        return f"/ui/webhooks/{webhook_id}?done=test"
 
-    return await changed(request, services, UPDATE, change, f"/ui/webhooks/{webhook_id}?done=test")
+    return await changed(request, services, UPDATE, change)
 
 
 @post("/webhooks/{webhook_id:str}/rotate", status_code=200)
@@ -321,6 +320,7 @@ async def delivery_page(
         hook=hook,
         delivery=found,
         row=delivery_row(found),
+        next_attempt=when(found.next_attempt_at),
         body=bounded(found.payload),
         error=error,
         done=done,

@@ -26,7 +26,8 @@ DONE = {  # what a redirect after a change says (a fixed text per key: nothing i
 }
 
 
-Change = Callable[[str, dict[str, str]], Awaitable[object]]  # (account, form): a change
+# A change to make: (account, form) → the page to go back to.
+Change = Callable[[str, dict[str, str]], Awaitable[str]]
 
 
 class Target(msgspec.Struct, frozen=True):
