@@ -22,6 +22,7 @@ from control.services import Services
 from mta.core.errors import ValidationError
 from mta.services.identity import Principal
 from mta.webhooks import (
+    DeliveryDetail,
     DeliveryPage,
     DeliveryQuery,
     DeliveryView,
@@ -53,7 +54,12 @@ async def create_webhook(
 ) -> WebhookView:
     body = await read_body(request, WebhookCreate)
     return await services.webhooks.create(
-        principal.account_id, body.url, body.enabled_events, body.format, oauth_input(body)
+        principal.account_id,
+        body.url,
+        body.enabled_events,
+        body.format,
+        oauth_input(body),
+        enabled=body.enabled,
     )
 
 
@@ -134,6 +140,16 @@ async def list_deliveries(
     return await services.webhooks.deliveries(principal.account_id, webhook_id, query)
 
 
+@get("/v3/user/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}", opt={"scope": READ})
+async def get_delivery(
+    webhook_id: FromPath[str],
+    delivery_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> DeliveryDetail:
+    return await services.webhooks.delivery(principal.account_id, webhook_id, delivery_id)
+
+
 @post(
     "/v3/user/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/redeliver",
     status_code=202,
@@ -206,6 +222,7 @@ ROUTES = [
     rotate_secret,
     test_webhook,
     list_deliveries,
+    get_delivery,
     redeliver,
     get_event_settings,
     update_event_settings,

@@ -78,6 +78,7 @@ OAuthField = str | None | msgspec.UnsetType
 class WebhookCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: str
     enabled_events: list[str]
+    enabled: bool = True
     format: Literal["scaisend", "sendgrid"] = "scaisend"
     oauth_client_id: OAuthField = msgspec.UNSET
     oauth_client_secret: OAuthField = msgspec.UNSET

@@ -24,7 +24,7 @@ PAGES = (
     Page("api-keys", "API keys", scope="api_keys.read", built=True),
     Page("templates", "Templates", scope="templates.read"),
     Page("suppressions", "Suppressions", scope="suppression.read"),
-    Page("webhooks", "Webhooks", scope="user.webhooks.event.settings.read"),
+    Page("webhooks", "Webhooks", scope="user.webhooks.event.settings.read", built=True),
     Page("queue", "Queue", admin=True),
     Page("members", "Members", admin=True, built=True),
     Page("accounts", "Accounts", operator=True, built=True),

@@ -204,6 +204,9 @@ class WebhookDelivery(Base):
     claim_token: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[float] = mapped_column(Float, default=0.0)
     last_attempt_at: Mapped[float | None] = mapped_column(Float, default=None)
+    # Webhooks: the last attempt's request headers, event count and answer (JSON of
+    # mta.webhooks.jobs.Exchange, bounded), for the delivery log.
+    last_exchange: Mapped[str | None] = mapped_column(Text, default=None)
     __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),)
 
 

@@ -9,6 +9,7 @@ from mta.webhooks.oauth import OAuthInput
 from mta.webhooks.sender import WebhookSender
 from mta.webhooks.sendgrid_settings import SendGridEventWebhook, SignedView
 from mta.webhooks.service import (
+    DeliveryDetail,
     DeliveryPage,
     DeliveryQuery,
     DeliveryView,
@@ -18,6 +19,7 @@ from mta.webhooks.service import (
 )
 
 __all__ = [
+    "DeliveryDetail",
     "DeliveryPage",
     "DeliveryQuery",
     "DeliveryView",

@@ -37,6 +37,7 @@ class Answer(msgspec.Struct, frozen=True):
     error: str | None
     seconds: float
     token_refused: bool = False
+    body_start: bytes | None = None  # the answer's first bytes (up to 4 KB)
 
     @property
     def delivered(self) -> bool:
@@ -154,7 +155,8 @@ class WebhookClient:
                 refused = oauth and refuses_token(
                     response.status, response.headers.get("www-authenticate", ""), start
                 )
-                return Answer(response.status, None, time.monotonic() - started, refused)
+                took = time.monotonic() - started
+                return Answer(response.status, None, took, refused, start)
         except TimeoutError:
             return Answer(None, f"no answer within {self._timeout:g} s", self._timeout)
         except (aiohttp.ClientError, OSError) as exc:

@@ -30,6 +30,39 @@ def next_attempt_delay(attempts: int, schedule: list[int]) -> int | None:
     return schedule[attempts - 1] if attempts <= len(schedule) else None
 
 
+RESPONSE_EXCERPT = 1024  # characters of a receiver's answer the delivery log keeps
+HIDDEN = "(hidden)"
+
+
+class Exchange(msgspec.Struct, frozen=True, kw_only=True):
+    """What the delivery log keeps of one attempt: the headers posted (an OAuth bearer token
+    hidden), how many events the POST carried, and the start of the receiver's answer."""
+
+    headers: dict[str, str]
+    events: int
+    response: str | None = None
+
+
+def exchange_of(headers: dict[str, str], events: int, answer_start: bytes | None) -> str:
+    """An attempt as the JSON the outbox row keeps, bounded whatever the receiver sent."""
+    shown = {k: HIDDEN if k.lower() == "authorization" else v for k, v in headers.items()}
+    response = None
+    if answer_start is not None:
+        response = answer_start[: RESPONSE_EXCERPT * 4].decode("utf-8", "replace")
+        response = response[:RESPONSE_EXCERPT]
+    return msgspec.json.encode(Exchange(headers=shown, events=events, response=response)).decode()
+
+
+def exchange_from(text: str | None) -> Exchange | None:
+    """The stored attempt, or None before the first (or from before it was kept)."""
+    if not text:
+        return None
+    try:
+        return msgspec.json.decode(text, type=Exchange)
+    except msgspec.DecodeError:
+        return None
+
+
 class Batching(msgspec.Struct, frozen=True):
     """How SendGrid-format rows are batched: up to `size` a POST, or fewer once the oldest
     has waited `seconds`."""

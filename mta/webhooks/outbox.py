@@ -58,6 +58,7 @@ class Outcome(msgspec.Struct, frozen=True):
     error: str | None
     at: float
     next_attempt_at: float
+    exchange: str | None = None  # JSON of mta.webhooks.jobs.Exchange
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -260,6 +261,7 @@ RECORD = (
         last_error=bindparam("b_error"),
         last_attempt_at=bindparam("b_at"),
         next_attempt_at=bindparam("b_next"),
+        last_exchange=bindparam("b_exchange"),
         claim_token=None,
         claimed_until=None,
     )
@@ -277,6 +279,7 @@ def outcome_params(outcome: Outcome) -> dict[str, Any]:
         "b_error": o.error,
         "b_at": o.at,
         "b_next": o.next_attempt_at,
+        "b_exchange": o.exchange,
     }
 
 

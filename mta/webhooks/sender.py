@@ -27,7 +27,7 @@ from mta.core.metrics import Metrics
 from mta.db.models import WebhookDelivery
 from mta.db.write_turns import WriteTurns
 from mta.webhooks.http_client import ERROR_LIMIT, Answer, WebhookClient
-from mta.webhooks.jobs import Job, next_attempt_delay, signed
+from mta.webhooks.jobs import Job, exchange_of, next_attempt_delay, signed
 from mta.webhooks.oauth import OAuthClient
 from mta.webhooks.oauth_tokens import OAuthTokens, TokenError
 from mta.webhooks.outbox import IDLE_POLL_SECONDS, Ask, Outbox, Outcome
@@ -38,6 +38,13 @@ from mta.webhooks.transport import PinnedTransport
 log = logging.getLogger(__name__)
 START_CONCURRENCY = 4  # POSTs in flight to a webhook not yet paced
 SLOW_ANSWER_SECONDS = 2.0  # an answer this slow halves the webhook's concurrency
+
+
+class Attempt(msgspec.Struct, frozen=True):
+    """One POST as the delivery log sees it: the receiver's answer and the headers sent."""
+
+    answer: Answer
+    headers: dict[str, str]
 
 
 class Lane:
@@ -220,14 +227,15 @@ class WebhookSender:
                 await self._outbox.release([job])
                 return
             async with self._slots:
-                answer = await self.post(job)
+                attempt = await self.post(job)
+            answer = attempt.answer
             before, lane.pace = (
                 lane.pace,
                 paced(lane.pace, self._rule, answer.delivered, answer.seconds),
             )
             if lane.pace.limit < before.limit:
                 self._shed(lane)
-            self._outcomes_due.add(self._outcomes(job, answer))
+            self._outcomes_due.add(self._outcomes(job, attempt))
             self.wake()
             self._note(job, answer)
         except Exception:
@@ -235,21 +243,25 @@ class WebhookSender:
 
     async def deliver(self, job: Job, retry: bool = True) -> None:
         """Post one job and write its outcome before returning (tests, test POSTs)."""
-        answer = await self.post(job)
-        await self._outbox.record(self._outcomes(job, answer, retry))
-        self._note(job, answer)
+        attempt = await self.post(job)
+        await self._outbox.record(self._outcomes(job, attempt, retry))
+        self._note(job, attempt.answer)
 
-    async def post(self, job: Job) -> Answer:
+    async def post(self, job: Job) -> Attempt:
         """One signed POST; a failed OAuth token fetch, or any error the attempt raised, is an
         unanswered POST with its reason (a failed attempt, retried on the schedule)."""
+        headers: dict[str, str] = {}
         try:
-            return await self._post(job)
+            return Attempt(await self._post(job, headers), headers)
         except Exception as exc:
             log.exception("event=webhook_attempt_failed webhook=%s", job.target.webhook_id)
-            return Answer(None, f"{exc.__class__.__name__}: {exc}"[:ERROR_LIMIT], 0.0)
+            failed = Answer(None, f"{exc.__class__.__name__}: {exc}"[:ERROR_LIMIT], 0.0)
+            return Attempt(failed, headers)
 
-    async def _post(self, job: Job) -> Answer:
-        body, headers = signed(job, self._clock.time())
+    async def _post(self, job: Job, headers: dict[str, str]) -> Answer:
+        """POST `job`, filling `headers` with what is sent (kept by the delivery log)."""
+        body, made = signed(job, self._clock.time())
+        headers.update(made)
         oauth = job.target.oauth
         if oauth is not None:
             try:
@@ -284,8 +296,10 @@ class WebhookSender:
 
     # -- outcomes ---------------------------------------------------------------------------
 
-    def _outcomes(self, job: Job, answer: Answer, retry: bool = True) -> list[Outcome]:
+    def _outcomes(self, job: Job, attempt: Attempt, retry: bool = True) -> list[Outcome]:
+        answer = attempt.answer
         now, error = self._clock.time(), failure_reason(answer)
+        exchange = exchange_of(attempt.headers, len(job.rows), answer.body_start)
         schedule = self._settings.retry_schedule_seconds if retry else []
         outcomes = []
         for row in job.rows:
@@ -294,7 +308,9 @@ class WebhookSender:
             state = "delivered" if answer.delivered else "failed" if delay is None else "pending"
             later = now + delay if state == "pending" and delay else now
             outcomes.append(
-                Outcome(row.id, job.token, state, attempts, answer.status, error, now, later)
+                Outcome(
+                    row.id, job.token, state, attempts, answer.status, error, now, later, exchange
+                )
             )
         return outcomes
 

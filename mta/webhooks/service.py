@@ -19,6 +19,7 @@ from mta.core.model import new_id
 from mta.db.models import Webhook, WebhookDelivery
 from mta.webhooks import oauth as webhook_oauth
 from mta.webhooks.guard import check_url
+from mta.webhooks.jobs import exchange_from
 from mta.webhooks.oauth import (
     Given,
     OAuthClient,
@@ -27,6 +28,7 @@ from mta.webhooks.oauth import (
     store_oauth,
     stored_oauth,
 )
+from mta.webhooks.sendgrid_format import sendgrid_body
 
 EVENT_ALIASES = {"spamreport": "spam_report"}
 
@@ -79,6 +81,16 @@ class DeliveryView(msgspec.Struct, kw_only=True):
     last_status: int | None
     last_error: str | None
     next_attempt_at: float | None
+    events: int | None = None  # events the last attempt's POST carried (a SendGrid batch)
+
+
+class DeliveryDetail(DeliveryView, kw_only=True):
+    """One delivery with its event and what its last attempt sent and got back: the headers
+    (signatures; an OAuth token hidden) and the start of the receiver's answer."""
+
+    payload: str  # the event as posted (SendGrid format: in an array, with other events)
+    request_headers: dict[str, str] | None = None
+    response_body: str | None = None
 
 
 class DeliveryQuery(msgspec.Struct, kw_only=True):
@@ -125,6 +137,7 @@ def _view(row: Webhook, with_secret: bool = False) -> WebhookView:
 
 
 def _delivery_view(row: WebhookDelivery) -> DeliveryView:
+    exchange = exchange_from(row.last_exchange)
     return DeliveryView(
         id=row.id,
         event_id=row.event_id,
@@ -136,6 +149,17 @@ def _delivery_view(row: WebhookDelivery) -> DeliveryView:
         last_status=row.last_status,
         last_error=row.last_error,
         next_attempt_at=row.next_attempt_at if row.state == "pending" else None,
+        events=exchange.events if exchange is not None else None,
+    )
+
+
+def _delivery_detail(row: WebhookDelivery, format: str) -> DeliveryDetail:
+    exchange = exchange_from(row.last_exchange)
+    return DeliveryDetail(
+        **msgspec.structs.asdict(_delivery_view(row)),
+        payload=sendgrid_body([row.payload]) if format == "sendgrid" else row.payload,
+        request_headers=exchange.headers if exchange is not None else None,
+        response_body=exchange.response if exchange is not None else None,
     )
 
 
@@ -200,6 +224,7 @@ class WebhookService:
         enabled_events: list[str],
         format: str = "scaisend",
         oauth: OAuthInput | None = None,
+        enabled: bool = True,
     ) -> WebhookView:
         row = Webhook(
             id=new_id(),
@@ -207,7 +232,7 @@ class WebhookService:
             url=self.check_url(url),
             enabled_events=normalise_events(enabled_events),
             signing_secret=secrets.token_urlsafe(32),
-            enabled=True,
+            enabled=enabled,
             created_at=self._clock.time(),
             format=format,
         )
@@ -318,13 +343,17 @@ class WebhookService:
             ),
         )  # fmt: skip
 
+    async def delivery(self, account_id: str, webhook_id: str, delivery_id: str) -> DeliveryDetail:
+        """One delivery of the account's webhook, with its last attempt's request and answer."""
+        async with self._sessions() as session:
+            row = await _owned_delivery(session, account_id, webhook_id, delivery_id)
+            hook = await _owned(session, account_id, webhook_id)
+            return _delivery_detail(row, hook.format)
+
     async def redeliver(self, account_id: str, webhook_id: str, delivery_id: str) -> DeliveryView:
         """Make a delivery pending again with a fresh retry schedule (the same event id)."""
         async with self._sessions() as session, session.begin():
-            await _owned(session, account_id, webhook_id)
-            row = await session.get(WebhookDelivery, delivery_id)
-            if row is None or row.webhook_id != webhook_id:
-                raise NotFound("webhook delivery not found")
+            row = await _owned_delivery(session, account_id, webhook_id, delivery_id)
             if row.state == "sending":
                 raise Conflict("the delivery is being sent now")
             row.state, row.attempts, row.next_attempt_at = "pending", 0, 0.0
@@ -341,4 +370,15 @@ async def _owned(session: AsyncSession, account_id: str, webhook_id: str) -> Web
     row = await session.get(Webhook, webhook_id)
     if row is None or row.account_id != account_id:
         raise NotFound("webhook not found")
+    return row
+
+
+async def _owned_delivery(
+    session: AsyncSession, account_id: str, webhook_id: str, delivery_id: str
+) -> WebhookDelivery:
+    """A delivery of the account's webhook; any other is as absent as a missing one."""
+    await _owned(session, account_id, webhook_id)
+    row = await session.get(WebhookDelivery, delivery_id)
+    if row is None or row.webhook_id != webhook_id:
+        raise NotFound("webhook delivery not found")
     return row

@@ -79,6 +79,15 @@ def test_manage_test_rotate_deliveries_and_redeliver(
         return bool(rows) and rows[0]["attempts"] >= 1 and rows[0]["last_status"] == 500
 
     wait_until(failed_once, "the failed attempt to be recorded")
+    # One delivery (the receiver still answers 500): its event, what was sent and got back.
+    detail_path = f"{HOOKS}/{hook['id']}/deliveries/{failing['id']}"
+    detail = admin(scaisend, token, "GET", detail_path).json()
+    assert json.loads(detail["payload"])["event_id"] == failing["event_id"]
+    assert detail["last_status"] == 500 and detail["events"] == 1
+    assert detail["response_body"] == '{"ok": true}'
+    assert detail["request_headers"]["X-ScaiSend-Signature"] in {
+        d.headers["x-scaisend-signature"] for d in receiver.deliveries
+    }
     page = admin(scaisend, token, "GET", f"{HOOKS}/{hook['id']}/deliveries?limit=1").json()
     assert [r["id"] for r in page["result"]] == [failing["id"]]
     assert page["_metadata"] == {"count": 2, "limit": 1, "offset": 0, "next_offset": 1}
@@ -120,6 +129,7 @@ def test_another_account_sees_none_of_it(
         ("POST", f"{base}/rotate", None),
         ("POST", f"{base}/test", None),
         ("GET", f"{base}/deliveries", None),
+        ("GET", f"{base}/deliveries/{test['id']}", None),
         ("POST", f"{base}/deliveries/{test['id']}/redeliver", None),
         ("DELETE", base, None),
     ):
@@ -133,6 +143,9 @@ def test_another_account_sees_none_of_it(
         scaisend, mine, "POST", f"{HOOKS}/{other['id']}/deliveries/{test['id']}/redeliver"
     )
     assert moved.status_code == 404
+    shown = admin(scaisend, mine, "GET", f"{HOOKS}/{other['id']}/deliveries/{test['id']}")
+    assert shown.status_code == 404
+    assert admin(scaisend, mine, "GET", f"{base}/deliveries/{test['id']}").status_code == 200
     assert admin(scaisend, mine, "GET", base).json()["enabled"] is True
     assert admin(scaisend, mine, "DELETE", base).status_code == 204
     assert admin(scaisend, mine, "GET", base).status_code == 404

@@ -28,6 +28,7 @@ class WebhookReceiver:
         """`keep_alive`: answer in HTTP/1.1 and keep the connection open for the next POST."""
         self.deliveries: list[Delivery] = []
         self.status = 200
+        self.answer = b'{"ok": true}'  # the body of every answer
         self.delay = 0.0  # seconds to wait before answering (a slow receiver)
         # Checks the Authorization header (an OAuth bearer token); False answers 401.
         self.authorize: Callable[[str | None], bool] | None = None
@@ -45,7 +46,7 @@ class WebhookReceiver:
                 if length < 0 or len(body) < length:
                     return  # the sender died mid-request (a killed node): nothing arrived
                 with lock:
-                    status, delay = receiver.status, receiver.delay
+                    status, delay, answer = receiver.status, receiver.delay, receiver.answer
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     check = receiver.authorize
                     if check is not None and not check(headers.get("authorization")):
@@ -56,9 +57,9 @@ class WebhookReceiver:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", "12")
+                    self.send_header("Content-Length", str(len(answer)))
                     self.end_headers()
-                    self.wfile.write(b'{"ok": true}')
+                    self.wfile.write(answer)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the sender gave up waiting (its timeout, or it stopped)
 

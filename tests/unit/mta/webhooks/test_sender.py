@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 
 from mta.db.models import WebhookDelivery
-from mta.webhooks.jobs import sign
+from mta.webhooks.jobs import RESPONSE_EXCERPT, exchange_from, sign
 from mta.webhooks.pacing import QUEUE_ROUNDS
 from mta.webhooks.sender import START_CONCURRENCY
 from tests.support.webhook_outbox import SETTINGS, add_hook, rows, sender
@@ -177,3 +177,23 @@ async def test_a_receiver_that_is_down_keeps_its_schedule_and_a_small_footprint(
     # A failing webhook's limit falls to one: it holds at most QUEUE_ROUNDS claims then (and
     # its first limit's worth, START_CONCURRENCY, before the first answer came back).
     assert 0 < most_claimed <= QUEUE_ROUNDS * START_CONCURRENCY
+
+
+async def test_the_log_keeps_what_was_posted_and_the_start_of_the_answer(
+    sessions: Any, receiver: WebhookReceiver
+) -> None:
+    await add_hook(sessions, receiver.url, 1)
+    receiver.status, receiver.answer = 503, b"<h1>down</h1>" + b"x" * 5000
+    posting = sender(sessions)
+    try:
+        [job] = await posting.claim()
+        await posting.deliver(job)
+    finally:
+        await posting.stop()
+    [row] = await rows(sessions)
+    kept = exchange_from(row.last_exchange)
+    assert kept is not None and kept.events == 1
+    [posted] = receiver.deliveries
+    assert kept.headers["X-ScaiSend-Signature"] == posted.headers["x-scaisend-signature"]
+    assert kept.response is not None and kept.response.startswith("<h1>down</h1>xxx")
+    assert len(kept.response) == RESPONSE_EXCERPT
