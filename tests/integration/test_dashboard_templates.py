@@ -34,17 +34,22 @@ def server(make_module_server: Callable[..., ScaisendServer]) -> ScaisendServer:
     return made
 
 
-def api(server: ScaisendServer, account: str, method: str, path: str, body: Any = None) -> Any:
-    found = admin(server, server.token(account), method, path, body)
-    return found
+def api(
+    server: ScaisendServer, account: str, method: str, path: str, body: Any = None
+) -> httpx.Response:
+    return admin(server, server.token(account), method, path, body)
+
+
+def created_at(path: str) -> tuple[str, str | None]:
+    """The template id (and version id) a path names."""
+    match = LOCATION.match(path)
+    assert match is not None, path
+    return match.group(1), match.group(2)
 
 
 def created(response: httpx.Response) -> tuple[str, str | None]:
-    """The template id (and version id) a form's redirect names."""
     assert response.status_code == 303, response.text
-    match = LOCATION.match(response.headers["location"])
-    assert match is not None, response.headers["location"]
-    return match.group(1), match.group(2)
+    return created_at(response.headers["location"])
 
 
 def new_template(client: httpx.Client, name: str) -> str:
@@ -241,7 +246,7 @@ def test_a_user_creates_edits_previews_saves_and_activates(server: ScaisendServe
         page.get_by_label("Version name").fill("Draft 2")
         page.get_by_label("Subject").fill("Hi")
         page.get_by_role("button", name="Create version").click()
-        template_id, version_id = LOCATION.match(page.url.split(server.base_url, 1)[1]).groups()  # type: ignore[union-attr]
+        template_id, version_id = created_at(page.url.removeprefix(server.base_url))
         page.get_by_label("Subject").fill("Welcome {{first_name}}")
         page.get_by_label("Test data (JSON)").fill(DATA)
         page.get_by_label("HTML content").fill(GREETING)

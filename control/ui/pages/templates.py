@@ -96,8 +96,16 @@ async def template_list(
     )
     listed = shown(found.templates, paging, query)
     active = {t.id: active_version(t) for t in listed.items}
-    context = {"listed": listed, "active": active, "errors": errors or {}, "form": form or {}}
-    return page("templates.html", caller, status, current=SLUG, **context)
+    return page(
+        "templates.html",
+        caller,
+        status,
+        current=SLUG,
+        listed=listed,
+        active=active,
+        errors=errors or {},
+        form=form or {},
+    )
 
 
 @post("/templates", status_code=303)
@@ -147,9 +155,15 @@ async def template_detail(
         return not_found(caller)
     query = dict(request.query_params)
     versions = shown_from_all(found.versions, paging_of(query), query)
-    context = {"versions": versions, "errors": errors or {}, "form": form or {}}
     return page(
-        "templates_detail.html", caller, status, current=SLUG, template=found, **context
+        "templates_detail.html",
+        caller,
+        status,
+        current=SLUG,
+        template=found,
+        versions=versions,
+        errors=errors or {},
+        form=form or {},
     )
 
 
