@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.support.api import admin
-from tests.support.dashboard import add_user, browser_on, post_form, signed_in
+from tests.support.dashboard import HIDDEN_TOKEN, add_user, browser_on, post_form, signed_in
 from tests.support.server import ScaisendServer
 
 SRCDOC = re.compile(r'<iframe sandbox="" [^>]*srcdoc="([^"]*)"')
@@ -31,6 +31,7 @@ def server(make_module_server: Callable[..., ScaisendServer]) -> ScaisendServer:
     add_user(made, "--account", "acme", "--email", "help@acme.example", "--role", "support")
     add_user(made, "--account", "globex", "--email", "bo@globex.example", "--role", "admin")
     add_user(made, "--account", "paged", "--email", "pat@paged.example", "--role", "developer")
+    add_user(made, "--operator", "--email", "op@scaisend.example")
     return made
 
 
@@ -196,6 +197,21 @@ def test_another_accounts_templates_are_not_found(server: ScaisendServer) -> Non
         answer = post_form(bo, path, fields)
         assert answer.status_code == 404 and "Hello Ada" not in answer.text, path
     assert api(server, "acme", "GET", f"/v3/templates/{template_id}").json() == before
+
+
+def test_the_operator_switched_into_an_account_works_on_its_templates(
+    server: ScaisendServer,
+) -> None:
+    op = signed_in(server, "op@scaisend.example")
+    assert op.get("/ui/templates").headers["location"] == "/ui/accounts"  # none chosen yet
+    token = HIDDEN_TOKEN.search(op.get("/ui/accounts").text)  # /ui/ sends it there first
+    assert token is not None
+    switch = {"csrf_token": token.group(1), "account": "globex"}
+    assert op.post("/ui/accounts/switch", data=switch).status_code == 303
+    template_id = new_template(op, "Made by the operator")
+    found = api(server, "globex", "GET", f"/v3/templates/{template_id}")
+    assert found.json()["name"] == "Made by the operator"
+    assert api(server, "acme", "GET", f"/v3/templates/{template_id}").status_code == 404
 
 
 def test_a_support_user_sees_no_templates_and_may_change_none(server: ScaisendServer) -> None:
