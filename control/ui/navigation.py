@@ -22,7 +22,7 @@ PAGES = (
     Page("activity", "Activity", scope="messages.read"),
     Page("domains", "Domains", admin=True, built=True),
     Page("api-keys", "API keys", scope="api_keys.read", built=True),
-    Page("templates", "Templates", scope="templates.read"),
+    Page("templates", "Templates", scope="templates.read", built=True),
     Page("suppressions", "Suppressions", scope="suppression.read"),
     Page("webhooks", "Webhooks", scope="user.webhooks.event.settings.read", built=True),
     Page("queue", "Queue", admin=True),

@@ -23,6 +23,7 @@ from mta.services.domains import DomainService
 from mta.services.identity import Principal
 from mta.services.templates import TemplateService, VersionView
 from mta.submission.envelope import Job, Origin, Part, envelope_for, smtp_origin
+from mta.submission.preview import Preview, PreviewSource, preview_version
 from mta.submission.schedule import BatchCheck, check_schedule, require_batch, schedule, send_time
 from mta.submission.send_request.attachments import check_total_size, prepare_attachments
 from mta.submission.send_request.build_budget import (
@@ -54,6 +55,7 @@ from queue_store import QueueStore, SpoolUnavailable
 from queue_store.entries import Envelope, QueueEntry, RecipientState
 
 log = logging.getLogger(__name__)
+PREVIEW_CACHE = 16
 UNVERIFIED_SENDER = (
     "The from address does not match a verified Sender Identity. Mail cannot "
     "be sent until this error is resolved."
@@ -90,7 +92,14 @@ class Intake:
         self._templates = templates
         self._signers = SignerCache()
         self._compiled = CompiledTemplates(limits=render_limits)
+        # Previews have their own few: an editor's every keystroke must not evict sends'.
+        self._previews = CompiledTemplates(size=PREVIEW_CACHE, limits=render_limits)
         self._build_limits = build_limits or BuildLimits()
+
+    async def preview(self, source: PreviewSource) -> Preview:
+        """A version's parts rendered with its test data as a send would render them, within
+        the same render limits, in a worker thread (the dashboard's template preview)."""
+        return await asyncio.to_thread(preview_version, source, self._previews)
 
     async def authorise_sender(self, principal: Principal, address: str, field: str) -> Domain:
         """The account's domain for `address`; live keys need it verified."""
