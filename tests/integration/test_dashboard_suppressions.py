@@ -51,18 +51,23 @@ def api(world: World, method: str, path: str, body: Any = None, token: str = "")
     return answer.json() if answer.content else None
 
 
+def api_list(server: ScaisendServer, token: str, name: str) -> list[Any]:
+    return list(admin(server, token, "GET", f"/v3/suppression/{name}").json())
+
+
 def fill_the_lists(server: ScaisendServer, token: str, dns: Any, reject: dict[str, str]) -> None:
     """Real bounces from the sink (live key) and the simulator's follow-ups (test key)."""
     set_up_account(server, dns, token)
     reject.update(REJECTS)
-    live, test = new_key(server, token, ["mail.send"]), new_key(server, token, ["mail.send"], "test")
+    live = new_key(server, token, ["mail.send"])
+    test = new_key(server, token, ["mail.send"], "test")
     assert post_send(server, live, mail(list(REJECTS))).status_code == 202
     assert post_send(server, test, mail([COMPLAINT], [UNSUBSCRIBED])).status_code == 202
     body = {"recipient_emails": [SHARED]}
     assert admin(server, token, "POST", "/v3/asm/suppressions/global", body).status_code == 201
     deadline, counts = time.monotonic() + 60, {}
     while time.monotonic() < deadline:
-        counts = {n: len(admin(server, token, "GET", f"/v3/suppression/{n}").json()) for n in FILLED}
+        counts = {n: len(api_list(server, token, n)) for n in FILLED}
         if counts == FILLED:
             return
         time.sleep(0.2)
@@ -160,7 +165,8 @@ def test_add_and_remove_as_the_api_sees_them(world: World, ada: httpx.Client) ->
     assert again.status_code == 404 and f"{GONE2} is not on the bounces list" in again.text
     assert ada.get("/ui/suppressions?list=bounces").text.count('class="danger"') == 1
     # Bounces and the other event-made lists have no add (the API has none): refused.
-    forged = post_form(ada, "/ui/suppressions/add", {"list": "bounces", "recipient_emails": "a@x.io"})
+    fields = {"list": "bounces", "recipient_emails": "a@x.io"}
+    forged = post_form(ada, "/ui/suppressions/add", fields)
     assert forged.status_code == 403
     assert api(world, "GET", "/v3/suppression/bounces/a@x.io") == []
 
@@ -169,7 +175,8 @@ def test_a_bad_address_is_shown_beside_the_field_and_nothing_is_saved(
     world: World, ada: httpx.Client
 ) -> None:
     typed = "fine@x.io, not-an-email"
-    bad = post_form(ada, "/ui/suppressions/add", {"list": "unsubscribes", "recipient_emails": typed})
+    fields = {"list": "unsubscribes", "recipient_emails": typed}
+    bad = post_form(ada, "/ui/suppressions/add", fields)
     assert bad.status_code == 400
     assert 'data-field-error="recipient_emails">Does not contain a valid address.' in bad.text
     assert 'aria-invalid="true"' in bad.text and typed in bad.text  # what was typed stays
@@ -231,7 +238,8 @@ def test_another_account_sees_and_changes_none_of_acme(world: World) -> None:
     assert bo.get(f"/ui/suppressions/groups/{theirs}").status_code == 404
     for action in ("add", "remove"):
         fields = {"recipient_emails": "x@bo.io", "email": "x@bo.io"}
-        assert post_form(bo, f"/ui/suppressions/groups/{theirs}/{action}", fields).status_code == 404
+        forged = post_form(bo, f"/ui/suppressions/groups/{theirs}/{action}", fields)
+        assert forged.status_code == 404
     assert api(world, "GET", f"/v3/asm/groups/{theirs}/suppressions") == []
     mine = api(world, "GET", "/v3/asm/suppressions/global/x@bo.io", token=world.globex)
     assert mine == {}  # nor went the address to globex's global list, as the API would
@@ -242,9 +250,7 @@ def test_another_account_sees_and_changes_none_of_acme(world: World) -> None:
     assert removed.status_code == 303
     gone = api(world, "GET", f"/v3/asm/suppressions/global/{SHARED}", token=world.globex)
     assert gone == {}
-    assert api(world, "GET", f"/v3/asm/suppressions/global/{SHARED}") == {
-        "recipient_email": SHARED
-    }
+    assert api(world, "GET", f"/v3/asm/suppressions/global/{SHARED}") == {"recipient_email": SHARED}
 
 
 def test_support_reads_but_sees_no_buttons_and_its_posts_are_refused(world: World) -> None:
@@ -300,9 +306,7 @@ def browser(world: World) -> Iterator[Browser]:
         yield found
 
 
-def test_a_support_person_finds_and_removes_an_unsubscribe(
-    browser: Browser, world: World
-) -> None:
+def test_a_support_person_finds_and_removes_an_unsubscribe(browser: Browser, world: World) -> None:
     api(world, "POST", "/v3/asm/suppressions/global", {"recipient_emails": ["flow@click.example"]})
     browser.sign_in("ada@acme.example")
     page = browser.page

@@ -23,7 +23,7 @@ from control.ui.paging import paging_of, shown, shown_from_all
 from control.ui.rendering import AnyRequest, Form, page, poster, refused, viewer
 from mta.core.errors import NotFound, ScaiSendError, ValidationError
 from mta.services.asm_groups import group_id_of
-from mta.services.suppressions import ListName, Listed
+from mta.services.suppressions import Listed, list_name
 
 SLUG = "suppressions"
 BASE = "/ui/suppressions"
@@ -182,7 +182,7 @@ async def list_page(
         groups = await services.asm_groups.list_groups(caller.principal.account_id)
         listed: Any = shown_from_all(groups, paging, query)
     else:
-        name: ListName = tab.name  # type: ignore[assignment]  # every other tab is a list
+        name = list_name(tab.name)  # every other tab is a list
         try:
             found = await services.suppressions.listed(
                 caller.principal.account_id, name, search, paging.fetch, paging.offset
@@ -229,7 +229,7 @@ async def remove_address(request: AnyRequest, services: NamedDependency[Services
     if not isinstance(posted, tuple):
         return posted
     caller, form, tab = posted
-    name: ListName = tab.name  # type: ignore[assignment]  # only lists have a remove scope
+    name = list_name(tab.name)  # only lists have a remove scope
     email = form.get("email", "").strip()
     try:
         await services.suppressions.delete_entry(caller.principal.account_id, name, email)
