@@ -95,15 +95,7 @@ def entry(name: str, row: Suppression) -> Entry:
 
 
 def listed(row: Suppression) -> Listed:
-    return Listed(
-        created=row.created,
-        email=row.email,
-        reason=row.reason,
-        status=row.status,
-        ip=row.ip,
-        event_type=row.event_type,
-        message_id=row.message_id,
-    )
+    return Listed(**{name: getattr(row, name) for name in Listed.__struct_fields__})
 
 
 def containing(text: str | None) -> str | None:
