@@ -38,6 +38,7 @@ async def _list(
         time_bound(query.get("end_time"), "end_time"),
         limit,
         offset,
+        query.get("email"),
     )
 
 

@@ -23,7 +23,7 @@ PAGES = (
     Page("domains", "Domains", admin=True, built=True),
     Page("api-keys", "API keys", scope="api_keys.read", built=True),
     Page("templates", "Templates", scope="templates.read", built=True),
-    Page("suppressions", "Suppressions", scope="suppression.read"),
+    Page("suppressions", "Suppressions", scope="suppression.read", built=True),
     Page("webhooks", "Webhooks", scope="user.webhooks.event.settings.read", built=True),
     Page("queue", "Queue", admin=True),
     Page("members", "Members", admin=True, built=True),

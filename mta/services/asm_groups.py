@@ -13,7 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mta.core.clock import Clock, SystemClock
 from mta.core.errors import NotFound, ValidationError
 from mta.db.models import AsmGroup, Suppression
-from mta.services.suppressions import GROUP, addresses, manual_row, upsert_rows
+from mta.services.suppressions import (
+    GROUP,
+    Listed,
+    addresses,
+    containing,
+    listed,
+    manual_row,
+    upsert_rows,
+)
 
 MAX_NAME, MAX_DESCRIPTION, MAX_GROUPS = 30, 100, 200  # SendGrid's limits
 MAX_ID = 2**63 - 1  # what an SQL integer holds
@@ -167,6 +175,21 @@ class AsmGroupService:
             if among is not None:
                 query = query.where(Suppression.email.in_([e.lower() for e in among]))
             return list(await session.scalars(query.order_by(Suppression.email)))
+
+    async def listed(
+        self, account_id: str, group_id: int, email: str | None, limit: int, offset: int
+    ) -> list[Listed]:
+        """A page of the group's suppressions, newest first, with what caused each (only the
+        addresses containing `email`, if given)."""
+        query = _group_rows(select(Suppression), account_id, group_id)
+        pattern = containing(email)
+        if pattern is not None:
+            query = query.where(Suppression.email.like(pattern, escape="\\"))
+        query = query.order_by(Suppression.created.desc(), Suppression.id.desc())
+        async with self._sessions() as session:
+            await _row(session, account_id, group_id)
+            rows = await session.scalars(query.limit(limit).offset(offset))
+            return [listed(row) for row in rows]
 
     async def remove_suppression(self, account_id: str, group_id: int, email: str) -> None:
         async with self._sessions() as session, session.begin():

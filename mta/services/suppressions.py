@@ -34,6 +34,7 @@ FROM_EVENT = ("created", "reason", "status", "ip", "event_id", "event_type", "me
 DEFAULT_LIMIT, MAX_LIMIT = 500, 10_000
 MAX_OFFSET, MAX_TIME = 10**9, 2**62  # within what an SQL integer holds
 LOOKUP_CHUNK = 900  # bound parameters per IN (…), well under SQLite's limit
+MAX_EMAIL = 254  # the longest address (RFC 5321), so the longest useful search
 
 
 class Entry(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -44,6 +45,19 @@ class Entry(msgspec.Struct, kw_only=True, omit_defaults=True):
     reason: str | msgspec.UnsetType = msgspec.UNSET
     status: str | msgspec.UnsetType = msgspec.UNSET
     ip: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class Listed(msgspec.Struct, kw_only=True):
+    """One entry with everything stored about why it is there (the dashboard's rows): the
+    cause's reply, status and IP, and the event type and message, or None if added by hand."""
+
+    created: int
+    email: str
+    reason: str
+    status: str
+    ip: str
+    event_type: str | None
+    message_id: str | None
 
 
 class Cause(msgspec.Struct, kw_only=True):
@@ -78,6 +92,22 @@ def entry(name: str, row: Suppression) -> Entry:
     if name == "spam_reports":
         return Entry(created=row.created, email=row.email, ip=row.ip)
     return Entry(created=row.created, email=row.email)
+
+
+def listed(row: Suppression) -> Listed:
+    return Listed(**{name: getattr(row, name) for name in Listed.__struct_fields__})
+
+
+def containing(text: str | None) -> str | None:
+    """`?email=` as a LIKE pattern: the addresses containing the text, case-insensitively
+    (addresses are stored lower-cased); LIKE's own wildcards in it match themselves."""
+    wanted = (text or "").strip().lower()
+    if not wanted:
+        return None
+    if len(wanted) > MAX_EMAIL:
+        raise ValidationError(f"email is at most {MAX_EMAIL} characters", field="email")
+    escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def list_name(name: str) -> ListName:
@@ -194,19 +224,44 @@ class SuppressionService:
         end_time: int | None = None,
         limit: int = DEFAULT_LIMIT,
         offset: int = 0,
+        email: str | None = None,
     ) -> list[Entry]:
-        """The list's entries, newest first, within [start_time, end_time] if given."""
+        """The list's entries, newest first, within [start_time, end_time] if given, and
+        only the addresses containing `email` if given."""
+        query = self._listing(account_id, name, start_time, end_time, email)
+        async with self._sessions() as session:
+            rows = await session.scalars(query.limit(limit).offset(offset))
+            return [entry(name, row) for row in rows]
+
+    async def listed(
+        self, account_id: str, name: ListName, email: str | None, limit: int, offset: int
+    ) -> list[Listed]:
+        """As `list_entries`, each entry with all that is stored about its cause."""
+        query = self._listing(account_id, name, None, None, email)
+        async with self._sessions() as session:
+            return [listed(row) for row in await session.scalars(query.limit(limit).offset(offset))]
+
+    @staticmethod
+    def _listing(
+        account_id: str,
+        name: ListName,
+        start_time: int | None,
+        end_time: int | None,
+        email: str | None,
+    ) -> Select[Suppression]:
         query = select(Suppression).where(
-            Suppression.account_id == account_id, Suppression.list == name
+            Suppression.account_id == account_id,
+            Suppression.list == name,
+            Suppression.group_id == 0,
         )
         if start_time is not None:
             query = query.where(Suppression.created >= start_time)
         if end_time is not None:
             query = query.where(Suppression.created <= end_time)
-        query = query.order_by(Suppression.created.desc(), Suppression.id.desc())
-        async with self._sessions() as session:
-            rows = await session.scalars(query.limit(limit).offset(offset))
-            return [entry(name, row) for row in rows]
+        pattern = containing(email)
+        if pattern is not None:
+            query = query.where(Suppression.email.like(pattern, escape="\\"))
+        return query.order_by(Suppression.created.desc(), Suppression.id.desc())
 
     async def get_entry(self, account_id: str, name: ListName, email: str) -> list[Entry]:
         """SendGrid answers an array: empty when the address is not on the list."""

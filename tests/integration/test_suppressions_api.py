@@ -50,6 +50,8 @@ def test_suppression_lists(scaisend: ScaisendServer, dns_server: DnsServer, sink
     page = admin(scaisend, token, "GET", "/v3/suppression/bounces?limit=1&offset=1").json()
     assert len(page) == 1
     assert admin(scaisend, token, "GET", "/v3/suppression/bounces?limit=x").status_code == 400
+    searched = admin(scaisend, token, "GET", "/v3/suppression/bounces?email=GONE2@").json()
+    assert [b["email"] for b in searched] == ["gone2@example.com"]  # the addresses containing it
 
     one = admin(scaisend, token, "GET", f"/v3/suppression/bounces/{GONE.upper()}")
     assert one.status_code == 200 and [b["email"] for b in one.json()] == [GONE]

@@ -21,7 +21,7 @@ from mta.core.events import (
 from mta.events.bus import EventBus
 from mta.services.asm_groups import AsmGroupService
 from mta.services.suppression_sink import SuppressionSink
-from mta.services.suppressions import SuppressionService
+from mta.services.suppressions import SuppressionService, containing
 
 
 @pytest.fixture
@@ -154,3 +154,49 @@ async def test_groups(sessions: Any) -> None:
     await groups.delete("acme", first.id)
     assert await groups.all_suppressions("acme") == []
     assert [g.id for g in await groups.list_groups("acme")] == [second.id]
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        (None, None),
+        ("  ", None),
+        ("Ada@X", "%ada@x%"),
+        ("a_b%c\\", "%a\\_b\\%c\\\\%"),  # LIKE's wildcards match themselves
+    ],
+)
+def test_email_search_pattern(text: str | None, pattern: str | None) -> None:
+    assert containing(text) == pattern
+
+
+def test_email_search_longer_than_an_address_is_refused() -> None:
+    with pytest.raises(ValidationError) as raised:
+        containing("a" * 255)
+    assert raised.value.field == "email"
+
+
+async def test_search_and_listed_rows_keep_to_the_account(sessions: Any, bus: EventBus) -> None:
+    service, groups = SuppressionService(sessions), AsmGroupService(sessions)
+    await emit(bus, [hard("ada@acme.io"), hard("a_b@acme.io"), hard("ada@acme.io", "other")])
+    await service.add_global("acme", ["zed@acme.io"])
+    found = await service.list_entries("acme", "bounces", email="ADA")
+    assert [e.email for e in found] == ["ada@acme.io"]
+    assert [e.email for e in await service.list_entries("acme", "bounces", email="_")] == [
+        "a_b@acme.io"
+    ]
+    rows = await service.listed("acme", "bounces", "acme.io", 10, 0)
+    assert {(r.email, r.status, r.event_type) for r in rows} == {
+        ("ada@acme.io", "5.1.1", "bounce"),
+        ("a_b@acme.io", "5.1.1", "bounce"),
+    }
+    by_hand = await service.listed("acme", "unsubscribes", None, 10, 0)
+    assert [(r.email, r.event_type, r.message_id) for r in by_hand] == [("zed@acme.io", None, None)]
+    group = await groups.create("acme", "News", "", False)
+    await groups.add_suppressions("acme", group.id, ["b@x.io", "c@x.io", "c@y.io"])
+    assert len(await groups.listed("acme", group.id, "@x.", 1, 1)) == 1  # the second of two
+    assert {r.email for r in await groups.listed("acme", group.id, "@x.", 10, 0)} == {
+        "b@x.io",
+        "c@x.io",
+    }
+    with pytest.raises(NotFound):
+        await groups.listed("other", group.id, None, 10, 0)
