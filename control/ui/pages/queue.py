@@ -25,7 +25,7 @@ from control.ui.rendering import SIGN_IN, AnyRequest, Form, page, posted_form, v
 from control.ui.security import same_token
 from control.whole_queue import whole_queue
 from mta.core.errors import Conflict, NotFound, ScaiSendError
-from mta.scheduler.queue_admin import MAX_LIST, QueuedMessage, QueueState
+from mta.scheduler.queue_admin import MAX_LIST, QueuedMessage, QueuedRecipient, QueueState
 
 SLUG = "queue"
 Action = Literal["hold", "release", "retry", "delete"]
@@ -86,7 +86,7 @@ def domain_of(email: str) -> str:
     return email.rpartition("@")[2].lower()
 
 
-def pending_recipients(message: QueuedMessage) -> list[Any]:
+def pending_recipients(message: QueuedMessage) -> list[QueuedRecipient]:
     return [r for r in message.recipients if r.status == "pending"]
 
 
