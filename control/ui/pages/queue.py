@@ -96,20 +96,17 @@ def destinations(messages: Iterable[QueuedMessage]) -> list[Destination]:
     found: dict[str, tuple[int, float, float | None]] = {}
     for message in messages:
         for domain in sorted({domain_of(r.email) for r in pending_recipients(message)}):
-            due = None
-            if message.state != "held":
-                due = min(
-                    (
-                        r.next_attempt_at
-                        for r in pending_recipients(message)
-                        if domain_of(r.email) == domain
-                    ),
-                    default=None,
-                )
+            due = None if message.state == "held" else next_try(message, domain)
             count, oldest, soonest = found.get(domain, (0, message.created_at, None))
             found[domain] = (count + 1, min(oldest, message.created_at), _earliest(soonest, due))
     rows = [Destination(d, c, o, n) for d, (c, o, n) in found.items()]
     return sorted(rows, key=lambda row: (-row.messages, row.domain))
+
+
+def next_try(message: QueuedMessage, domain: str) -> float | None:
+    """The earliest next attempt of the message's pending recipients at `domain`."""
+    due = [r.next_attempt_at for r in pending_recipients(message) if domain_of(r.email) == domain]
+    return min(due, default=None)
 
 
 def deferred_reasons(messages: Iterable[QueuedMessage]) -> list[Reason]:
