@@ -4,6 +4,8 @@ guard), dependency injection, errors, OpenAPI; create_asgi() puts the rate-limit
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -40,6 +42,7 @@ from control.routes import suppressions as suppression_routes
 from control.routes import tracking as tracking_routes
 from control.services import Services
 from control.ui.routes import UI_DIR, ui_router
+from control.whole_queue import PEERS_STATE
 
 
 def v3_router() -> Router:
@@ -63,7 +66,12 @@ def v3_router() -> Router:
     )
 
 
-def create_app(services: Services, http: HttpSettings) -> Litestar:
+def create_app(
+    services: Services, http: HttpSettings, peers: tuple[tuple[int, Path], ...] = ()
+) -> Litestar:
+    """`peers`: every worker's (index, socket) when there are workers, for the dashboard's
+    whole-server queue (control/whole_queue.py)."""
+
     def provide_services() -> Services:
         return services
 
@@ -81,7 +89,7 @@ def create_app(services: Services, http: HttpSettings) -> Litestar:
             ui_router(),
         ],
         template_config=TemplateConfig(directory=UI_DIR / "templates", engine=JinjaTemplateEngine),
-        state=State({SERVICES_STATE: services}),
+        state=State({SERVICES_STATE: services, PEERS_STATE: peers}),
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "principal": Provide(provide_principal),
@@ -95,10 +103,13 @@ def create_app(services: Services, http: HttpSettings) -> Litestar:
 
 
 def create_asgi(
-    services: Services, http: HttpSettings, engine: AsyncEngine | None = None
+    services: Services,
+    http: HttpSettings,
+    engine: AsyncEngine | None = None,
+    peers: tuple[tuple[int, Path], ...] = (),
 ) -> ApiEdge:
     """What uvicorn serves: the app behind per-caller token buckets (kept in the database
     when `engine` is PostgreSQL, so that every node spends from the same ones)."""
     return ApiEdge(
-        create_app(services, http), services, make_limiter(http, engine, services.clock.time)
+        create_app(services, http, peers), services, make_limiter(http, engine, services.clock.time)
     )

@@ -52,35 +52,45 @@ class WorkerFanout:
 
     async def _fan_out(self, scope: HTTPScope, send: Send) -> None:
         query = scope.get("query_string", b"").decode("latin-1")
-        asked = [self._ask(k, peer, scope, query) for k, peer in self.peers]
-        found = await asyncio.gather(*asked)
-        answers = [answer for answer in found if answer is not None]
-        missing = [
-            str(k) for (k, _), answer in zip(self.peers, found, strict=True) if answer is None
-        ]
-        params = dict(parse_qsl(query))
-        reply = merge_answers(scope["method"], scope["path"], params, answers)
+        headers = {
+            key.decode(): value.decode("latin-1")
+            for key, value in scope["headers"]
+            if key in FORWARDED
+        }
+        reply, missing = await ask_workers(
+            self.peers, scope["method"], scope["path"], query, headers
+        )
         await _send(send, reply, missing)
 
-    async def _ask(self, index: int, peer: Path, scope: HTTPScope, query: str) -> Answer | None:
-        headers = {LOCAL_HEADER: "1"}
-        for key, value in scope["headers"]:
-            if key in FORWARDED:
-                headers[key.decode()] = value.decode("latin-1")
-        transport = httpx.AsyncHTTPTransport(uds=str(peer))
-        url = f"http://worker{scope['path']}" + (f"?{query}" if query else "")
-        try:
-            async with httpx.AsyncClient(
-                transport=transport, timeout=ASK_TIMEOUT_SECONDS
-            ) as client:
-                response = await client.request(scope["method"], url, headers=headers)
-        except httpx.HTTPError as exc:
-            log.warning("event=worker_unreachable socket=%s error=%r", peer, str(exc))
-            return None
-        kind = response.headers.get("content-type", "application/json")
-        return Answer(
-            worker=index, status=response.status_code, content_type=kind, body=response.content
-        )
+
+async def ask_workers(
+    peers: tuple[tuple[int, Path], ...], method: str, path: str, query: str, headers: dict[str, str]
+) -> tuple[Reply, list[str]]:
+    """Every worker's answer to one request, merged (control/merge.py), and the workers that
+    did not answer."""
+    asked = [ask_worker(k, peer, method, path, query, headers) for k, peer in peers]
+    found = await asyncio.gather(*asked)
+    answers = [answer for answer in found if answer is not None]
+    missing = [str(k) for (k, _), answer in zip(peers, found, strict=True) if answer is None]
+    return merge_answers(method, path, dict(parse_qsl(query)), answers), missing
+
+
+async def ask_worker(
+    index: int, peer: Path, method: str, path: str, query: str, headers: dict[str, str]
+) -> Answer | None:
+    """One worker's own answer (LOCAL_HEADER: it answers for itself), None if unreachable."""
+    transport = httpx.AsyncHTTPTransport(uds=str(peer))
+    url = f"http://worker{path}" + (f"?{query}" if query else "")
+    try:
+        async with httpx.AsyncClient(transport=transport, timeout=ASK_TIMEOUT_SECONDS) as client:
+            response = await client.request(method, url, headers={**headers, LOCAL_HEADER: "1"})
+    except httpx.HTTPError as exc:
+        log.warning("event=worker_unreachable socket=%s error=%r", peer, str(exc))
+        return None
+    kind = response.headers.get("content-type", "application/json")
+    return Answer(
+        worker=index, status=response.status_code, content_type=kind, body=response.content
+    )
 
 
 async def _send(send: Send, reply: Reply, missing: list[str]) -> None:

@@ -25,7 +25,7 @@ PAGES = (
     Page("templates", "Templates", scope="templates.read", built=True),
     Page("suppressions", "Suppressions", scope="suppression.read", built=True),
     Page("webhooks", "Webhooks", scope="user.webhooks.event.settings.read", built=True),
-    Page("queue", "Queue", admin=True),
+    Page("queue", "Queue", admin=True, built=True),
     Page("members", "Members", admin=True, built=True),
     Page("accounts", "Accounts", operator=True, built=True),
 )

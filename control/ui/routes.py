@@ -25,6 +25,7 @@ from control.ui.pages import (
     domains,
     members,
     overview,
+    queue,
     suppressions,
     templates,
     webhooks,
@@ -43,7 +44,17 @@ from mta.services.users import SESSION_SECONDS
 
 UI_DIR = Path(__file__).resolve().parent
 FORM_EXPIRED = "The form expired. Please try again."
-PAGE_MODULES = [overview, accounts, api_keys, members, domains, webhooks, templates, suppressions]
+PAGE_MODULES = [
+    overview,
+    accounts,
+    api_keys,
+    members,
+    domains,
+    webhooks,
+    templates,
+    suppressions,
+    queue,
+]
 STATUS_OF: dict[type[ScaiSendError], int] = {
     PermissionDenied: 403,
     NotFound: 404,

@@ -194,7 +194,9 @@ class Application:
     async def _start_http(self) -> None:
         sock = listen_socket(self.settings.http.listen, self.layout.reuse_port)
         self.http_port = sock.getsockname()[1]
-        app = self._edge = create_asgi(self.services, self.settings.http, self.core.engine)
+        app = self._edge = create_asgi(
+            self.services, self.settings.http, self.core.engine, self.layout.peers
+        )
         sockets = [sock, *unix_sockets(self.layout)]
         config = uvicorn.Config(
             fan_out(app, self.layout.peers),

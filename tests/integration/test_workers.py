@@ -23,6 +23,7 @@ import pytest
 
 from control.fanout import LOCAL_HEADER
 from tests.support.api import account_with_key, admin
+from tests.support.dashboard import add_user, post_form, signed_in
 from tests.support.dns_server import DnsServer
 from tests.support.notify import notify_socket_at, wait_state
 from tests.support.polling import wait_until
@@ -140,9 +141,12 @@ def send_all(server: ScaisendServer, key: str) -> set[str]:
     return subjects
 
 
+def worker_messages(server: ScaisendServer, worker: int, token: str) -> list[dict[str, Any]]:
+    return list(local(server, worker, "/api/admin/queue", token).json()["messages"])
+
+
 def worker_queue(server: ScaisendServer, worker: int, token: str) -> set[str]:
-    listed = local(server, worker, "/api/admin/queue", token).json()["messages"]
-    return {m["queue_id"] for m in listed}
+    return {m["queue_id"] for m in worker_messages(server, worker, token)}
 
 
 def check_spread(server: ScaisendServer, token: str) -> None:
@@ -157,6 +161,23 @@ def check_spread(server: ScaisendServer, token: str) -> None:
     assert all(held), held  # both spools hold some of the deferred mail
     assert queue_ids(server) == held[0] | held[1]
     assert len(held[0] | held[1]) == QUEUED
+    check_dashboard(server, token, held)
+
+
+def check_dashboard(server: ScaisendServer, token: str, held: list[set[str]]) -> None:
+    """The dashboard's Queue page, served by either worker, lists both workers' mail, and
+    its hold reaches the worker whose spool has the message."""
+    add_user(server, "--account", "acme", "--email", "ada@acme.example", "--role", "admin")
+    client = signed_in(server, "ada@acme.example")
+    shown = client.get("/ui/queue?per_page=100").text
+    assert set(re.findall(r'<tr data-queue-id="([^"]+)"', shown)) == held[0] | held[1]
+    assert f'data-testid="depth-example.com">{QUEUED}<' in shown
+    other = sorted(held[1])[0]
+    for action in ("hold", "release"):
+        done = post_form(client, "/ui/queue", {"act": action, "queue_id": other})
+        assert done.status_code == 303, done.text
+        state = {m["queue_id"]: m["state"] for m in worker_messages(server, 1, token)}[other]
+        assert (state == "held") == (action == "hold"), (action, state)
 
 
 def test_two_workers_serve_as_one(
