@@ -218,8 +218,10 @@ class MessageService:
         *,
         page_size: int,
         size_field: str = "page_size",
+        offset: int = 0,
     ) -> list[MessageView]:
-        """The newest messages that pass the filter, at most `page_size` of them."""
+        """The newest messages that pass the filter, at most `page_size` of them, after
+        skipping the `offset` newest (the dashboard's pages)."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValidationError(
                 f"{size_field} must be between 1 and {MAX_PAGE_SIZE}", field=size_field
@@ -228,6 +230,8 @@ class MessageService:
         async with self._sessions() as session:
             dialect = session.get_bind().dialect.name
             query = apply_filter(base, principal.account_id, wanted, dialect).limit(page_size)
+            if offset > 0:
+                query = query.offset(offset)
             rows = list(await session.execute(query))
             recipients = await self._recipients(session, [row.id for row in rows])
             return [self._view(row, recipients.get(row.id, [])) for row in rows]
