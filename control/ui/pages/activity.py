@@ -29,8 +29,6 @@ from mta.core.errors import NotFound, ValidationError
 from mta.services.messages import MessageView
 
 SLUG = "activity"
-# The API's parameter names → the form's fields, for errors shown beside them.
-FORM_FIELD = {"last_event_time_after": "after", "last_event_time_before": "before"}
 
 
 class Row(msgspec.Struct, frozen=True):
@@ -72,7 +70,7 @@ async def activity(request: AnyRequest, services: NamedDependency[Services]) -> 
         )
         listed = shown([row_of(m) for m in found], paging, search.as_query())
     except ValidationError as exc:
-        errors = {FORM_FIELD.get(k, k): v for k, v in field_errors(exc).items()}
+        errors = field_errors(exc)
     return page(
         "activity.html",
         caller,

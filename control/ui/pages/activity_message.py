@@ -18,11 +18,11 @@ from mta.services.messages import MessageEventView
 MAX_TEXT = 200_000  # characters of one body or of the header block shown; the rest is cut
 MAX_PARTS = 200  # MIME parts walked
 ATTEMPTS = ("delivered", "deferred", "bounce")
-EVENT_LABELS = {
+EVENT_LABELS = {  # in the order a message lives them
     "processed": "Processed",
     "dropped": "Dropped",
-    "delivered": "Delivered",
     "deferred": "Deferred",
+    "delivered": "Delivered",
     "bounce": "Bounced",
     "open": "Opened",
     "click": "Clicked",
@@ -89,8 +89,15 @@ def utc(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
+def in_order(events: list[MessageEventView]) -> list[MessageEventView]:
+    """Oldest first; within one second (events are stamped in whole seconds) in the order
+    a message lives them, processed before its outcome before what the recipient did."""
+    rank = {kind: index for index, kind in enumerate(EVENT_LABELS)}
+    return sorted(events, key=lambda e: (e.timestamp, rank.get(e.event_type, len(rank))))
+
+
 def timeline(events: list[MessageEventView]) -> list[Step]:
-    """The events oldest first (the service's order), each with what explains it."""
+    """The events oldest first, each with what explains it."""
     return [
         Step(
             utc(e.timestamp),
@@ -99,7 +106,7 @@ def timeline(events: list[MessageEventView]) -> list[Step]:
             e.email,
             detail_of(e),
         )
-        for e in events
+        for e in in_order(events)
     ]
 
 
@@ -130,7 +137,7 @@ def attempts(events: list[MessageEventView]) -> list[Attempt]:
             str(e.data.get("ip") or ""),
             tls_of(e.data),
         )
-        for e in events
+        for e in in_order(events)
         if e.event_type in ATTEMPTS
     ]
 

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 
 import msgspec
 
-from mta.services.message_filter import And, Like, MessageFilter
-from mta.services.message_query import STATUSES, from_parameters, parse_query
+from mta.core.errors import ValidationError
+from mta.services.message_filter import And, Like, MessageFilter, TimeRange
+from mta.services.message_query import STATUSES, from_parameters, parse_query, parse_time
 
 FIELDS = ("to_email", "subject", "status", "categories", "after", "before", "query")
 STATUS_CHOICES = tuple(sorted(STATUSES))
@@ -24,8 +25,8 @@ class Search(msgspec.Struct, frozen=True):
     subject: str = ""  # the start of the subject
     status: str = ""
     categories: str = ""
-    after: str = ""  # a day (YYYY-MM-DD) or a time: last event on or after
-    before: str = ""  # a day (through its end) or a time: last event on or before
+    after: str = ""  # a day (YYYY-MM-DD) or a time: sent on or after
+    before: str = ""  # a day (through its end) or a time: sent on or before
     query: str = ""  # the advanced query, SendGrid's `query=` language
 
     @property
@@ -48,21 +49,41 @@ def message_filter(search: Search) -> MessageFilter:
         base.append(parse_query(search.query))
     if search.subject:
         base.append(Like("subject", like_escaped(search.subject) + "%"))
+    if search.after or search.before:
+        base.append(sent_between(search.after, search.before))
     return from_parameters(
         {
             "to_email": search.to_email or None,
             "status": search.status or None,
             "categories": search.categories or None,
-            "last_event_time_after": search.after or None,
-            "last_event_time_before": end_of_day(search.before) or None,
         },
         And(tuple(base)) if base else None,
     )
 
 
+def sent_between(after: str, before: str) -> TimeRange:
+    """When the message was accepted, the days inclusive (UTC)."""
+    return TimeRange(
+        after=_moment(after, "after"),
+        before=_moment(end_of_day(before), "before"),
+        field="created_at",
+    )
+
+
+def _moment(text: str, field: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return parse_time(text)
+    except ValidationError:
+        raise ValidationError(
+            f"{text!r} is not a day (YYYY-MM-DD) or an ISO 8601 time", field=field
+        ) from None
+
+
 def end_of_day(text: str) -> str:
-    """A bare day means through its last second (UTC); a time is taken as given."""
-    return f"{text}T23:59:59Z" if _DAY.fullmatch(text) else text
+    """A bare day means through its last instant (UTC); a time is taken as given."""
+    return f"{text}T23:59:59.999999Z" if _DAY.fullmatch(text) else text
 
 
 def like_escaped(text: str) -> str:
