@@ -19,7 +19,7 @@ class Page(msgspec.Struct, frozen=True):
 
 PAGES = (
     Page("", "Overview", scope="stats.read", built=True),
-    Page("activity", "Activity", scope="messages.read"),
+    Page("activity", "Activity", scope="messages.read", built=True),
     Page("domains", "Domains", admin=True, built=True),
     Page("api-keys", "API keys", scope="api_keys.read", built=True),
     Page("templates", "Templates", scope="templates.read", built=True),

@@ -21,6 +21,7 @@ from control.ui.caller import ACCOUNT_COOKIE, UiCaller, ui_caller
 from control.ui.navigation import BY_SLUG, Page
 from control.ui.pages import (
     accounts,
+    activity,
     api_keys,
     domains,
     members,
@@ -46,15 +47,16 @@ UI_DIR = Path(__file__).resolve().parent
 FORM_EXPIRED = "The form expired. Please try again."
 PAGE_MODULES = [
     overview,
-    accounts,
-    api_keys,
-    members,
+    activity,
     domains,
-    webhooks,
+    api_keys,
     templates,
     suppressions,
+    webhooks,
     queue,
-]
+    members,
+    accounts,
+]  # in the menu's order
 STATUS_OF: dict[type[ScaiSendError], int] = {
     PermissionDenied: 403,
     NotFound: 404,

@@ -50,6 +50,10 @@ class Deferred(EventBase, tag="deferred"):
     attempt: int
     mx: str = ""
     ip: str = ""
+    # The session's TLS, when a reply came over one (what the message page shows).
+    tls: bool = False
+    tls_version: str = ""
+    tls_cipher: str = ""
 
 
 class Bounce(EventBase, tag="bounce"):
@@ -59,6 +63,10 @@ class Bounce(EventBase, tag="bounce"):
     bounce_classification: str = "Unclassified"
     attempt: int = 1
     mx: str = ""
+    ip: str = ""  # our address, when the remote host refused it in a session
+    tls: bool = False
+    tls_version: str = ""
+    tls_cipher: str = ""
 
 
 class Engagement(EventBase, kw_only=True):

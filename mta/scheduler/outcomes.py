@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mta.core.events import Bounce, Deferred, Delivered, Event, about
 from mta.core.model import Outcome
 from mta.delivery.classify import classify_bounce
@@ -15,26 +17,13 @@ def outcome_event(
     """The event for one recipient's outcome, stamped `timestamp` (Unix seconds)."""
     common = about(entry.envelope, state)
     common["timestamp"] = timestamp
+    common.update(session_fields(outcome))
     reply = outcome.reply
     if reply.code < 400:
-        return Delivered(
-            **common,
-            response=reply.line(),
-            mx=outcome.mx,
-            ip=outcome.ip,
-            tls=outcome.tls,
-            tls_version=outcome.tls_version,
-            tls_cipher=outcome.tls_cipher,
-            attempt=state.attempts,
-        )
+        return Delivered(**common, response=reply.line(), attempt=state.attempts)
     if reply.transient and not is_expired:
         return Deferred(
-            **common,
-            response=reply.line(),
-            status=reply.enhanced,
-            attempt=state.attempts,
-            mx=outcome.mx,
-            ip=outcome.ip,
+            **common, response=reply.line(), status=reply.enhanced, attempt=state.attempts
         )
     if reply.transient:
         reply = SmtpReply(
@@ -48,5 +37,16 @@ def outcome_event(
         type=kind,
         bounce_classification=classification,
         attempt=state.attempts,
-        mx=outcome.mx,
     )
+
+
+def session_fields(outcome: Outcome) -> dict[str, Any]:
+    """What every outcome event records of the SMTP session: the MX host, our source
+    address and the TLS in use (empty when no session was made)."""
+    return {
+        "mx": outcome.mx,
+        "ip": outcome.ip,
+        "tls": outcome.tls,
+        "tls_version": outcome.tls_version,
+        "tls_cipher": outcome.tls_cipher,
+    }

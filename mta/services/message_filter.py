@@ -22,10 +22,13 @@ class Like(msgspec.Struct, frozen=True):
 
 
 class TimeRange(msgspec.Struct, frozen=True):
-    """last_event_time within [after, before] (Unix seconds, both inclusive; None: open)."""
+    """`field` within [after, before] (Unix seconds, both inclusive; None: open): the
+    message's last_event_time (the `query=` language's), or created_at (when it was
+    accepted: the dashboard's date range, which the newest-first order's index serves)."""
 
     after: float | None = None
     before: float | None = None
+    field: str = "last_event_time"
 
 
 class Not(msgspec.Struct, frozen=True):

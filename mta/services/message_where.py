@@ -28,19 +28,24 @@ NULLABLE = frozenset({"template_id", "api_key_id"})
 LIKE_ESCAPE = "\\"
 
 
-def where_clause(wanted: MessageFilter, account_id: str, dialect: str) -> ColumnElement[bool]:
-    """`wanted` as a WHERE clause for a select from `messages` (of `account_id`'s rows) on
-    the database `dialect` names (`sqlite`, `postgresql`)."""
-    return _clause(wanted, account_id, dialect, negated=False)
-
-
-def _clause(
-    wanted: MessageFilter, account_id: str, dialect: str, *, negated: bool
+def where_clause(
+    wanted: MessageFilter, account_id: str, dialect: str, unindexed: frozenset[str] = frozenset()
 ) -> ColumnElement[bool]:
+    """`wanted` as a WHERE clause for a select from `messages` (of `account_id`'s rows) on
+    the database `dialect` names (`sqlite`, `postgresql`). A LIKE on a field in `unindexed`
+    tests an expression of the column, which the planner cannot answer from its index."""
+    return _clause(wanted, (account_id, dialect, unindexed), negated=False)
+
+
+_Where = tuple[str, str, frozenset[str]]  # account_id, dialect, unindexed
+
+
+def _clause(wanted: MessageFilter, where: _Where, *, negated: bool) -> ColumnElement[bool]:
+    account_id, dialect, unindexed = where
     if isinstance(wanted, Not):
-        return _clause(wanted.item, account_id, dialect, negated=not negated)
+        return _clause(wanted.item, where, negated=not negated)
     if isinstance(wanted, And | Or):
-        parts = [_clause(item, account_id, dialect, negated=negated) for item in wanted.items]
+        parts = [_clause(item, where, negated=negated) for item in wanted.items]
         conjunction = isinstance(wanted, And) != negated
         if not parts:  # And(()): every message
             return true() if conjunction else false()
@@ -49,7 +54,9 @@ def _clause(
         return _time(wanted, negated)
     if wanted.field in ("to_email", "categories"):
         return _related(wanted, account_id, dialect, negated)
-    column = COLUMNS[wanted.field]
+    column: SQLColumnExpression[Any] = COLUMNS[wanted.field]
+    if isinstance(wanted, Like) and wanted.field in unindexed:
+        column = column + ""  # `subject || ''`: the same text, no index range
     test = _test(column, wanted, dialect)
     if not negated:
         return test
@@ -68,7 +75,7 @@ def _test(
 
 
 def _time(wanted: TimeRange, negated: bool) -> ColumnElement[bool]:
-    column = Message.last_event_time
+    column = Message.created_at if wanted.field == "created_at" else Message.last_event_time
     tests = []
     if wanted.after is not None:
         tests.append(column >= wanted.after)

@@ -10,17 +10,21 @@ import time
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, Text, cast, select
+from sqlalchemy import Select, Text, cast, literal, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from mta.core.errors import NotFound, PermissionDenied, ValidationError
 from mta.db.models import Event, Message, MessageCategory, MessageRecipient
 from mta.services.identity import Principal
-from mta.services.message_filter import NO_FILTER, And, Match, MessageFilter
-from mta.services.message_where import where_clause
+from mta.services.message_filter import NO_FILTER, And, Like, Match, MessageFilter
+from mta.services.message_where import COLUMNS as FILTER_COLUMNS
+from mta.services.message_where import like, where_clause
 
 READ_ALL_SCOPES = ("messages.read", "email_activity.read")
 MAX_PAGE_SIZE = 1000
+# A LIKE prefix shared by this many of an account's messages is "broad" (see _broad_likes).
+BROAD_PREFIX = 1000
+PREFIX_INDEXED = ("subject", "from_email")  # indexed (account_id, field, created_at)
 # Our event names → SendGrid's activity `event_name`.
 EVENT_NAMES = {"bounce": "bounced", "open": "opened", "click": "clicked"}
 
@@ -102,7 +106,11 @@ def _restrict(query: Select[Any], principal: Principal) -> Select[Any]:
 
 
 def apply_filter(
-    query: Select[Any], account_id: str, wanted: MessageFilter, dialect: str
+    query: Select[Any],
+    account_id: str,
+    wanted: MessageFilter,
+    dialect: str,
+    unindexed: frozenset[str] = frozenset(),
 ) -> Select[Any]:
     """The filter as a WHERE clause for the database `dialect` names (LIKE differs), ordered
     newest first. A category every result must have is a join instead: the category's own
@@ -120,8 +128,36 @@ def apply_filter(
         else:
             query = query.distinct()  # a message in two of the categories is listed once
     if rest != NO_FILTER:
-        query = query.where(where_clause(rest, account_id, dialect))
+        query = query.where(where_clause(rest, account_id, dialect, unindexed))
     return query.order_by(*order)
+
+
+async def _broad_likes(
+    session: Any, account_id: str, wanted: MessageFilter, dialect: str
+) -> frozenset[str]:
+    """The fields of top-level LIKE prefixes that many messages share. SQLite answers a
+    prefix from the field's index and then sorts every match by time; for a broad prefix
+    walking the newest-first index and testing each row finds a page far sooner. Probed
+    on the field's covering index, at most BROAD_PREFIX entries read."""
+    if dialect != "sqlite":
+        return frozenset()  # PostgreSQL's planner weighs the prefix by its statistics
+    items = wanted.items if isinstance(wanted, And) else (wanted,)
+    broad = set()
+    for item in items:
+        if not isinstance(item, Like) or item.field not in PREFIX_INDEXED:
+            continue
+        if item.pattern[:1] in ("%", "_", ""):
+            continue  # no prefix: no index range to choose
+        probe = (
+            select(literal(1))
+            .select_from(Message)
+            .where(Message.account_id == account_id)
+            .where(like(FILTER_COLUMNS[item.field], item.pattern, dialect))
+            .limit(BROAD_PREFIX)
+        )
+        if len((await session.execute(probe)).all()) >= BROAD_PREFIX:
+            broad.add(item.field)
+    return frozenset(broad)
 
 
 def _split_category(wanted: MessageFilter) -> tuple[Match | None, MessageFilter]:
@@ -218,8 +254,10 @@ class MessageService:
         *,
         page_size: int,
         size_field: str = "page_size",
+        offset: int = 0,
     ) -> list[MessageView]:
-        """The newest messages that pass the filter, at most `page_size` of them."""
+        """The newest messages that pass the filter, at most `page_size` of them, after
+        skipping the `offset` newest (the dashboard's pages)."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValidationError(
                 f"{size_field} must be between 1 and {MAX_PAGE_SIZE}", field=size_field
@@ -227,7 +265,11 @@ class MessageService:
         base = _restrict(select(*COLUMNS).select_from(Message), principal)
         async with self._sessions() as session:
             dialect = session.get_bind().dialect.name
-            query = apply_filter(base, principal.account_id, wanted, dialect).limit(page_size)
+            broad = await _broad_likes(session, principal.account_id, wanted, dialect)
+            query = apply_filter(base, principal.account_id, wanted, dialect, broad)
+            query = query.limit(page_size)
+            if offset > 0:
+                query = query.offset(offset)
             rows = list(await session.execute(query))
             recipients = await self._recipients(session, [row.id for row in rows])
             return [self._view(row, recipients.get(row.id, [])) for row in rows]

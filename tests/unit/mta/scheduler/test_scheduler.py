@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mta.core.events import Bounce, Deferred, Delivered
+from mta.core.events import Bounce, Deferred, Delivered, stored_fields
 from mta.core.model import Outcome
 from mta.scheduler.outcomes import outcome_event
 from queue_store.entries import Envelope, QueueEntry, RecipientState, SmtpReply
@@ -114,3 +114,32 @@ def test_transient_after_expiry_bounces_with_4_4_7(reply: SmtpReply) -> None:
     )
     assert (event.type, event.bounce_classification) == ("bounce", "Technical Failure")
     assert _common(event) == COMMON
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [(SmtpReply(451, "4.7.1", "Greylisted"), Deferred), (SmtpReply(550, "5.1.1", "No"), Bounce)],
+)
+def test_a_refusal_in_a_session_records_its_source_address_and_tls(
+    reply: SmtpReply, kind: type[Deferred | Bounce]
+) -> None:
+    """The message page shows how each attempt went: over which TLS, from which address."""
+    entry, state = _entry()
+    outcome = Outcome(
+        reply=reply,
+        mx="mx.example.net",
+        ip="192.0.2.25",
+        tls=True,
+        tls_version="TLSv1.3",
+        tls_cipher="TLS_AES_128_GCM_SHA256",
+    )
+    event = outcome_event(entry, state, outcome, False, AT)
+    assert isinstance(event, kind)
+    assert (event.mx, event.ip, event.tls, event.tls_version, event.tls_cipher) == (
+        "mx.example.net",
+        "192.0.2.25",
+        True,
+        "TLSv1.3",
+        "TLS_AES_128_GCM_SHA256",
+    )
+    assert stored_fields(event)["tls_version"] == "TLSv1.3"

@@ -13,7 +13,9 @@ from mta.core.events import Bounce, Deferred, Delivered, Dropped, Processed
 from mta.db.models import Message
 from mta.events.bus import EventBus, MessageLogEntry
 from mta.events.stats import MessageActivitySink, StatsSink
+from mta.services import messages
 from mta.services.identity import Principal
+from mta.services.message_filter import NO_FILTER, TimeRange
 from mta.services.message_query import parse_query
 from mta.services.messages import MessageService, apply_filter
 
@@ -195,3 +197,61 @@ async def test_the_common_case_stays_on_the_recipient_index(
         plan = [row[-1] for row in await session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
     assert any("ix_message_recipients_email" in step for step in plan), plan
     assert not any(step.startswith("SCAN message_recipients") for step in plan), plan
+
+
+LIKES = [
+    ('subject LIKE "Receipt%"', (2, 1)),
+    ('subject LIKE "Receipt 1\\_0%"', (1,)),
+    ('subject LIKE "C:\\\\\\\\temp%"', (6,)),
+    ('subject NOT LIKE "Rec%" AND subject LIKE "receipt%"', (3,)),
+    ('from_email LIKE "news@%" AND status="bounced"', (3,)),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), LIKES)
+async def test_a_broad_prefix_finds_the_same_messages(
+    log: MessageService, monkeypatch: pytest.MonkeyPatch, query: str, expected: tuple[int, ...]
+) -> None:
+    """Every prefix counts as broad here (tested row by row): the answers do not change."""
+    monkeypatch.setattr(messages, "BROAD_PREFIX", 1)
+    assert await ids(log, query) == newest_first(*expected)
+
+
+async def test_a_broad_prefix_walks_the_newest_first_index(
+    log: MessageService, sessions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite answers a prefix from the subject's index and sorts all its matches; a prefix
+    that many messages share is tested on the rows of the (account, created_at) walk."""
+    wanted = parse_query('subject LIKE "Receipt%"')
+    async with sessions() as session:
+        dialect = session.get_bind().dialect
+        if dialect.name != "sqlite":
+            pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+        assert await messages._broad_likes(session, "acme", wanted, "sqlite") == frozenset()
+        monkeypatch.setattr(messages, "BROAD_PREFIX", 2)  # m1 and m2 share the prefix
+        broad = await messages._broad_likes(session, "acme", wanted, "sqlite")
+        assert broad == frozenset({"subject"})
+        plans = []
+        for unindexed in (frozenset(), broad):
+            query = apply_filter(
+                select(Message.id).where(Message.account_id == "acme"),
+                "acme",
+                wanted,
+                "sqlite",
+                unindexed,
+            )
+            compiled = query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+            found = await session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+            plans.append(" ".join(row[-1] for row in found))
+    assert "ix_messages_account_subject" in plans[0], plans
+    assert "ix_messages_account_created" in plans[1], plans
+
+
+async def test_the_time_a_message_was_accepted_and_an_offset(log: MessageService) -> None:
+    accepted = TimeRange(after=T0 + 2, before=T0 + 4, field="created_at")
+    listed = await log.list(ADMIN, accepted, page_size=10)
+    assert [m.id for m in listed] == newest_first(4, 3, 2)
+    since = await log.list(ADMIN, TimeRange(after=T0 + 6, field="created_at"), page_size=10)
+    assert [m.id for m in since] == newest_first(7, 6)  # m7 has no event yet: still listed
+    later = await log.list(ADMIN, NO_FILTER, page_size=2, offset=2)
+    assert [m.id for m in later] == newest_first(5, 4)
