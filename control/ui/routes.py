@@ -19,7 +19,7 @@ from control.routes.session import session_cookie
 from control.services import Services
 from control.ui.caller import ACCOUNT_COOKIE, UiCaller, ui_caller
 from control.ui.navigation import BY_SLUG, Page
-from control.ui.pages import accounts, overview
+from control.ui.pages import account_users, accounts, overview
 from control.ui.rendering import SIGN_IN, AnyRequest, page, posted_form, ui_cookie, viewer
 from control.ui.security import LOGIN_CSRF_COOKIE, new_token, same_token
 from mta.core.errors import (
@@ -34,7 +34,7 @@ from mta.services.users import SESSION_SECONDS
 
 UI_DIR = Path(__file__).resolve().parent
 FORM_EXPIRED = "The form expired. Please try again."
-PAGE_MODULES = [overview, accounts]
+PAGE_MODULES = [overview, accounts, account_users]
 STATUS_OF: dict[type[ScaiSendError], int] = {
     PermissionDenied: 403,
     NotFound: 404,
