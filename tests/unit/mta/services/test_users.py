@@ -13,7 +13,13 @@ from mta.core.errors import AuthenticationError
 from mta.services.login_throttle import PER_ADDRESS, PER_USER, WINDOW_SECONDS, LoginThrottle
 from mta.services.scopes import KNOWN_SCOPES
 from mta.services.user_roles import role_scopes
-from mta.services.users import WRONG_LOGIN, UserService
+from mta.services.users import (
+    MIN_PASSWORD,
+    WRONG_LOGIN,
+    UserService,
+    UserView,
+    generated_password,
+)
 from tests.support.clock import FakeClock
 
 
@@ -66,3 +72,21 @@ async def test_an_unknown_email_costs_a_password_check_like_a_known_one(sessions
             await users.sign_in(email, "wrong password here", "192.0.2.1")
         assert refused.value.message == WRONG_LOGIN  # the same words either way
     assert hasher.verified == 2
+
+
+async def test_users_listed_a_page_at_a_time_and_the_operators_alone(sessions: Any) -> None:
+    users = UserService(sessions, FakeClock(), CountingHasher())
+    for email in ("c@acme.example", "a@acme.example", "b@acme.example"):
+        await users.add("acme", email, "support", "correct horse battery")
+    await users.add(None, "op@example.com", "operator", "correct horse battery")
+    page = await users.list("acme", limit=2, offset=1)
+    assert [u.email for u in page] == ["b@acme.example", "c@acme.example"]
+    assert [u.email for u in await users.list(operators=True)] == ["op@example.com"]
+    assert len(await users.list()) == 4  # the CLI's call: everyone
+    assert await users.find(" A@acme.example") == UserView("a@acme.example", "support", "acme")
+    assert await users.find("nobody@acme.example") is None
+
+
+def test_generated_passwords_are_long_enough_and_differ() -> None:
+    made = {generated_password() for _ in range(20)}
+    assert len(made) == 20 and all(len(p) >= MIN_PASSWORD for p in made)
