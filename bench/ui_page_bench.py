@@ -1,0 +1,423 @@
+"""The dashboard's pages at a million messages: prepare a SQLite database (bulk inserts in
+chunks straight into the tables, indexes built after; cached under var/bench/ by schema
+head and data version, so reruns skip it), start `scaisend serve` on a copy of it, sign in,
+and time every page N times after a warm-up: the server's time (`Server-Timing`) and the
+client's on loopback, median and p95, against the 100 ms ceiling.
+
+    .venv/bin/python bench/ui_page_bench.py [--messages 1000000] [--runs 20] [--warmup 3]
+        [--cache var/bench] [--profile FILE.svg]
+
+Unbuilt pages answer "Not built yet" (marked so); a path answering 404 is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from control.ui.navigation import PAGES
+from mta.db.engine import create_schema, head_revision, make_engine
+from mta.db.models import DailyStats
+from mta.events.stats import utc_day
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_VERSION = 1  # bump when the prepared data changes shape
+CEILING_MS = 100.0
+DAY = 86400.0
+SPAN = 30 * DAY
+CHUNK = 50_000
+ADDRESSES = 200_000  # distinct recipients: about five messages each
+CATEGORIES = 20
+FILLED = ("messages", "message_recipients", "message_categories", "events", "stats_daily")
+# What became of each message (per 100): its status and the events it has after processed.
+OUTCOMES = ["delivered"] * 90 + ["bounced"] * 5 + ["dropped"] * 2 + ["deferred"] * 2 + ["processed"]
+PASSWORD = "bench password, long enough"
+MEMBER, OPERATOR = "ada@acme.example", "op@scaisend.example"
+PAGE_BUDGET_SECONDS = 120.0  # per page: stop its runs after this, whatever --runs says
+
+
+# -- the data ------------------------------------------------------------------------------
+
+
+class Fill:
+    """The rows of `count` messages ending at `end`, made in chunks, and the daily stats
+    they add up to."""
+
+    def __init__(self, count: int, end: float, accounts: dict[str, str], seed: int = 7) -> None:
+        self.count, self.end, self.accounts = count, end, accounts
+        self.rng = random.Random(seed)
+        self.stats: dict[tuple[str, str, str], Counter[str]] = {}
+
+    def message_id(self, at: float) -> str:
+        return f"{int(at * 1000):011x}{self.rng.getrandbits(64):016x}"
+
+    def event(
+        self, account: str, mid: str, email: str, kind: str, at: float, **more: Any
+    ) -> tuple[Any, ...]:
+        eid = self.message_id(at)
+        data = {"event": kind, **more, "message_id": mid, "email": email, "event_id": eid,
+                "timestamp": int(at), "categories": []}  # fmt: skip
+        return (eid, account, mid, email, kind, int(at), json.dumps(data))
+
+    def count_stats(
+        self, account: str, categories: list[str], at: float, metrics: list[str]
+    ) -> None:
+        day = utc_day(at)
+        for category in ["", *categories]:
+            self.stats.setdefault((account, category, day), Counter()).update(metrics)
+
+    def chunks(self) -> Iterator[dict[str, list[tuple[Any, ...]]]]:
+        rng, start = self.rng, self.end - SPAN
+        acme, globex = self.accounts["acme"], self.accounts["globex"]
+        rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in FILLED[:4]}
+        for i in range(self.count):
+            at = start + SPAN * i / self.count
+            account = globex if i % 20 == 0 else acme  # 95 % in one account: the worst case
+            mid = self.message_id(at)
+            email = f"user{rng.randrange(ADDRESSES)}@example.com"
+            category = [f"cat{rng.randrange(CATEGORIES)}"] if rng.random() < 0.3 else []
+            outcome = rng.choice(OUTCOMES)
+            last = at + rng.random() * 60
+            events = [self.event(account, mid, email, "processed", at)]
+            metrics = ["requests", "processed"]
+            if outcome == "delivered":
+                events.append(self.event(account, mid, email, "delivered", last,
+                                         response="250 2.0.0 OK", mx="mx.example.com", tls=True))  # fmt: skip
+                metrics.append("delivered")
+                if rng.random() < 0.2:
+                    last += rng.random() * 3600
+                    events.append(self.event(account, mid, email, "open", last, machine_open=False))
+                    metrics += ["opens", "unique_opens"]
+            elif outcome == "bounced":
+                events.append(self.event(account, mid, email, "bounce", last,
+                                         reason="550 5.1.1 no such user", status="5.1.1"))  # fmt: skip
+                metrics.append("bounces")
+            elif outcome == "dropped":
+                events.append(
+                    self.event(account, mid, email, "dropped", last, reason="Bounced Address")
+                )
+                metrics = ["requests", "bounce_drops"]
+            elif outcome == "deferred":
+                events.append(self.event(account, mid, email, "deferred", last,
+                                         response="451 4.7.1 try later", status="4.7.1", attempt=1))  # fmt: skip
+                metrics.append("deferred")
+            self.count_stats(account, category, at, metrics)
+            rows["messages"].append((
+                mid, account, f"key{rng.randrange(5)}", f"news{rng.randrange(20)}@mail.example.com",
+                f"Subject {rng.randrange(1000)}", None, json.dumps(category), "{}", outcome, False,
+                at, last, last, int(len(events) > 2 and events[-1][4] == "open"), 0,
+            ))  # fmt: skip
+            rows["message_recipients"].append((mid, 0, email, outcome))
+            rows["message_categories"] += [(mid, c, account, at) for c in category]
+            rows["events"] += events
+            if len(rows["messages"]) == CHUNK:
+                yield rows
+                rows = {t: [] for t in rows}
+        yield rows
+
+    def stats_rows(self) -> list[dict[str, Any]]:
+        return [{"account_id": a, "category": c, "day": d, **counts}
+                for (a, c, d), counts in self.stats.items()]  # fmt: skip
+
+
+MESSAGE_COLUMNS = (
+    "id, account_id, api_key_id, from_email, subject, template_id, categories, custom_args,"
+    " status, sandbox, created_at, updated_at, last_event_time, opens_count, clicks_count"
+)
+INSERTS = {
+    "messages": f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ({','.join('?' * 15)})",
+    "message_recipients": 'INSERT INTO message_recipients (message_id, "index", email, status)'
+    " VALUES (?,?,?,?)",
+    "message_categories": "INSERT INTO message_categories (message_id, category, account_id,"
+    " created_at) VALUES (?,?,?,?)",
+    "events": "INSERT INTO events (event_id, account_id, message_id, email, event_type,"
+    " timestamp, data) VALUES (?,?,?,?,?,?,?)",
+}
+
+
+async def schema(path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    await create_schema(engine)
+    await engine.dispose()
+
+
+def prepare(path: Path, count: int) -> float:
+    """The database at `path` (made beside it, then renamed: a stopped run leaves none)."""
+    started = time.perf_counter()
+    making = path.with_suffix(".making")
+    making.unlink(missing_ok=True)
+    asyncio.run(schema(making))
+    db = sqlite3.connect(making)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA cache_size=-262144")  # 256 MiB for building the indexes
+    indexes = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL AND "
+        f"tbl_name IN ({','.join('?' * len(FILLED))})",
+        FILLED,
+    ).fetchall()
+    for name, _ in indexes:  # built once at the end: much faster than row by row
+        db.execute(f'DROP INDEX "{name}"')
+    accounts = {"acme": "0" * 16 + "acme", "globex": "0" * 16 + "globex"}
+    now = time.time()
+    db.executemany(
+        "INSERT INTO accounts (id, name, created_at, disabled, email) VALUES (?,?,?,0,?)",
+        [(aid, name, now - SPAN, f"ops@{name}.example") for name, aid in accounts.items()],
+    )
+    fill = Fill(count, now - 60, accounts)
+    for rows in fill.chunks():
+        with db:
+            for table, sql in INSERTS.items():
+                db.executemany(sql, rows[table])
+    stats = fill.stats_rows()
+    names = [column.name for column in DailyStats.__table__.columns]
+    with db:
+        db.executemany(
+            f"INSERT INTO stats_daily ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [tuple(row.get(n, 0) for n in names) for row in stats],
+        )
+    for _, sql in indexes:
+        db.execute(sql)
+    db.execute("ANALYZE")
+    db.close()
+    making.rename(path)
+    return time.perf_counter() - started
+
+
+def prepared(cache: Path, count: int) -> Path:
+    """The cached database for this schema head, data version and size; made if missing."""
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"ui-{head_revision()}-v{DATA_VERSION}-{count}.sqlite"
+    if path.exists():
+        print(f"prepared database: {path} (cached)")
+    else:
+        took = prepare(path, count)
+        size = path.stat().st_size / 2**20
+        print(f"prepared {count:,} messages in {took:.1f} s: {path} ({size:.0f} MiB)")
+    return path
+
+
+# -- the server ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def command(config: Path, *args: str, stdin: str = "") -> None:
+    main = [sys.executable, "-m", "mta.server.cli.main"]
+    done = subprocess.run([*main, *args, "--config", str(config)], input=stdin, text=True,
+                          capture_output=True, timeout=120)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)}: {done.stderr.strip()}")
+
+
+def start_server(state: Path, database: Path, port: int) -> subprocess.Popen[bytes]:
+    config = state / "scaisend.toml"
+    config.write_text(
+        f'[http]\nlisten = "127.0.0.1:{port}"\n[smtp]\nsubmission_listen = ""\n'
+        f'smtps_listen = ""\nmx_listen = ""\n[storage]\ndata_dir = "{state / "var"}"\n'
+        f'database_url = "sqlite+aiosqlite:///{database}"\n'
+        "message_retention_days = 3650\nevent_retention_days = 3650\n"
+        '[log]\nlevel = "warning"\n'
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "mta.server.cli.main", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=(state / "server.log").open("wb"),
+    )
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 180.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() < started + timeout:
+        if server.poll() is not None:
+            raise SystemExit("the server exited while starting")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server was not ready within {timeout:.0f} s")
+
+
+def add_users(state: Path) -> None:
+    """The member (acme's admin) and the operator who sign in, as `scaisend user add` makes
+    them (it needs the running server's data)."""
+    config = state / "scaisend.toml"
+    for whose in (["--account", "acme", "--email", MEMBER, "--role", "admin"],
+                  ["--operator", "--email", OPERATOR]):  # fmt: skip
+        command(config, "user", "add", *whose, stdin=PASSWORD + "\n")
+
+
+def signed_in(base: str, email: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=60)
+    form = client.get("/ui/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    fields = {"csrf_token": token.group(1), "email": email, "password": PASSWORD}
+    if client.post("/ui/sign-in", data=fields).status_code != 303:
+        raise SystemExit(f"could not sign in as {email}")
+    return client
+
+
+# -- the measurement -----------------------------------------------------------------------
+
+
+def paths(database: Path) -> list[tuple[str, str]]:
+    """(who, path): every page of the menu, and the Activity searches and message pages."""
+    db = sqlite3.connect(database)
+    newest, bounced = (
+        db.execute(
+            "SELECT id FROM messages WHERE account_id = ? AND status LIKE ? "
+            "ORDER BY created_at DESC LIMIT 1",
+            ("0" * 16 + "acme", status),
+        ).fetchone()[0]
+        for status in ("%", "bounced")
+    )
+    email = db.execute(
+        "SELECT email FROM message_recipients WHERE message_id = ?", (bounced,)
+    ).fetchone()[0]
+    db.close()
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 10 * DAY))
+    found = [("operator" if p.operator else "member", f"/ui/{p.slug}") for p in PAGES]
+    return [
+        *found,
+        ("member", "/ui/activity?page=40"),
+        ("member", f"/ui/activity?to_email={email}"),
+        ("member", "/ui/activity?status=bounced"),
+        ("member", f"/ui/activity?after={day}&before={day}"),
+        ("member", f"/ui/activity?status=bounced&after={day}&before={day}"),
+        ("member", f"/ui/activity/{newest}"),
+        ("member", f"/ui/activity/{bounced}"),
+        ("operator", "/ui/accounts/acme"),
+    ]
+
+
+SERVER_TIMING = re.compile(r"app;dur=([\d.]+)")
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def measure(client: httpx.Client, path: str, runs: int, warmup: int) -> dict[str, Any] | None:
+    first = client.get(path)
+    if first.status_code == 404:
+        return None
+    note = "not built" if "Not built yet" in first.text else ""
+    server, wall = [], []
+    deadline = time.monotonic() + PAGE_BUDGET_SECONDS
+    for n in range(warmup + runs):
+        if time.monotonic() > deadline:
+            note = (note + " budget").strip()
+            break
+        started = time.perf_counter()
+        answer = client.get(path)
+        took = (time.perf_counter() - started) * 1000
+        timing = SERVER_TIMING.search(answer.headers.get("server-timing", ""))
+        if n >= warmup and timing is not None:
+            server.append(float(timing.group(1)))
+            wall.append(took)
+    status = first.status_code
+    return {"status": status, "note": note, "server": server, "wall": wall}
+
+
+def table(results: list[tuple[str, dict[str, Any]]]) -> None:
+    print(
+        f"| page | status | server p50 ms | server p95 ms | client p50 ms | p95 / {CEILING_MS:.0f} ms |"
+    )
+    print("|---|---|---|---|---|---|")
+    for path, found in results:
+        server, wall = found["server"], found["wall"]
+        if not server:
+            print(f"| `{path}` | {found['status']} | – | – | – | {found['note']} |")
+            continue
+        ratio = p95(server) / CEILING_MS
+        note = f" ({found['note']})" if found["note"] else ""
+        print(
+            f"| `{path}`{note} | {found['status']} | {statistics.median(server):.1f} | "
+            f"{p95(server):.1f} | {statistics.median(wall):.1f} | {ratio:.2f} |"
+        )
+
+
+def profiled(pid: int, output: Path | None) -> subprocess.Popen[bytes] | None:
+    if output is None:
+        return None
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--output", str(output),
+                             "--rate", "200", "--idle"])  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> None:
+    database = prepared(args.cache, args.messages)
+    with tempfile.TemporaryDirectory(dir=args.cache) as folder:
+        state = Path(folder)
+        copy = state / "scaisend.db"
+        started = time.perf_counter()
+        shutil.copyfile(database, copy)
+        print(f"copied in {time.perf_counter() - started:.1f} s")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(state, copy, port)
+        try:
+            print(f"server ready in {wait_ready(base, server):.1f} s (pid {server.pid})")
+            add_users(state)
+            clients = {"member": signed_in(base, MEMBER), "operator": signed_in(base, OPERATOR)}
+            spy = profiled(server.pid, args.profile)
+            results = []
+            for who, path in paths(copy):
+                found = measure(clients[who], path, args.runs, args.warmup)
+                if found is None:
+                    print(f"skipped {path}: 404", file=sys.stderr)
+                    continue
+                results.append((path, found))
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    print(f"{args.messages:,} messages; {args.runs} runs a page after {args.warmup} warm-up")
+    table(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--cache", type=Path, default=ROOT / "var" / "bench")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy flame graph (SVG)")
+    args = parser.parse_args()
+    print("command:", " ".join(["bench/ui_page_bench.py", *sys.argv[1:]]))
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
