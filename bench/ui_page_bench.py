@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import random
 import re
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -400,10 +401,15 @@ def table(results: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def profiled(pid: int, output: Path | None) -> subprocess.Popen[bytes] | None:
+    """`py-spy record` on the server while the pages are timed (py-spy from PATH or beside
+    this Python: `pip install py-spy`)."""
     if output is None:
         return None
-    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--output", str(output),
-                             "--rate", "200", "--idle"])  # fmt: skip
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    record = [spy, "record", "--pid", str(pid), "--output", str(output), "--rate", "200"]
+    return subprocess.Popen(record)
 
 
 def run(args: argparse.Namespace) -> None:
