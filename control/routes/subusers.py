@@ -37,7 +37,13 @@ async def create_subuser(
 ) -> dict[str, Any]:
     """The account; with `password`, also its first admin, who signs in with the subuser's
     email and that password (as a SendGrid subuser logs in to the console)."""
-    body = await read_body(request, SubuserCreate)
+    created = await create_account(services, await read_body(request, SubuserCreate))
+    return {"username": created.username, "user_id": created.id, "email": created.email}
+
+
+async def create_account(services: Services, body: SubuserCreate) -> AccountView:
+    """`body`'s account (and its first admin with `password`), checked before anything is
+    made; the API and the dashboard's Accounts page both create accounts here."""
     email = check_email(body.email, "email").lower()
     if body.password is not None:
         check_password(body.password)  # before anything is made
@@ -49,7 +55,7 @@ async def create_subuser(
         except Conflict:  # the email was taken meanwhile: leave no account without its admin
             await services.accounts.delete(created.username)
             raise
-    return {"username": created.username, "user_id": created.id, "email": created.email}
+    return created
 
 
 @get("/v3/subusers")

@@ -20,6 +20,7 @@ from control.services import Services
 from control.ui.caller import ACCOUNT_COOKIE, UiCaller, ui_caller
 from control.ui.navigation import BY_SLUG, Page
 from control.ui.pages import (
+    account_users,
     accounts,
     activity,
     api_keys,
@@ -56,6 +57,7 @@ PAGE_MODULES = [
     queue,
     members,
     accounts,
+    account_users,
 ]  # in the menu's order
 STATUS_OF: dict[type[ScaiSendError], int] = {
     PermissionDenied: 403,

@@ -1,11 +1,12 @@
 """The dashboard's response headers (a Content-Security-Policy without inline script or
-style, no framing) and its CSRF checks: the session's token, and a double-submit cookie on
-the sign-in form, which has no session yet."""
+style, no framing, the page's server time) and its CSRF checks: the session's token, and a
+double-submit cookie on the sign-in form, which has no session yet."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+import time
 
 from litestar.types import Message, Send
 
@@ -36,11 +37,16 @@ def is_ui(path: str) -> bool:
 
 
 def with_ui_headers(send: Send) -> Send:
-    """`send` adding the headers above to a response's start (404s and redirects too)."""
+    """`send` adding the headers above to a response's start (404s and redirects too), and
+    `Server-Timing: app;dur=…`: the milliseconds from this call to the response's start,
+    which for a page is its queries and its template (what bench/ui_page_bench.py reads)."""
+    started = time.perf_counter()
 
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", ()), *UI_HEADERS]
+            spent = (time.perf_counter() - started) * 1000
+            timing = (b"server-timing", f"app;dur={spent:.1f}".encode())
+            message["headers"] = [*message.get("headers", ()), *UI_HEADERS, timing]
         await send(message)
 
     return sending

@@ -101,7 +101,9 @@ class AccountService:
             try:
                 await session.commit()
             except IntegrityError:
-                raise Conflict(f"username exists: an account named {name} exists") from None
+                raise Conflict(
+                    f"username exists: an account named {name} exists", field="username"
+                ) from None
         return view(account)
 
     async def list(

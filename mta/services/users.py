@@ -84,6 +84,12 @@ def check_password(password: str) -> str:
     return password
 
 
+def generated_password() -> str:
+    """A password for a user made or reset by someone else, shown to them once: 32 random
+    URL-safe characters (192 bits), well over MIN_PASSWORD."""
+    return secrets.token_urlsafe(24)
+
+
 def principal_of(user: User) -> Principal:
     role: UserRole = user.role  # type: ignore[assignment]
     return Principal(
@@ -141,13 +147,38 @@ class UserService:
         if taken is not None:
             raise email_taken(email)
 
-    async def list(self, account: str | None = None) -> list[UserView]:
+    async def list(
+        self,
+        account: str | None = None,
+        *,
+        operators: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[UserView]:
+        """Every user, or one account's, or with `operators` the instance's operators; by
+        email, `limit` of them from `offset` (all when None)."""
         query = select(User, Account.name).outerjoin(Account, Account.id == User.account_id)
         if account is not None:
             query = query.where(Account.name == account)
+        if operators:
+            query = query.where(User.role == "operator")
+        query = query.order_by(User.email).offset(max(offset, 0))
+        if limit is not None:
+            query = query.limit(max(limit, 1))
         async with self._sessions() as session:
-            rows = (await session.execute(query.order_by(User.email))).all()
+            rows = (await session.execute(query)).all()
         return [UserView(user.email, user.role, name) for user, name in rows]
+
+    async def find(self, email: str) -> UserView | None:
+        """The user who signs in with `email`, or None."""
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(User, Account.name)
+                .outerjoin(Account, Account.id == User.account_id)
+                .where(User.email == email.strip().lower())
+            )
+            row = found.first()
+        return None if row is None else UserView(row[0].email, row[0].role, row[1])
 
     async def remove(self, email: str) -> None:
         async with self._sessions() as session, session.begin():

@@ -4,7 +4,6 @@ sessions end); the account always keeps an admin (mta/services/users)."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -20,10 +19,9 @@ from control.ui.paging import paging_of, shown
 from control.ui.rendering import AnyRequest, page, poster, refused, viewer
 from mta.core.errors import Conflict, ScaiSendError, ValidationError
 from mta.services.user_roles import ACCOUNT_ROLES
-from mta.services.users import MemberView
+from mta.services.users import MemberView, generated_password
 
 SLUG = "members"
-PASSWORD_BYTES = 18  # 24 URL-safe characters, well over the 12 a password needs
 AccountRole = Literal["admin", "developer", "support"]
 ROLE_HINTS = {
     "admin": "everything in the account, members included",
@@ -61,10 +59,6 @@ def utc_time(seconds: float) -> str:
 
 def member_rows(members: list[MemberView], you: str) -> list[MemberRow]:
     return [MemberRow(m.email, m.role, utc_time(m.created_at), m.email == you) for m in members]
-
-
-def new_password() -> str:
-    return secrets.token_urlsafe(PASSWORD_BYTES)
 
 
 async def members_page(
@@ -120,7 +114,7 @@ async def add_member(request: AnyRequest, services: NamedDependency[Services]) -
     if caller.account is None:  # viewer lets no one here without an account; say it twice
         return refused(caller, SLUG)
     typed = {"email": form.get("email", ""), "role": form.get("role", "")}
-    password = new_password()
+    password = generated_password()
     try:
         body = form_struct(typed, MemberAdd)
         made = await services.users.add(caller.account, body.email, body.role, password)

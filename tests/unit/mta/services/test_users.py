@@ -14,7 +14,14 @@ from mta.core.errors import AuthenticationError, Conflict, NotFound
 from mta.services.login_throttle import PER_ADDRESS, PER_USER, WINDOW_SECONDS, LoginThrottle
 from mta.services.scopes import KNOWN_SCOPES
 from mta.services.user_roles import role_scopes
-from mta.services.users import LAST_ADMIN, WRONG_LOGIN, UserService
+from mta.services.users import (
+    LAST_ADMIN,
+    MIN_PASSWORD,
+    WRONG_LOGIN,
+    UserService,
+    UserView,
+    generated_password,
+)
 from tests.support.clock import FakeClock
 
 
@@ -95,3 +102,21 @@ async def test_members_change_within_their_account_and_one_admin_always_stays(
     page = await users.members("acme", limit=10)
     assert [(m.email, m.role) for m in page] == [("bo@acme.example", "admin")]
     assert [m.email for m in await users.members("other", limit=10)] == ["cy@other.example"]
+
+
+async def test_users_listed_a_page_at_a_time_and_the_operators_alone(sessions: Any) -> None:
+    users = UserService(sessions, FakeClock(), CountingHasher())
+    for email in ("c@acme.example", "a@acme.example", "b@acme.example"):
+        await users.add("acme", email, "support", "correct horse battery")
+    await users.add(None, "op@example.com", "operator", "correct horse battery")
+    page = await users.list("acme", limit=2, offset=1)
+    assert [u.email for u in page] == ["b@acme.example", "c@acme.example"]
+    assert [u.email for u in await users.list(operators=True)] == ["op@example.com"]
+    assert len(await users.list()) == 4  # the CLI's call: everyone
+    assert await users.find(" A@acme.example") == UserView("a@acme.example", "support", "acme")
+    assert await users.find("nobody@acme.example") is None
+
+
+def test_generated_passwords_are_long_enough_and_differ() -> None:
+    made = {generated_password() for _ in range(20)}
+    assert len(made) == 20 and all(len(p) >= MIN_PASSWORD for p in made)
