@@ -1,5 +1,5 @@
-"""The dashboard's menu: every page of the dashboard, the rights each needs, and which are
-built. A page the caller's role may not use is left out of the menu and refused."""
+"""The dashboard's menu: every page of the dashboard and the rights each needs. A page the
+caller's role may not use is left out of the menu and refused."""
 
 from __future__ import annotations
 
@@ -14,20 +14,19 @@ class Page(msgspec.Struct, frozen=True):
     scope: str = ""  # a scope the caller must hold ("" none)
     admin: bool = False  # the account's admin (or the operator acting as one)
     operator: bool = False  # the operator only; shown without an account
-    built: bool = False
 
 
 PAGES = (
-    Page("", "Overview", scope="stats.read", built=True),
-    Page("activity", "Activity", scope="messages.read", built=True),
-    Page("domains", "Domains", admin=True, built=True),
-    Page("api-keys", "API keys", scope="api_keys.read", built=True),
-    Page("templates", "Templates", scope="templates.read", built=True),
-    Page("suppressions", "Suppressions", scope="suppression.read", built=True),
-    Page("webhooks", "Webhooks", scope="user.webhooks.event.settings.read", built=True),
-    Page("queue", "Queue", admin=True, built=True),
-    Page("members", "Members", admin=True, built=True),
-    Page("accounts", "Accounts", operator=True, built=True),
+    Page("", "Overview", scope="stats.read"),
+    Page("activity", "Activity", scope="messages.read"),
+    Page("domains", "Domains", admin=True),
+    Page("api-keys", "API keys", scope="api_keys.read"),
+    Page("templates", "Templates", scope="templates.read"),
+    Page("suppressions", "Suppressions", scope="suppression.read"),
+    Page("webhooks", "Webhooks", scope="user.webhooks.event.settings.read"),
+    Page("queue", "Queue", admin=True),
+    Page("members", "Members", admin=True),
+    Page("accounts", "Accounts", operator=True),
 )
 BY_SLUG = {page.slug: page for page in PAGES}
 

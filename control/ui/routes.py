@@ -1,6 +1,6 @@
 """The dashboard's routes under `/ui`: sign in and out, every page module's handlers
-(control/ui/pages), the static files, a "not built yet" page for pages still to come, and
-errors answered as pages rather than the API's JSON."""
+(control/ui/pages), the static files, a 404 page, and errors answered as pages rather than
+the API's JSON."""
 
 from __future__ import annotations
 
@@ -10,15 +10,13 @@ from typing import Any
 from litestar import Router, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
 from control.auth import SESSION_COOKIE
 from control.routes.session import session_cookie
 from control.services import Services
-from control.ui.caller import ACCOUNT_COOKIE, UiCaller, ui_caller
-from control.ui.navigation import BY_SLUG, Page
+from control.ui.caller import ACCOUNT_COOKIE, ui_caller
 from control.ui.pages import (
     account_users,
     accounts,
@@ -32,7 +30,7 @@ from control.ui.pages import (
     templates,
     webhooks,
 )
-from control.ui.rendering import SIGN_IN, AnyRequest, page, posted_form, ui_cookie, viewer
+from control.ui.rendering import SIGN_IN, AnyRequest, page, posted_form, ui_cookie
 from control.ui.security import LOGIN_CSRF_COOKIE, new_token, same_token
 from mta.core.errors import (
     AuthenticationError,
@@ -117,19 +115,12 @@ async def sign_out(request: AnyRequest, services: NamedDependency[Services]) -> 
 
 
 @get("/{slug:str}")
-async def not_built(
-    request: AnyRequest, services: NamedDependency[Services], slug: FromPath[str]
-) -> Any:
-    found: Page | None = BY_SLUG.get(slug)
-    if found is None:
-        caller = await ui_caller(request, services)
-        if caller is None:
-            return Redirect(SIGN_IN, status_code=303)
-        return page("not_found.html", caller, 404, title="Not found")
-    caller_or_answer = await viewer(request, services, slug)
-    if not isinstance(caller_or_answer, UiCaller):
-        return caller_or_answer
-    return page("not_built.html", caller_or_answer, title=found.label, current=slug)
+async def not_found(request: AnyRequest, services: NamedDependency[Services]) -> Any:
+    """A path under /ui/ that is no page: sign in first, then a 404 page with the menu."""
+    caller = await ui_caller(request, services)
+    if caller is None:
+        return Redirect(SIGN_IN, status_code=303)
+    return page("not_found.html", caller, 404, title="Not found")
 
 
 def error_page(request: AnyRequest, exc: ScaiSendError) -> Any:
@@ -152,7 +143,7 @@ def ui_router() -> Router:
     handlers = [h for module in PAGE_MODULES for h in module.HANDLERS]
     return Router(
         "/ui",
-        route_handlers=[sign_in_page, sign_in, sign_out, *handlers, not_built, static],
+        route_handlers=[sign_in_page, sign_in, sign_out, *handlers, not_found, static],
         include_in_schema=False,
         exception_handlers={ScaiSendError: error_page},
     )
