@@ -49,27 +49,30 @@ def refused(caller: UiCaller, slug: str) -> Template:
     return page("not_allowed.html", caller, 403, title=found.label, current=slug)
 
 
-async def viewer(request: AnyRequest, services: Services, slug: str) -> UiCaller | Response[Any]:
-    """The caller who may see the page `slug` (navigation.PAGES), or the answer instead: the
-    sign-in form when signed out, the account list for an operator with no account chosen,
-    a 403 page when the role may not."""
+async def viewer(
+    request: AnyRequest, services: Services, slug: str, scope: str = ""
+) -> UiCaller | Response[Any]:
+    """The caller who may see the page `slug` (navigation.PAGES) and holds `scope` if one is
+    named, or the answer instead: the sign-in form when signed out, the account list for an
+    operator with no account chosen, a 403 page when the role may not."""
     caller = await ui_caller(request, services)
     if caller is None:
         return Redirect(SIGN_IN, status_code=303)
     found = BY_SLUG[slug]
     if caller.account is None and not found.operator and caller.is_operator:
         return Redirect("/ui/accounts", status_code=303)
-    if not allowed(found, caller):
+    if not allowed(found, caller) or (scope and not caller.principal.has_scope(scope)):
         return refused(caller, slug)
     return caller
 
 
 async def poster(
-    request: AnyRequest, services: Services, slug: str
+    request: AnyRequest, services: Services, slug: str, scope: str = ""
 ) -> tuple[UiCaller, Form] | Response[Any]:
-    """`viewer` for a form post, which must also carry the session's CSRF token: without it
-    the post changes nothing and the caller is sent to sign in."""
-    caller = await viewer(request, services, slug)
+    """`viewer` for a form post (`scope`: the one its API route needs), which must also carry
+    the session's CSRF token: without it the post changes nothing and the caller is sent to
+    sign in."""
+    caller = await viewer(request, services, slug, scope)
     if not isinstance(caller, UiCaller):
         return caller
     form = await posted_form(request)

@@ -19,7 +19,7 @@ from control.services import Services
 from control.ui.caller import UiCaller
 from control.ui.forms import GENERAL, field_errors, form_struct, optional
 from control.ui.paging import paging_of, shown, shown_from_all
-from control.ui.rendering import AnyRequest, Form, page, poster, refused, viewer
+from control.ui.rendering import AnyRequest, Form, page, poster, viewer
 from mta.core.errors import NotFound, ScaiSendError
 from mta.services.template_views import TemplateView, VersionView
 from mta.submission.preview import PreviewSource
@@ -66,10 +66,6 @@ def not_found(caller: UiCaller) -> Template:
     return page("not_found.html", caller, 404, title="Not found", current=SLUG)
 
 
-def may(caller: UiCaller, scope: str) -> bool:
-    return caller.principal.has_scope(scope)
-
-
 # -- the list ----------------------------------------------------------------------------
 
 
@@ -110,12 +106,10 @@ async def template_list(
 
 @post("/templates", status_code=303)
 async def create_template(request: AnyRequest, services: NamedDependency[Services]) -> Any:
-    posted = await poster(request, services, SLUG)
+    posted = await poster(request, services, SLUG, "templates.create")
     if not isinstance(posted, tuple):
         return posted
     caller, form = posted
-    if not may(caller, "templates.create"):
-        return refused(caller, SLUG)
     fields = {"name": form.get("name", ""), "generation": form.get("generation") or "dynamic"}
     try:
         body = form_struct(fields, TemplateCreate)
@@ -171,12 +165,10 @@ async def template_detail(
 async def delete_template(
     request: AnyRequest, services: NamedDependency[Services], template_id: FromPath[str]
 ) -> Any:
-    posted = await poster(request, services, SLUG)
+    posted = await poster(request, services, SLUG, "templates.delete")
     if not isinstance(posted, tuple):
         return posted
     caller, _ = posted
-    if not may(caller, "templates.delete"):
-        return refused(caller, SLUG)
     try:
         await services.templates.delete(caller.principal.account_id, template_id)
     except NotFound:
@@ -188,12 +180,10 @@ async def delete_template(
 async def create_version(
     request: AnyRequest, services: NamedDependency[Services], template_id: FromPath[str]
 ) -> Any:
-    posted = await poster(request, services, SLUG)
+    posted = await poster(request, services, SLUG, "templates.versions.create")
     if not isinstance(posted, tuple):
         return posted
     caller, form = posted
-    if not may(caller, "templates.versions.create"):
-        return refused(caller, SLUG)
     account = caller.principal.account_id
     try:
         await services.templates.get(account, template_id)
@@ -235,11 +225,9 @@ async def version_page(
     template_id: FromPath[str],
     version_id: FromPath[str],
 ) -> Any:
-    caller = await viewer(request, services, SLUG)
+    caller = await viewer(request, services, SLUG, "templates.versions.read")
     if not isinstance(caller, UiCaller):
         return caller
-    if not may(caller, "templates.versions.read"):
-        return refused(caller, SLUG)
     found = await version_of(services, caller, template_id, version_id)
     if found is None:
         return not_found(caller)
@@ -280,12 +268,10 @@ async def save_version(
     template_id: FromPath[str],
     version_id: FromPath[str],
 ) -> Any:
-    posted = await poster(request, services, SLUG)
+    posted = await poster(request, services, SLUG, "templates.versions.update")
     if not isinstance(posted, tuple):
         return posted
     caller, form = posted
-    if not may(caller, "templates.versions.update"):
-        return refused(caller, SLUG)
     found = await version_of(services, caller, template_id, version_id)
     if found is None:
         return not_found(caller)
@@ -311,12 +297,10 @@ async def preview_version(
     version_id: FromPath[str],
 ) -> Any:
     """The preview fragment the editor's form asks for (htmx) as the user types."""
-    posted = await poster(request, services, SLUG)
+    posted = await poster(request, services, SLUG, "templates.versions.read")
     if not isinstance(posted, tuple):
         return posted
     caller, form = posted
-    if not may(caller, "templates.versions.read"):
-        return refused(caller, SLUG)
     found = await version_of(services, caller, template_id, version_id)
     if found is None:
         return not_found(caller)
@@ -363,13 +347,11 @@ async def version_action(
 ) -> Any:
     """Activate or delete a version, each behind its API route's scope; back to the
     template's page, which shows a refusal (the active version kept) beside the list."""
-    posted = await poster(request, services, SLUG)
+    scope = "templates.versions.activate.create" if activating else "templates.versions.delete"
+    posted = await poster(request, services, SLUG, scope)
     if not isinstance(posted, tuple):
         return posted
     caller, _ = posted
-    scope = "templates.versions.activate.create" if activating else "templates.versions.delete"
-    if not may(caller, scope):
-        return refused(caller, SLUG)
     account, templates_ = caller.principal.account_id, services.templates
     try:
         if activating:
