@@ -34,6 +34,7 @@ class Shown(msgspec.Struct, Generic[T], frozen=True):
     paging: Paging
     has_next: bool
     query: dict[str, str]  # the rest of the query string, kept by the links
+    path: str = ""  # the list's own path ("": the page's), so links never name a form's POST
 
     @property
     def previous_link(self) -> str | None:
@@ -47,7 +48,7 @@ class Shown(msgspec.Struct, Generic[T], frozen=True):
         query = {**self.query, "page": str(number)}
         if self.paging.size != PER_PAGE:
             query["per_page"] = str(self.paging.size)
-        return "?" + urlencode(query)
+        return f"{self.path}?{urlencode(query)}"
 
 
 def paging_of(query: Mapping[str, str]) -> Paging:
@@ -58,15 +59,18 @@ def paging_of(query: Mapping[str, str]) -> Paging:
     )
 
 
-def shown(rows: Sequence[T], paging: Paging, query: Mapping[str, str]) -> Shown[T]:
-    """`rows` fetched with `paging.fetch` rows from `paging.offset` as one page."""
+def shown(rows: Sequence[T], paging: Paging, query: Mapping[str, str], path: str = "") -> Shown[T]:
+    """`rows` fetched with `paging.fetch` rows from `paging.offset` as one page; `path` for a
+    list a form post may render (its links must lead back to the list, not the post)."""
     rest = {k: v for k, v in query.items() if k not in ("page", "per_page") and v}
-    return Shown(list(rows[: paging.size]), paging, len(rows) > paging.size, rest)
+    return Shown(list(rows[: paging.size]), paging, len(rows) > paging.size, rest, path)
 
 
-def shown_from_all(rows: Sequence[T], paging: Paging, query: Mapping[str, str]) -> Shown[T]:
+def shown_from_all(
+    rows: Sequence[T], paging: Paging, query: Mapping[str, str], path: str = ""
+) -> Shown[T]:
     """One page of a list that the service returns whole (small per-account lists)."""
-    return shown(rows[paging.offset : paging.offset + paging.fetch], paging, query)
+    return shown(rows[paging.offset : paging.offset + paging.fetch], paging, query, path)
 
 
 def _clamped(text: str | None, low: int, high: int, default: int) -> int:

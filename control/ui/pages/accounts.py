@@ -45,7 +45,7 @@ async def account_list(
     query = dict(request.query_params)
     paging = paging_of(query)
     rows = await services.accounts.list(limit=paging.fetch, offset=paging.offset)
-    listed = shown(rows, paging, query)
+    listed = shown(rows, paging, query, "/ui/accounts")
     return page(
         "accounts.html",
         caller,

@@ -180,7 +180,7 @@ async def list_page(
     errors, search = dict(errors or {}), query.get("email", "")
     if tab.name == GROUPS:
         groups = await services.asm_groups.list_groups(caller.principal.account_id)
-        listed: Any = shown_from_all(groups, paging, query)
+        listed: Any = shown_from_all(groups, paging, query, "/ui/suppressions")
     else:
         name = list_name(tab.name)  # every other tab is a list
         try:
@@ -190,7 +190,7 @@ async def list_page(
         except ValidationError as exc:
             found, status = [], 400
             errors.setdefault("email", exc.message)
-        listed = shown([row_of(name, e) for e in found], paging, query)
+        listed = shown([row_of(name, e) for e in found], paging, query, "/ui/suppressions")
     return page(
         "suppressions.html",
         caller,
@@ -305,7 +305,12 @@ async def group_view(
         title=f"Suppressions: {group.name}",
         current=SLUG,
         group=group,
-        listed=shown([row_of("group", e) for e in found], paging, query),
+        listed=shown(
+            [row_of("group", e) for e in found],
+            paging,
+            query,
+            f"/ui/suppressions/groups/{group.id}",
+        ),
         search=search,
         errors=errors,
         typed=typed or {},

@@ -21,3 +21,8 @@ def test_one_row_more_than_shown_means_a_next_page() -> None:
     assert page.previous_link == "?q=bounce&page=1&per_page=2"
     last = shown(["c"], Paging(1, PER_PAGE), {})
     assert last.items == ["c"] and last.next_link is None and last.previous_link is None
+
+
+def test_a_list_rendered_by_a_form_post_links_to_its_own_path() -> None:
+    page = shown(["a", "b"], Paging(1, 1), {"list": "bounces"}, "/ui/suppressions")
+    assert page.next_link == "/ui/suppressions?list=bounces&page=2&per_page=1"
