@@ -37,6 +37,11 @@ def test_users_are_added_from_stdin_and_sign_in_with_their_roles(
         "user", "add", "--account", "acme", "--email", "x@acme.example", stdin="short\n"
     )
     assert short.returncode == 1 and "a password has 12 to 1024 characters" in short.stderr
+    nowhere = scaisend.command(
+        "user", "add", "--account", "initech", "--email", "x@initech.example", stdin=PASSWORD
+    )
+    assert nowhere.returncode == 1 and "no account named initech" in nowhere.stderr
+    assert "scaisend token --account NAME" in nowhere.stderr  # how to make one
     listed = scaisend.command("user", "list", "--account", "acme").stdout
     assert "dev@acme.example\tdeveloper\tacme" in listed and "globex" not in listed
 

@@ -11,10 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
-from mta.core.errors import ScaiSendError
+from mta.core.errors import NotFound, ScaiSendError
 from mta.db.engine import create_schema, database_url, make_engine, make_sessionmaker
 from mta.services.user_roles import UserRole
 from mta.services.users import UserService
+
+NO_ACCOUNT_HINT = (
+    " (make the account first: `scaisend token --account NAME`, POST /v3/subusers, or the"
+    " operator's Accounts page in the dashboard)"
+)
 
 
 def add_user_commands(commands: Any, config_help: str) -> None:
@@ -69,6 +74,10 @@ async def run_user_command(args: argparse.Namespace, settings: Settings) -> int:
         await create_schema(engine)
         users = UserService(make_sessionmaker(engine))
         await _act(args, users)
+    except NotFound as exc:
+        hint = NO_ACCOUNT_HINT if args.action == "add" and not args.operator else ""
+        print(f"scaisend: {exc.message}{hint}", file=sys.stderr)
+        return 1
     except ScaiSendError as exc:
         print(f"scaisend: {exc.message}", file=sys.stderr)
         return 1
