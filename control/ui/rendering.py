@@ -44,6 +44,12 @@ def ui_cookie(request: AnyRequest, key: str, value: str, max_age: int) -> Cookie
     return private_cookie(request, key, value, max_age, path="/ui", samesite="strict")
 
 
+def missing(caller: UiCaller, slug: str) -> Template:
+    """The 404 page within the page `slug`: another account's id looks exactly like one that
+    does not exist."""
+    return page("not_found.html", caller, 404, title="Not found", current=slug)
+
+
 def refused(caller: UiCaller, slug: str) -> Template:
     found = BY_SLUG[slug]
     return page("not_allowed.html", caller, 403, title=found.label, current=slug)

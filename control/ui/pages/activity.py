@@ -24,7 +24,7 @@ from control.ui.pages.activity_message import (
 )
 from control.ui.pages.activity_search import STATUS_CHOICES, message_filter, search_of
 from control.ui.paging import Shown, paging_of, shown
-from control.ui.rendering import AnyRequest, page, viewer
+from control.ui.rendering import AnyRequest, missing, page, viewer
 from mta.core.errors import NotFound, ValidationError
 from mta.services.messages import MessageView
 
@@ -94,7 +94,7 @@ async def message_page(
     try:
         message = await services.messages.get(caller.principal, message_id)
     except NotFound:
-        return page("not_found.html", caller, 404, title="Not found", current=SLUG)
+        return missing(caller, SLUG)
     events = message.events or []
     sent = await queued_copy(services, caller.principal.account_id, message.id)
     return page(

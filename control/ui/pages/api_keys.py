@@ -18,7 +18,7 @@ from control.services import Services
 from control.ui.caller import UiCaller
 from control.ui.forms import field_errors, form_struct
 from control.ui.paging import paging_of, shown
-from control.ui.rendering import AnyRequest, page, posted_lists, poster, refused, viewer
+from control.ui.rendering import AnyRequest, page, posted_lists, poster, viewer
 from mta.core.errors import PermissionDenied, ScaiSendError, ValidationError
 from mta.services.api_keys import KEY_PREFIX, ApiKeyView, CreatedKey, check_scopes
 from mta.services.scopes import ALL_SCOPES
@@ -178,12 +178,10 @@ async def scope_picker(request: AnyRequest, services: NamedDependency[Services])
 
 @post("/api-keys", status_code=200)
 async def create_key(request: AnyRequest, services: NamedDependency[Services]) -> Any:
-    posted = await poster(request, services, SLUG)
+    posted = await poster(request, services, SLUG, CREATE)
     if not isinstance(posted, tuple):
         return posted
     caller, form = posted
-    if not caller.principal.has_scope(CREATE):
-        return refused(caller, SLUG)
     lists = await posted_lists(request)
     typed = {**form, "scopes": lists.get("scopes", [])}
     principal = caller.principal
@@ -205,12 +203,10 @@ async def create_key(request: AnyRequest, services: NamedDependency[Services]) -
 async def revoke_key(
     request: AnyRequest, services: NamedDependency[Services], key_id: FromPath[str]
 ) -> Any:
-    posted = await poster(request, services, SLUG)
+    posted = await poster(request, services, SLUG, REVOKE)
     if not isinstance(posted, tuple):
         return posted
     caller, _ = posted
-    if not caller.principal.has_scope(REVOKE):
-        return refused(caller, SLUG)
     await services.api_keys.revoke(caller.principal.account_id, key_id)  # NotFound: 404 page
     return Redirect(f"/ui/{SLUG}", status_code=303)
 

@@ -16,7 +16,7 @@ from control.services import Services
 from control.ui.caller import UiCaller
 from control.ui.forms import field_errors, form_struct, optional
 from control.ui.paging import paging_of, shown
-from control.ui.rendering import AnyRequest, Form, page, poster, viewer
+from control.ui.rendering import AnyRequest, Form, missing, page, poster, viewer
 from mta.core.errors import NotFound, ScaiSendError
 from mta.services.deliverability import Finding, worst
 from mta.services.dns_records import DnsRecord
@@ -149,7 +149,7 @@ async def deliverability(
     try:
         found = await services.deliverability.check(caller.principal.account_id, domain_id)
     except NotFound:
-        return not_found(caller)
+        return missing(caller, SLUG)
     return await shown_domain(services, caller, domain_id, findings=found)
 
 
@@ -166,7 +166,7 @@ async def verify(
     try:
         checked = await services.domains.verify(caller.principal.account_id, domain_id)
     except NotFound:
-        return not_found(caller)
+        return missing(caller, SLUG)
     except ScaiSendError as exc:
         return await shown_domain(services, caller, domain_id, 409, error=exc.message)
     return domain_detail(caller, checked, verified_now=True)
@@ -184,7 +184,7 @@ async def shown_domain(
     try:
         found = await services.domains.get(caller.principal.account_id, domain_id)
     except NotFound:
-        return not_found(caller)
+        return missing(caller, SLUG)
     return domain_detail(caller, found, status, findings=findings, error=error)
 
 
@@ -210,10 +210,6 @@ def domain_detail(
         overall=worst(findings) if findings is not None else "",
         error=error,
     )
-
-
-def not_found(caller: UiCaller) -> Any:
-    return page("not_found.html", caller, 404, title="Not found", current=SLUG)
 
 
 HANDLERS = [domains, add_domain, domain_page, deliverability, verify]

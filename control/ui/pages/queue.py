@@ -21,7 +21,7 @@ from control.services import Services
 from control.ui.caller import UiCaller, ui_caller
 from control.ui.forms import field_errors, form_struct, optional
 from control.ui.paging import Paging, paging_of, shown_from_all
-from control.ui.rendering import SIGN_IN, AnyRequest, Form, page, posted_form, viewer
+from control.ui.rendering import SIGN_IN, AnyRequest, Form, missing, page, posted_form, viewer
 from control.ui.security import same_token
 from control.whole_queue import whole_queue
 from mta.core.errors import Conflict, NotFound, ScaiSendError
@@ -264,7 +264,7 @@ async def queue_action(request: AnyRequest, services: NamedDependency[Services])
     caller, form = posted
     action, queue_id = form.get("act", ""), form.get("queue_id", "")
     if action not in ACTIONS or not queue_id:
-        return page("not_found.html", caller, 404, title="Not found")
+        return missing(caller, SLUG)
     queue, account = whole_queue(request, services), whose(caller)
     try:
         if action == "hold":

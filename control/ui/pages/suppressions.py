@@ -20,7 +20,7 @@ from control.services import Services
 from control.ui.caller import UiCaller
 from control.ui.forms import field_errors, form_struct, optional
 from control.ui.paging import paging_of, shown, shown_from_all
-from control.ui.rendering import AnyRequest, Form, page, poster, refused, viewer
+from control.ui.rendering import AnyRequest, Form, missing, page, poster, refused, viewer
 from mta.core.errors import NotFound, ScaiSendError, ValidationError
 from mta.services.asm_groups import group_id_of
 from mta.services.suppressions import Listed, list_name
@@ -158,7 +158,7 @@ async def suppressions(request: AnyRequest, services: NamedDependency[Services])
     name = request.query_params.get("list") or (tabs[0].name if tabs else "bounces")
     tab = TAB_OF.get(name)
     if tab is None:
-        return page("not_found.html", caller, 404, title="Not found", current=SLUG)
+        return missing(caller, SLUG)
     if tab not in tabs:
         return refused(caller, SLUG)
     return await list_page(request, services, caller, tab)
@@ -297,7 +297,7 @@ async def group_view(
             found, status = [], 400
             errors.setdefault("email", exc.message)
     except NotFound:
-        return page("not_found.html", caller, 404, title="Not found", current=SLUG)
+        return missing(caller, SLUG)
     return page(
         "suppression_group.html",
         caller,
@@ -324,16 +324,14 @@ async def group_posted(
 ) -> tuple[UiCaller, Form, int] | Any:
     """`poster`, the scope, and the group: one of the caller's own account, else a 404 page
     (so a forged post never reaches another account's group, nor the global list)."""
-    posted = await poster(request, services, SLUG)
+    posted = await poster(request, services, SLUG, scope)
     if not isinstance(posted, tuple):
         return posted
     caller, form = posted
-    if not caller.principal.has_scope(scope):
-        return refused(caller, SLUG)
     try:
         group = await services.asm_groups.get(caller.principal.account_id, group_id_of(raw_id))
     except NotFound:
-        return page("not_found.html", caller, 404, title="Not found", current=SLUG)
+        return missing(caller, SLUG)
     return caller, form, group.id
 
 

@@ -19,7 +19,7 @@ from control.services import Services
 from control.ui.caller import UiCaller
 from control.ui.forms import GENERAL, field_errors, form_struct, optional
 from control.ui.paging import paging_of, shown, shown_from_all
-from control.ui.rendering import AnyRequest, Form, page, poster, viewer
+from control.ui.rendering import AnyRequest, Form, missing, page, poster, viewer
 from mta.core.errors import NotFound, ScaiSendError
 from mta.services.template_views import TemplateView, VersionView
 from mta.submission.preview import PreviewSource
@@ -60,10 +60,6 @@ def version_url(template_id: str, version_id: str) -> str:
 
 def active_version(template: TemplateView) -> VersionView | None:
     return next((v for v in template.versions if v.active), None)
-
-
-def not_found(caller: UiCaller) -> Template:
-    return page("not_found.html", caller, 404, title="Not found", current=SLUG)
 
 
 # -- the list ----------------------------------------------------------------------------
@@ -146,7 +142,7 @@ async def template_detail(
     try:
         found = await services.templates.get(caller.principal.account_id, template_id)
     except NotFound:
-        return not_found(caller)
+        return missing(caller, SLUG)
     query = dict(request.query_params)
     versions = shown_from_all(found.versions, paging_of(query), query)
     return page(
@@ -172,7 +168,7 @@ async def delete_template(
     try:
         await services.templates.delete(caller.principal.account_id, template_id)
     except NotFound:
-        return not_found(caller)
+        return missing(caller, SLUG)
     return Redirect("/ui/templates", status_code=303)
 
 
@@ -188,7 +184,7 @@ async def create_version(
     try:
         await services.templates.get(account, template_id)
     except NotFound:
-        return not_found(caller)
+        return missing(caller, SLUG)
     try:
         given = {k: optional(form.get(k)) for k in ("name", "subject")}  # empty: not given
         body = form_struct(given, VersionBody)
@@ -230,7 +226,7 @@ async def version_page(
         return caller
     found = await version_of(services, caller, template_id, version_id)
     if found is None:
-        return not_found(caller)
+        return missing(caller, SLUG)
     template, version = found
     form = {name: getattr(version, name) or "" for name in EDITED}
     saved = request.query_params.get("saved") == "1"
@@ -274,7 +270,7 @@ async def save_version(
     caller, form = posted
     found = await version_of(services, caller, template_id, version_id)
     if found is None:
-        return not_found(caller)
+        return missing(caller, SLUG)
     edited = {name: form.get(name, "") for name in EDITED}
     try:
         body = form_struct(edited, VersionBody)
@@ -303,7 +299,7 @@ async def preview_version(
     caller, form = posted
     found = await version_of(services, caller, template_id, version_id)
     if found is None:
-        return not_found(caller)
+        return missing(caller, SLUG)
     version = found[1]
     source = PreviewSource(
         template_id=template_id,
@@ -359,7 +355,7 @@ async def version_action(
         else:
             await templates_.delete_version(account, template_id, version_id)
     except NotFound:
-        return not_found(caller)
+        return missing(caller, SLUG)
     except ScaiSendError as exc:
         errors = {GENERAL: exc.message}
         return await template_detail(request, services, caller, template_id, 400, errors)

@@ -31,7 +31,7 @@ from control.ui.pages.webhooks_view import (
     when,
 )
 from control.ui.paging import paging_of, shown, shown_from_all
-from control.ui.rendering import AnyRequest, page, posted_lists, poster, refused, viewer
+from control.ui.rendering import AnyRequest, missing, page, posted_lists, poster, viewer
 from mta.core.errors import Conflict, NotFound, ScaiSendError
 from mta.webhooks import DeliveryDetail, DeliveryQuery, WebhookChanges
 
@@ -88,12 +88,10 @@ def abilities(caller: UiCaller) -> dict[str, bool]:
 
 @post("/webhooks", status_code=200)
 async def add_webhook(request: AnyRequest, services: NamedDependency[Services]) -> Any:
-    posted = await poster(request, services, SLUG)
+    posted = await poster(request, services, SLUG, CREATE)
     if not isinstance(posted, tuple):
         return posted
     caller, _ = posted
-    if not caller.principal.has_scope(CREATE):
-        return refused(caller, SLUG)
     lists = await posted_lists(request)
     fields = {**event_fields(lists), "enabled": "enabled" in lists}
     try:
@@ -141,7 +139,7 @@ async def webhook_page(
     try:
         hook = await services.webhooks.get(account, webhook_id)
     except NotFound:
-        return missing(caller)
+        return missing(caller, SLUG)
     query = dict(request.query_params)
     paging = paging_of(query)
     found = await services.webhooks.deliveries(
@@ -172,29 +170,11 @@ async def webhook_page(
     )
 
 
-def missing(caller: UiCaller) -> Any:
-    """Another account's webhook or delivery looks exactly like one that does not exist."""
-    return page("not_found.html", caller, 404, title="Not found", current=SLUG)
-
-
-async def changer(
-    request: AnyRequest, services: Services, scope: str
-) -> tuple[UiCaller, dict[str, str]] | Any:
-    """`poster` for a change that needs `scope` (the API route's), or the answer instead."""
-    posted = await poster(request, services, SLUG)
-    if not isinstance(posted, tuple):
-        return posted
-    caller, form = posted
-    if not caller.principal.has_scope(scope):
-        return refused(caller, SLUG)
-    return caller, form
-
-
 @post("/webhooks/{webhook_id:str}", status_code=200)
 async def change_webhook(
     request: AnyRequest, services: NamedDependency[Services], webhook_id: FromPath[str]
 ) -> Any:
-    checked = await changer(request, services, UPDATE)
+    checked = await poster(request, services, SLUG, UPDATE)
     if not isinstance(checked, tuple):
         return checked
     caller, _ = checked
@@ -204,7 +184,7 @@ async def change_webhook(
         changes = WebhookChanges(**msgspec.structs.asdict(body))
         await services.webhooks.update(caller.principal.account_id, webhook_id, changes)
     except NotFound:
-        return missing(caller)
+        return missing(caller, SLUG)
     except ScaiSendError as exc:
         errors = field_errors(exc)
         return await webhook_page(request, services, caller, webhook_id, 400, errors, fields)
@@ -214,14 +194,14 @@ async def change_webhook(
 async def changed(request: AnyRequest, services: Services, scope: str, change: Change) -> Any:
     """Check the caller and its `scope`, make `change` to the account's webhook and redirect
     to the page it names; another account's webhook is a 404 page."""
-    checked = await changer(request, services, scope)
+    checked = await poster(request, services, SLUG, scope)
     if not isinstance(checked, tuple):
         return checked
     caller, form = checked
     try:
         where = await change(caller.principal.account_id, form)
     except NotFound:
-        return missing(caller)
+        return missing(caller, SLUG)
     return Redirect(where, status_code=303)
 
 
@@ -265,14 +245,14 @@ async def rotate_secret(
     request: AnyRequest, services: NamedDependency[Services], webhook_id: FromPath[str]
 ) -> Any:
     """The new secret is in this answer only (never stored where a page could show it)."""
-    checked = await changer(request, services, UPDATE)
+    checked = await poster(request, services, SLUG, UPDATE)
     if not isinstance(checked, tuple):
         return checked
     caller, _ = checked
     try:
         rotated = await services.webhooks.rotate(caller.principal.account_id, webhook_id)
     except NotFound:
-        return missing(caller)
+        return missing(caller, SLUG)
     done = "A new signing secret: the old one no longer signs."
     return await webhook_page(
         request, services, caller, webhook_id, secret=rotated.signing_secret, done=done
@@ -310,7 +290,7 @@ async def delivery_page(
         hook = await services.webhooks.get(account, webhook_id)
         found: DeliveryDetail = await services.webhooks.delivery(account, webhook_id, delivery_id)
     except NotFound:
-        return missing(caller)
+        return missing(caller, SLUG)
     return page(
         "webhook_delivery.html",
         caller,
@@ -335,14 +315,14 @@ async def redeliver(
     webhook_id: FromPath[str],
     delivery_id: FromPath[str],
 ) -> Any:
-    checked = await changer(request, services, UPDATE)
+    checked = await poster(request, services, SLUG, UPDATE)
     if not isinstance(checked, tuple):
         return checked
     caller, _ = checked
     try:
         await services.webhooks.redeliver(caller.principal.account_id, webhook_id, delivery_id)
     except NotFound:
-        return missing(caller)
+        return missing(caller, SLUG)
     except Conflict as exc:
         return await delivery_page(services, caller, webhook_id, delivery_id, 409, exc.message)
     where = f"/ui/webhooks/{webhook_id}/deliveries/{delivery_id}?done=redeliver"
