@@ -117,6 +117,9 @@ class StorageSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     message_retention_days: int = 30
     event_retention_days: int = 30
     retention_interval_seconds: float = 3600.0
+    # the message as sent, kept on disk after delivery this long, at most this much (0: not)
+    keep_sent_hours: float = 72.0
+    keep_sent_megabytes: int = 2048
     # the keys sealing secrets at rest, the first sealing; empty: the file data_dir/secrets_keys
     secrets_keys: list[str] = msgspec.field(default_factory=list)
 
@@ -133,6 +136,9 @@ class StorageSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         for key in ("message_retention_days", "event_retention_days"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key}: must be 0 (keep forever) or more")
+        for key in ("keep_sent_hours", "keep_sent_megabytes"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key}: must be 0 (keep none) or more")
         if not self.retention_interval_seconds > 0:
             raise ValueError("retention_interval_seconds: must be more than 0")
 

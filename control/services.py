@@ -17,6 +17,7 @@ from mta.services.domains import DomainService
 from mta.services.event_feed import EventFeed
 from mta.services.identity import TokenService
 from mta.services.messages import MessageService
+from mta.services.sent_mail import SentMail
 from mta.services.stats import StatsService
 from mta.services.suppressions import SuppressionService
 from mta.services.templates import TemplateService
@@ -40,6 +41,7 @@ class Services:
     tokens: TokenService
     intake: Intake
     queue: QueueControl
+    sent_mail: SentMail
     batches: BatchService
     suppressions: SuppressionService
     asm_groups: AsmGroupService

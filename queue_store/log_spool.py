@@ -1,7 +1,7 @@
 """LogSpool: the durable spool as an append-only log of segments with group commit.
 
 It owns the segment files, the committer task (their only writer), recovery (replay into
-the in-memory index), reads by offset, deletion of dead segments and compaction.
+the in-memory index), reads by offset, dropping dead segments (deleted or kept) and compaction.
 """
 
 from __future__ import annotations
@@ -75,13 +75,16 @@ class LogSpool:
         max_batch_bytes: int = 4 << 20,
         fsync: Fsync = os.fdatasync,
         pwrite: Pwrite = os.pwrite,
+        keep_sent: bool = False,  # dead segments moved to sent/ rather than deleted
     ) -> None:
         self.directory = directory
         self.quarantine = directory / "quarantine"
         self._segment_bytes, self._max_batch_bytes = segment_bytes, max_batch_bytes
         self._max_batch_delay = max_batch_delay
         self._codec = Codec()
-        self._files = SegmentFiles(directory, self._codec, max_batch_bytes, fsync, pwrite)
+        self._files = SegmentFiles(
+            directory, self._codec, max_batch_bytes, fsync, pwrite, keep_sent=keep_sent
+        )
         self._index = LogIndex()
         self._reader = SegmentReader(directory, keep_open=False)
         self._queue: collections.deque[_Op] = collections.deque()
@@ -129,10 +132,7 @@ class LogSpool:
         self._wake.set()
         await self._committer
         self._committer, fd, self._fd = None, self._fd, -1
-        try:
-            await asyncio.to_thread(self._files.sync, fd)
-        finally:
-            await asyncio.to_thread(os.close, fd)
+        await asyncio.to_thread(self._files.close, fd)
 
     async def put(self, entry: QueueEntry, content: bytes) -> None:
         due = due_of(entry)
@@ -287,13 +287,13 @@ class LogSpool:
             self._index.emptied = False
             while victims := self._index.deletable(self._active):
                 try:
-                    await asyncio.to_thread(self._files.unlink, victims)
+                    await asyncio.to_thread(self._files.drop, victims)
                 except OSError as exc:
                     log.warning("event=spool_gc_failed error=%r", exc.strerror)
                     return
                 for n in victims:
                     del self._index.segments[n]
-                log.info("event=spool_segments_deleted segments=%s", victims)
+                log.info("event=spool_segments_dropped segments=%s", victims)
 
     async def _compact_segment(self, n: int) -> bool:
         """Re-put every message with a live record in n, copy its needed tombstones."""

@@ -1,5 +1,5 @@
 """The spool's segment files, synchronously (the spool runs these in a thread): create a
-segment, append and fsync, cut a torn tail off, delete dead ones, read a message back."""
+segment, append and fsync, cut a torn tail off, drop dead ones, read a message back."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from queue_store.records import (
     segment_header,
     segment_path,
 )
+from queue_store.sent_copies import retire
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,17 @@ class SegmentFiles:
     """The segment files of one spool directory, with the write and sync calls to use."""
 
     def __init__(
-        self, directory: Path, codec: Codec, max_batch_bytes: int, fsync: Fsync, pwrite: Pwrite
+        self,
+        directory: Path,
+        codec: Codec,
+        max_batch_bytes: int,
+        fsync: Fsync,
+        pwrite: Pwrite,
+        *,
+        keep_sent: bool = False,
     ) -> None:
         self.directory = directory
+        self._keep_sent = keep_sent
         self._codec = codec
         self._max_batch_bytes = max_batch_bytes
         self._fsync, self._pwrite = fsync, pwrite
@@ -49,8 +58,12 @@ class SegmentFiles:
             raise
         return fd
 
-    def sync(self, fd: int) -> None:
-        self._fsync(fd)
+    def close(self, fd: int) -> None:
+        """Sync, then close (even when the sync fails)."""
+        try:
+            self._fsync(fd)
+        finally:
+            os.close(fd)
 
     def write(self, fd: int, data: bytes, offset: int) -> None:
         view = memoryview(data)
@@ -69,7 +82,11 @@ class SegmentFiles:
             return False
         return True
 
-    def unlink(self, segments: list[int]) -> None:
+    def drop(self, segments: list[int]) -> None:
+        """Delete dead segments, or with keep_sent move them to sent/ (sent_copies)."""
+        if self._keep_sent:
+            retire(self.directory, segments)
+            return
         for n in segments:
             segment_path(self.directory, n).unlink(missing_ok=True)
         fsync_dir(self.directory)

@@ -222,22 +222,6 @@ class QueueControl:
             self._scheduler.held.discard(queue_id)
             await self._save_holds()
 
-    async def content_of(self, account: str, message_id: str) -> bytes | None:
-        """The bytes of one queued copy of `message_id` (its queue ids are the message id
-        or `<message id>-<n>`), if this spool still holds one of the account's; once
-        delivered a message's content is no longer kept."""
-        prefix = message_id + "-"
-        for queue_id in self._store.pending_index():  # bounded by the queue's size
-            if queue_id != message_id and not queue_id.startswith(prefix):
-                continue
-            if await self._load(account, queue_id) is None:
-                continue
-            try:
-                return await self._store.load_content(queue_id)
-            except (KeyError, SpoolUnavailable):
-                return None  # delivered or removed meanwhile
-        return None
-
     async def _load(self, account: str | None, queue_id: str) -> QueueEntry | None:
         """The entry, if it is there and the caller's to see (None: the operator's view)."""
         try:

@@ -1,23 +1,27 @@
-"""The server's own background tasks: spool compaction, message-log repair after a crash,
-retention, and following the batch pauses and cancels made through other nodes."""
+"""The server's own background tasks: spool compaction, the sweep of kept sent mail,
+message-log repair after a crash, retention, and following the batch pauses and cancels
+made through other nodes."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
 from config.settings import Settings
 from mta.events.retention import Retention
-from mta.server.build import Core, retention_policy
+from mta.server.build import Core, keep_sent, retention_policy
 from mta.server.workers import WorkerLayout
 from mta.services.accounts import AccountService
 from mta.services.batches import BatchService
 from mta.submission.log_repair import LogRepair
+from queue_store.sent_copies import KeepSent, sweep
 
 log = logging.getLogger(__name__)
 COMPACTION_INTERVAL_SECONDS = 600.0
+SENT_SWEEP_SECONDS = 300.0
 BATCH_SYNC_SECONDS = 30.0  # how soon a pause or cancel made on another node takes effect
 SHARED_BATCH_SYNC_SECONDS = 2.0  # the same when the nodes share PostgreSQL (several nodes)
 
@@ -35,6 +39,8 @@ class BackgroundTasks:
 
     def start(self, batches: BatchService, accounts: AccountService) -> None:
         self._spawn(self._compact_spool(), "spool-compaction")
+        if (keep := keep_sent(self._settings)).enabled:
+            self._spawn(self._sweep_sent(keep), "sent-mail-sweep")
         self._spawn(self._log_repair.run(), "message-log-repair")
         if self._layout.primary:  # one pruner per host is enough; the others would race it
             self._spawn(self._retention.run(), "retention")
@@ -60,6 +66,20 @@ class BackgroundTasks:
             log.warning("event=secrets_keys_per_node hint=set_[storage]_secrets_keys")
         several = shared or self._layout.index is not None  # workers: nodes on one host
         return SHARED_BATCH_SYNC_SECONDS if several else BATCH_SYNC_SECONDS
+
+    async def _sweep_sent(self, keep: KeepSent) -> None:
+        """Delete this worker's kept sent mail past its time or beyond its size, now and
+        then (at start too)."""
+        while True:
+            try:
+                # the files' times are the system's: compare with its clock, not core.clock
+                gone = await asyncio.to_thread(sweep, self._layout.spool, keep, time.time())
+            except OSError as exc:
+                log.warning("event=sent_mail_sweep_failed error=%r", exc.strerror)
+            else:
+                if gone:
+                    log.info("event=sent_mail_swept segments=%s", gone)
+            await asyncio.sleep(SENT_SWEEP_SECONDS)
 
     async def _compact_spool(self) -> None:
         """Rewrite mostly-dead spool segments now and then, so long-deferred mail does not

@@ -3,6 +3,7 @@ engine, spool, event bus, scheduler), the services the edges are handed, and the
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from mta.scheduler.scheduler import Scheduler
 from mta.server.key_files import secret_file
 from mta.server.return_path_keys import return_path_keys
 from mta.server.secrets_keys import sealer_for
-from mta.server.workers import WorkerLayout
+from mta.server.workers import WorkerLayout, host_spools
 from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
 from mta.services.asm_groups import AsmGroupService
@@ -44,6 +45,7 @@ from mta.services.domains import DomainService
 from mta.services.event_feed import EventFeed
 from mta.services.identity import TokenService
 from mta.services.messages import MessageService
+from mta.services.sent_mail import SentMail
 from mta.services.stats import StatsService
 from mta.services.suppression_sink import SuppressionSink
 from mta.services.suppressions import SuppressionService
@@ -55,6 +57,7 @@ from mta.submission.suppression_lookup import CoalescedLookup
 from mta.tracking.service import TrackingService, make_tracker
 from mta.webhooks import SendGridEventWebhook, WebhookSender, WebhookService
 from queue_store import LogSpool
+from queue_store.sent_copies import KeepSent
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,13 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
     )
 
 
+def keep_sent(settings: Settings) -> KeepSent:
+    storage = settings.storage
+    return KeepSent(
+        seconds=storage.keep_sent_hours * 3600, max_bytes=storage.keep_sent_megabytes << 20
+    )
+
+
 def build_core(
     settings: Settings, layout: WorkerLayout, data_dir: Path, resolver: Resolver | None
 ) -> Core:
@@ -113,7 +123,7 @@ def build_core(
     sessions = make_sessionmaker(engine)
     metrics, readiness, clock = Metrics(), Readiness(), SystemClock()
     resolver = resolver or DnsResolver(settings.dns, metrics, clock)
-    spool = LogSpool(layout.spool)
+    spool = LogSpool(layout.spool, keep_sent=keep_sent(settings).enabled)
     turns = write_turns_for(engine)  # the bus's and the outbox's writes, in order
     sender = WebhookSender(
         sessions, settings.webhooks, resolver, metrics=metrics, clock=clock, turns=turns
@@ -182,10 +192,7 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
         tracker,
         clock,
         render_limits=limits,
-        build_limits=BuildLimits(
-            max_bytes=settings.http.max_send_build_bytes,
-            max_seconds=settings.http.max_send_build_seconds,
-        ),
+        build_limits=build_limits(settings),
     )
     asm_groups = AsmGroupService(sessions, clock)
     deliverability = DeliverabilityService(
@@ -209,6 +216,7 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
         tokens=TokenService(secret, clock),
         intake=intake,
         queue=QueueControl(core.spool, core.scheduler, core.bus, layout.held_file, clock),
+        sent_mail=SentMail(functools.partial(host_spools, Path(settings.storage.data_dir))),
         batches=batches,
         suppressions=suppressions,
         asm_groups=asm_groups,
@@ -219,6 +227,11 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
         readiness=core.readiness,
         clock=clock,
     )
+
+
+def build_limits(settings: Settings) -> BuildLimits:
+    http = settings.http
+    return BuildLimits(max_bytes=http.max_send_build_bytes, max_seconds=http.max_send_build_seconds)
 
 
 def build_webhooks(settings: Settings, core: Core) -> WebhookService:

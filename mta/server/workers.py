@@ -39,6 +39,12 @@ def spool_dir(data_dir: Path, index: int | None) -> Path:
     return data_dir / "spool" if not index else data_dir / f"spool-{index}"
 
 
+def host_spools(data_dir: Path) -> list[Path]:
+    """Every spool directory of this data_dir: the single process's or worker 0's, then
+    each data_dir/spool-k."""
+    return [spool_dir(data_dir, None), *(spool_dir(data_dir, k) for k in spool_indexes(data_dir))]
+
+
 def held_file(data_dir: Path, index: int | None) -> Path:
     """The held-message list: beside the spool for worker 0 (as ever), inside spool-k for k,
     so that retiring a worker is deleting one directory."""

@@ -1,7 +1,7 @@
 """The dashboard's Activity page against a real server: mail sent with a test key to the
 mailbox simulator (delivered, bounced, opened, and a scheduled send still queued), searched
 by each field and by the advanced query, a page at a time; a message's page with its
-timeline, attempts and content as sent; two accounts; and, in chromium, search → message."""
+timeline, attempts and content as sent (queued and after delivery); two accounts; and, in chromium, search → message."""
 
 from __future__ import annotations
 
@@ -160,13 +160,30 @@ def test_the_message_page_shows_the_timeline_and_attempts(
     assert opened.status_code == 200
     assert STEP.findall(opened.text) == ["processed", "delivered", "open"]
     assert "ScaiSend mailbox simulator" in opened.text  # the open's user agent
-    assert "250 2.0.0 test key" in opened.text and 'data-testid="not-kept"' in opened.text
+    assert "250 2.0.0 test key" in opened.text
     bounced = client.get(f"/ui/activity/{sent['bounced']}").text
     assert STEP.findall(bounced) == ["processed", "bounce"]
     assert "550 5.1.1 simulator: the mailbox does not exist" in bounced
     assert "Invalid Address" in bounced and 'data-testid="status">bounced<' in bounced
     welcome = client.get(f"/ui/activity/{sent['delivered']}").text
     assert "<code>order</code> = <code>A-17</code>" in welcome and ">welcome</span>" in welcome
+
+
+def test_a_delivered_message_still_shows_what_was_sent(
+    server: ScaisendServer, sent: dict[str, str]
+) -> None:
+    client = signed_in(server, "help@acme.example")
+    for name, subject, to in (
+        ("delivered", "Welcome aboard", "ada@example.com"),
+        ("bounced", "Invoice 42", "bounce@example.com"),
+    ):
+        page = client.get(f"/ui/activity/{sent[name]}").text
+        assert 'data-testid="not-kept"' not in page
+        headers = re.search(r'data-testid="headers">([^<]*)<', page)
+        assert headers is not None and f"Subject: {subject}" in headers.group(1)
+        assert f'data-testid="body-text/plain">Hello {to}' in page
+        dkim = re.search(r'data-testid="dkim">(.*?)</dl>', page, re.S)
+        assert dkim is not None and "signed by <code>mail.example.com</code>" in dkim.group(1)
 
 
 def test_a_queued_message_shows_its_content_as_text(

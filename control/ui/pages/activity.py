@@ -96,7 +96,7 @@ async def message_page(
     except NotFound:
         return missing(caller, SLUG)
     events = message.events or []
-    sent = await queued_copy(services, caller.principal.account_id, message.id)
+    sent = await sent_copy(services, caller.principal.account_id, message.id, message.created_at)
     return page(
         "activity_message.html",
         caller,
@@ -110,9 +110,11 @@ async def message_page(
     )
 
 
-async def queued_copy(services: Services, account_id: str, message_id: str) -> SentMessage | None:
-    """The message as sent, while this server's queue still holds a copy of it."""
-    raw = await services.queue.content_of(account_id, message_id)
+async def sent_copy(
+    services: Services, account_id: str, message_id: str, logged_at: float
+) -> SentMessage | None:
+    """The message as sent, while this host's spools still keep a copy of it."""
+    raw = await services.sent_mail.content(account_id, message_id, logged_at)
     return None if raw is None else await asyncio.to_thread(sent_message, raw)
 
 
