@@ -1,7 +1,8 @@
 """The dashboard's Activity page against a real server: mail sent with a test key to the
 mailbox simulator (delivered, bounced, opened, and a scheduled send still queued), searched
 by each field and by the advanced query, a page at a time; a message's page with its
-timeline, attempts and content as sent (queued and after delivery); two accounts; and, in chromium, search → message."""
+timeline, attempts and content as sent (queued and after delivery); two accounts; and, in
+chromium, search → message."""
 
 from __future__ import annotations
 

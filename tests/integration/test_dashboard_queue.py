@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -48,18 +47,14 @@ def server(
         nameserver=nameserver_of(dns),
         smtp_port=sink.controller.port,
     )
-    with ThreadPoolExecutor(4) as pool:  # each command is a process: side by side
-        list(pool.map(made.token, ("acme", "globex")))  # the accounts
-        users = (
-            ("--account", "acme", "--email", "ada@acme.example", "--role", "admin"),
-            ("--account", "acme", "--email", "dev@acme.example", "--role", "developer"),
-            ("--account", "globex", "--email", "bo@globex.example", "--role", "admin"),
-            ("--operator", "--email", "op@scaisend.example"),
-        )
-        made_users = [pool.submit(add_user, made, *user) for user in users]
-        operator_token(made)
-        for user in made_users:
-            user.result()
+    made.token("acme"), made.token("globex")  # the accounts
+    for user in (
+        ("--account", "acme", "--email", "ada@acme.example", "--role", "admin"),
+        ("--account", "acme", "--email", "dev@acme.example", "--role", "developer"),
+        ("--account", "globex", "--email", "bo@globex.example", "--role", "admin"),
+        ("--operator", "--email", "op@scaisend.example"),
+    ):
+        add_user(made, *user)
     return made
 
 

@@ -1,9 +1,10 @@
-"""Driving the dashboard in tests: users made with `scaisend user add`, an httpx client that
-signs in through the form, and a Playwright page in Debian's chromium that records console
-errors and every host it asks (the `browser_on` fixture helper fails a test on either)."""
+"""Driving the dashboard in tests: users made as `scaisend user add` makes them, an httpx
+client that signs in through the form, and a Playwright page in Debian's chromium that
+records console errors and every host it asks (`browser_on` fails a test on either)."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.support.server import ScaisendServer
+from config import Settings, load_settings
+from mta.db.engine import database_url, make_engine, make_sessionmaker
+from mta.services.user_roles import UserRole
+from mta.services.users import UserService
+from tests.support.server import ScaisendServer, run_here
 
 PASSWORD = "correct horse battery staple"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,8 +29,27 @@ WIDTHS = ((1280, 900), (390, 844))
 
 
 def add_user(server: ScaisendServer, *args: str, password: str = PASSWORD) -> None:
-    done = server.command("user", "add", *args, stdin=password + "\n")
-    assert done.returncode == 0, done.stderr
+    """`scaisend user add ARGS` with `password`, done by the service the command calls, in
+    this process (test_users.py runs the command itself; a command is a second's process)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--account")
+    parser.add_argument("--operator", action="store_true")
+    parser.add_argument("--email", required=True)
+    parser.add_argument("--role", choices=["admin", "developer", "support"], default="developer")
+    given = parser.parse_args(args)
+    role: UserRole = "operator" if given.operator else given.role
+    run_here(_add_user(load_settings(server.config), given.account, given.email, role, password))
+
+
+async def _add_user(
+    settings: Settings, account: str | None, email: str, role: UserRole, password: str
+) -> None:
+    storage = settings.storage
+    engine = make_engine(database_url(storage.database_url, Path(storage.data_dir)))
+    try:
+        await UserService(make_sessionmaker(engine)).add(account, email, role, password)
+    finally:
+        await engine.dispose()
 
 
 def ui_client(server: ScaisendServer) -> httpx.Client:

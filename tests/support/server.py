@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import random
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+
+from config import load_settings
+from mta.server.cli.server_data import issue_token
 
 # A test server stops in well under a second; this caps the wait for what a test left open
 # (an SMTP session, a slow delivery). The lifecycle tests that test the grace set their own.
 STOP_GRACE_SECONDS = 5.0
+DAY_SECONDS = 86_400  # a token's life, as `scaisend token` gives by default
+T = TypeVar("T")
 
 
 def _port_range() -> range:
@@ -31,6 +40,12 @@ def _port_range() -> range:
 
 
 _handed_out: deque[tuple[str, int]] = deque(maxlen=256)
+
+
+def run_here(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end in a thread of its own (a test may be inside a loop)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as one:
+        return one.submit(asyncio.run, work).result(timeout=60)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -114,6 +129,7 @@ class ScaisendServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "server.log"
         self._tokens: dict[str, str] = {}
+        self._token_lock = threading.Lock()
         # One client for the helpers' many calls (an httpx.get builds a TLS context each
         # time, some 30 ms of CPU); no keep-alive: each request on a new connection, as before.
         self.http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
@@ -133,13 +149,15 @@ class ScaisendServer:
         )
 
     def token(self, account: str = "acme") -> str:
-        """An admin JWT for `account`, made (with the account) by `scaisend token` on first
-        asking and kept: the secret stays in the data_dir, and each command is a process."""
-        if account not in self._tokens:
-            result = self.command("token", "--account", account)
-            assert result.returncode == 0, result.stderr
-            self._tokens[account] = result.stdout.strip().splitlines()[-1]
-        return self._tokens[account]
+        """An admin JWT for `account`, made (with the account) on first asking and kept, by
+        the function `scaisend token` runs, in this process: the command is a process of a
+        second, the suite asks for hundreds, and test_cli.py runs the command itself."""
+        with self._token_lock:  # alembic's schema check is not for two threads at once
+            if account not in self._tokens:
+                settings = load_settings(self.config)
+                made = run_here(issue_token(settings, account, "admin", DAY_SECONDS))
+                self._tokens[account] = made
+            return self._tokens[account]
 
     def start(self) -> ScaisendServer:
         log = self.log_path.open("ab")
