@@ -319,10 +319,12 @@ class InboundSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     `return_path_keys`: the VERP MAC keys, the first signing and every one verifying; empty
     means the keys file `data_dir/return_path_keys`. `fbl_addresses`: the addresses
     registered with providers' feedback loops, where an ARF report counts only when DKIM-
-    signed by its From domain."""
+    signed by its From domain. `spamd`: host:port of a SpamAssassin spamd that scores
+    Inbound Parse mail whose setting asks for spam_check (empty: none, spam_check refused)."""
 
     return_path_keys: list[str] = msgspec.field(default_factory=list)
     fbl_addresses: list[str] = msgspec.field(default_factory=list)
+    spamd: str = ""
 
     def __post_init__(self) -> None:
         if any(len(key) < MIN_RETURN_PATH_KEY_CHARS for key in self.return_path_keys):

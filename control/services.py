@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from mta.core.clock import Clock, SystemClock
 from mta.core.metrics import Metrics, Readiness
+from mta.inbound_mail.parse_settings import ParseSettingsService
 from mta.scheduler.queue_admin import QueueControl
 from mta.services.accounts import AccountService
 from mta.services.api_keys import ApiKeyService
@@ -37,6 +38,7 @@ class Services:
     messages: MessageService
     events: EventFeed
     webhooks: WebhookService
+    parse_settings: ParseSettingsService
     event_webhook: SendGridEventWebhook
     tokens: TokenService
     intake: Intake

@@ -85,6 +85,19 @@ class WebhookCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     oauth_token_url: OAuthField = msgspec.UNSET
 
 
+class ParseSettingCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: str
+    hostname: str
+    spam_check: bool = False
+    send_raw: bool = False
+
+
+class ParseSettingUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: str | None = None
+    spam_check: bool | None = None
+    send_raw: bool | None = None
+
+
 class WebhookUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: str | None = None
     enabled_events: list[str] | None = None

@@ -103,6 +103,13 @@ REQUEST_EXAMPLES: dict[tuple[str, str], Any] = {
         "enabled_events": ["delivered", "bounce", "dropped"],
         "enabled": True,
     },
+    ("POST", "/v3/user/webhooks/parse/settings"): {
+        "hostname": "parse.example.com",
+        "url": "https://example.com/inbound",
+        "spam_check": False,
+        "send_raw": False,
+    },
+    ("PATCH", "/v3/user/webhooks/parse/settings/{hostname}"): {"send_raw": True},
     ("PATCH", "/v3/user/webhooks/event/settings"): EVENT_WEBHOOK_SETTINGS,
     ("PATCH", "/v3/user/webhooks/event/settings/signed"): {"enabled": True},
     ("POST", "/v3/user/webhooks/event/test"): {"url": "https://example.com/webhook-endpoint"},

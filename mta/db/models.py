@@ -382,3 +382,16 @@ class SignInFailure(Base):
     key: Mapped[str] = mapped_column(String(300))
     at: Mapped[float] = mapped_column(Float, index=True)
     __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
+
+
+class ParseSetting(Base):
+    """An Inbound Parse hostname (SendGrid's parse settings): mail the MX receives for any
+    address at it is posted to `url`. A hostname belongs to one account."""
+
+    __tablename__ = "parse_settings"
+    hostname: Mapped[str] = mapped_column(String(253), primary_key=True)  # lower case
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    spam_check: Mapped[bool] = mapped_column(Boolean, default=False)
+    send_raw: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)

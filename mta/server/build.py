@@ -29,6 +29,7 @@ from mta.events.bus import EventBus
 from mta.events.retention import RetentionPolicy
 from mta.events.stats import MessageActivitySink, StatsSink
 from mta.handlebars.budget import RenderLimits
+from mta.inbound_mail.parse_settings import ParseSettingsService
 from mta.inbound_mail.service import InboundService
 from mta.scheduler.queue_admin import QueueControl
 from mta.scheduler.scheduler import Scheduler
@@ -213,6 +214,7 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
         events=EventFeed(sessions),
         webhooks=webhooks,
         event_webhook=SendGridEventWebhook(sessions, webhooks, clock),
+        parse_settings=build_parse_settings(settings, core, webhooks),
         tokens=TokenService(secret, clock),
         intake=intake,
         queue=QueueControl(core.spool, core.scheduler, core.bus, layout.held_file, clock),
@@ -232,6 +234,13 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
 def build_limits(settings: Settings) -> BuildLimits:
     http = settings.http
     return BuildLimits(max_bytes=http.max_send_build_bytes, max_seconds=http.max_send_build_seconds)
+
+
+def build_parse_settings(
+    settings: Settings, core: Core, webhooks: WebhookService
+) -> ParseSettingsService:
+    spam_scanner = bool(settings.inbound.spamd)
+    return ParseSettingsService(core.sessions, webhooks.check_url, spam_scanner, core.clock)
 
 
 def build_webhooks(settings: Settings, core: Core) -> WebhookService:

@@ -34,6 +34,7 @@ KNOWN_SCOPES: frozenset[str] = frozenset(
         "templates.versions.activate.read",
         "templates.versions.activate.update",
         "templates.versions.activate.delete",
+        "user.webhooks.parse.stats.read",
         *_crud(
             "api_keys",
             "templates",
@@ -41,6 +42,7 @@ KNOWN_SCOPES: frozenset[str] = frozenset(
             "mail.batch",
             "user.scheduled_sends",
             "user.webhooks.event.settings",
+            "user.webhooks.parse.settings",
             "asm.groups",
             "asm.groups.suppressions",
             "asm.suppressions.global",

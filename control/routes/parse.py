@@ -1,0 +1,83 @@
+"""`/v3/user/webhooks/parse/settings`: SendGrid's Inbound Parse hostnames of the account
+(create, list, get, change, delete by hostname)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from control.routes.common import read_body
+from control.schemas.bodies import ParseSettingCreate, ParseSettingUpdate
+from control.services import Services
+from mta.inbound_mail.parse_settings import ParseChanges, ParseSettingView
+from mta.services.identity import Principal
+
+PATH = "/v3/user/webhooks/parse/settings"
+ONE = PATH + "/{hostname:str}"
+SCOPE = "user.webhooks.parse.settings"
+
+
+class ParseSettingList(msgspec.Struct):
+    result: list[ParseSettingView]
+
+
+@post(PATH, status_code=201, opt={"scope": f"{SCOPE}.create"})
+async def create_parse_setting(
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> ParseSettingView:
+    body = await read_body(request, ParseSettingCreate)
+    return await services.parse_settings.create(
+        principal.account_id, body.hostname, body.url, body.spam_check, body.send_raw
+    )
+
+
+@get(PATH, opt={"scope": f"{SCOPE}.read"})
+async def list_parse_settings(
+    services: NamedDependency[Services], principal: NamedDependency[Principal]
+) -> ParseSettingList:
+    return ParseSettingList(result=await services.parse_settings.list(principal.account_id))
+
+
+@get(ONE, opt={"scope": f"{SCOPE}.read"})
+async def get_parse_setting(
+    hostname: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> ParseSettingView:
+    return await services.parse_settings.get(principal.account_id, hostname)
+
+
+@patch(ONE, opt={"scope": f"{SCOPE}.update"})
+async def update_parse_setting(
+    hostname: FromPath[str],
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> ParseSettingView:
+    body = await read_body(request, ParseSettingUpdate)
+    changes = ParseChanges(**msgspec.structs.asdict(body))
+    return await services.parse_settings.update(principal.account_id, hostname, changes)
+
+
+@delete(ONE, status_code=204, opt={"scope": f"{SCOPE}.delete"})
+async def delete_parse_setting(
+    hostname: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> None:
+    await services.parse_settings.delete(principal.account_id, hostname)
+
+
+ROUTES = [
+    create_parse_setting,
+    list_parse_settings,
+    get_parse_setting,
+    update_parse_setting,
+    delete_parse_setting,
+]
