@@ -10,6 +10,7 @@ from email.message import Message
 
 import msgspec
 
+from mta.inbound_mail.parsing.addresses import dsn_address
 from mta.inbound_mail.parsing.parts import (
     MAX_MULTIPARTS,
     get_header,
@@ -62,6 +63,16 @@ def _address(value: str) -> str:
     return address.strip("<>").strip()
 
 
+def failed_address(block: Message) -> str:
+    """The address that failed: the Final-Recipient, else the X-Actual-Recipient (the
+    mailbox an alias led to), else the Original-Recipient, the first that is a mail address
+    (rfc822 or utf-8 type, see addresses.dsn_address); "" when none is."""
+    for name in ("Final-Recipient", "X-Actual-Recipient", "Original-Recipient"):
+        if address := dsn_address(get_header(block, name)):
+            return address
+    return ""
+
+
 def _recipient_blocks(blocks: list[Message]) -> list[Message]:
     """The per-recipient blocks: every block after the first (the per-message one), each
     split where a further Final-Recipient starts without the blank line RFC 3464 wants
@@ -101,14 +112,12 @@ def dsn_recipients(message: Message) -> list[DsnRecipient]:
         if part.get_content_type() not in DSN_TYPES:
             continue
         for block in _recipient_blocks(_field_blocks(part)):
-            recipient = get_header(block, "Final-Recipient") or get_header(
-                block, "Original-Recipient"
-            )
-            if not recipient and not block.get("Action"):
-                continue
+            if not block.get("Final-Recipient") and not block.get("Original-Recipient"):
+                if not block.get("Action"):
+                    continue
             found.append(
                 DsnRecipient(
-                    recipient=_address(recipient),
+                    recipient=failed_address(block),
                     action=get_header(block, "Action").lower(),
                     status=get_header(block, "Status"),
                     diagnostic=get_header(block, "Diagnostic-Code"),
@@ -132,7 +141,7 @@ def text_dsn_recipients(message: Message) -> list[DsnRecipient]:
             block = _block(chunk[start.start() :] if start else chunk)
             found.append(
                 DsnRecipient(
-                    recipient=_address(get_header(block, "Final-Recipient")),
+                    recipient=failed_address(block),
                     action=get_header(block, "Action").lower(),
                     status=get_header(block, "Status"),
                     diagnostic=get_header(block, "Diagnostic-Code"),
