@@ -35,6 +35,7 @@ def bare_address(value: str) -> str:
         text = text[match.end() :]
     text = SOURCE_ROUTE_RE.sub("", text)
     for _, address in getaddresses([text]):
+        address = address.lstrip("'")  # atext, but in a bounce a quote mark around it
         if is_mail_address(address):
             return address
     tokens = [STRAY_RE.sub("", token) for token in text.split() if "@" in token]

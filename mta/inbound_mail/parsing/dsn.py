@@ -14,6 +14,7 @@ from mta.inbound_mail.parsing.addresses import dsn_address
 from mta.inbound_mail.parsing.parts import (
     MAX_MULTIPARTS,
     get_header,
+    header_text,
     is_text_leaf,
     own_parts,
     parse_bytes,
@@ -68,8 +69,9 @@ def failed_address(block: Message) -> str:
     mailbox an alias led to), else the Original-Recipient, the first that is a mail address
     (rfc822 or utf-8 type, see addresses.dsn_address); "" when none is."""
     for name in ("Final-Recipient", "X-Actual-Recipient", "Original-Recipient"):
-        if address := dsn_address(get_header(block, name)):
-            return address
+        for value in block.get_all(name) or []:
+            if address := dsn_address(header_text(value)):
+                return address
     return ""
 
 
@@ -82,7 +84,7 @@ def _recipient_blocks(blocks: list[Message]) -> list[Message]:
         current: list[tuple[str, str]] | None = None if index == 0 else []
         for name, value in block.items():
             is_final = name.lower() == "final-recipient"
-            if is_final and current is not None and _has_final(current):
+            if is_final and current is not None and _has_mail_final(current):
                 groups.append(current)
                 current = []
             if is_final and current is None:
@@ -94,8 +96,10 @@ def _recipient_blocks(blocks: list[Message]) -> list[Message]:
     return [_message_of(group) for group in groups]
 
 
-def _has_final(fields: list[tuple[str, str]]) -> bool:
-    return any(name.lower() == "final-recipient" for name, _ in fields)
+def _has_mail_final(fields: list[tuple[str, str]]) -> bool:
+    """A Final-Recipient with a mail address among `fields`: a further one starts the next
+    recipient, while one after an X.400 Final-Recipient names the same recipient again."""
+    return any(name.lower() == "final-recipient" and dsn_address(value) for name, value in fields)
 
 
 def _message_of(fields: list[tuple[str, str]]) -> Message:
