@@ -46,10 +46,16 @@ def bare_address(value: str) -> str:
 def dsn_address(value: str) -> str:
     """The mail address of a DSN recipient field, "" for another address type (x400 ...)
     or a value that holds none. An untyped value is read as rfc822."""
-    match = ADDRESS_TYPE_RE.match(value)
-    if match and match.group(1).lower() not in MAIL_TYPES:
+    if not is_mail_typed(value):
         return ""
+    match = ADDRESS_TYPE_RE.match(value)
     return bare_address(value[match.end() :] if match else value)
+
+
+def is_mail_typed(value: str) -> bool:
+    """A DSN recipient field of a mail address type (or untyped), whatever its value."""
+    match = ADDRESS_TYPE_RE.match(value)
+    return not match or match.group(1).lower() in MAIL_TYPES
 
 
 def is_mail_address(address: str) -> bool:

@@ -150,16 +150,17 @@ def _explained(diagnostic: str, text: str, recipients: int) -> str:
     return " ".join(text.split())[:MAX_DIAGNOSTIC_CHARS]
 
 
-def _with_addresses(
-    message: Message, found: list[DsnRecipient], text: str
-) -> list[DsnRecipient]:
+def _with_addresses(message: Message, found: list[DsnRecipient], text: str) -> list[DsnRecipient]:
     """`found`, each recipient block that names no mail address (`Final-Recipient:
     system;<>`, X.400 only) given the next failed address the bounce's text names."""
     if all(r.recipient for r in found):
         return found
     present = {r.recipient.lower() for r in found}
-    spare = iter([t.address for t in text_recipients(message, text) if t.address not in present])
-    return [r if r.recipient else msgspec.structs.replace(r, recipient=next(spare, "")) for r in found]
+    named = [t.address for t in text_recipients(message, text) if t.address not in present]
+    spare = iter(named)
+    return [
+        r if r.recipient else msgspec.structs.replace(r, recipient=next(spare, "")) for r in found
+    ]
 
 
 def _dsn_report(message: Message, found: list[DsnRecipient], text: str) -> Report:

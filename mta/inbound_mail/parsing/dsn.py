@@ -10,7 +10,7 @@ from email.message import Message
 
 import msgspec
 
-from mta.inbound_mail.parsing.addresses import dsn_address
+from mta.inbound_mail.parsing.addresses import dsn_address, is_mail_typed
 from mta.inbound_mail.parsing.parts import (
     MAX_MULTIPARTS,
     get_header,
@@ -97,9 +97,9 @@ def _recipient_blocks(blocks: list[Message]) -> list[Message]:
 
 
 def _has_mail_final(fields: list[tuple[str, str]]) -> bool:
-    """A Final-Recipient with a mail address among `fields`: a further one starts the next
-    recipient, while one after an X.400 Final-Recipient names the same recipient again."""
-    return any(name.lower() == "final-recipient" and dsn_address(value) for name, value in fields)
+    """A Final-Recipient of a mail address type among `fields`: a further one starts the
+    next recipient, while one after an X.400 Final-Recipient names the same recipient."""
+    return any(name.lower() == "final-recipient" and is_mail_typed(value) for name, value in fields)
 
 
 def _message_of(fields: list[tuple[str, str]]) -> Message:
@@ -116,9 +116,9 @@ def dsn_recipients(message: Message) -> list[DsnRecipient]:
         if part.get_content_type() not in DSN_TYPES:
             continue
         for block in _recipient_blocks(_field_blocks(part)):
-            if not block.get("Final-Recipient") and not block.get("Original-Recipient"):
-                if not block.get("Action"):
-                    continue
+            named = block.get("Final-Recipient") or block.get("Original-Recipient")
+            if not named and not block.get("Action"):
+                continue
             found.append(
                 DsnRecipient(
                     recipient=failed_address(block),
