@@ -7,6 +7,7 @@ from __future__ import annotations
 from email.message import Message
 from email.utils import getaddresses
 
+from mta.inbound_mail.parsing.addresses import bare_address
 from mta.inbound_mail.parsing.parts import (
     get_header,
     header_text,
@@ -46,7 +47,7 @@ def _fields(part: Message) -> dict[str, str]:
 
 
 def _address(value: str) -> str:
-    return header_text(value).strip().strip("<>").strip()
+    return bare_address(header_text(value))
 
 
 def parse_arf(message: Message) -> Report | None:

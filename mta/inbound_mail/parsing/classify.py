@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from email.message import Message
 
+import msgspec
+
 from mta.core.errors import ValidationError
 from mta.inbound_mail.parsing.arf import parse_arf, parse_complaint
 from mta.inbound_mail.parsing.autoreply import is_autoreply
@@ -24,6 +26,7 @@ from mta.inbound_mail.parsing.formats import (
 )
 from mta.inbound_mail.parsing.mlnotice import parse_fml
 from mta.inbound_mail.parsing.parts import get_header, original_headers, parse_bytes
+from mta.inbound_mail.parsing.permanence import worded_action
 from mta.inbound_mail.parsing.providers import reporter_reason
 from mta.inbound_mail.parsing.reasons import (
     CLASSIFICATION,
@@ -54,12 +57,16 @@ def classify_message(data: bytes) -> Report:
 
 
 def recipient(
-    address: str, action: str, status: str, diagnostic: str, reporter: str = ""
+    address: str, action: str, status: str, diagnostic: str, reporter: str = "", text: str = ""
 ) -> ReportRecipient:
     """One recipient's result with its status made precise, reason, classification, verdict;
-    `reporter` is the DSN's Reporting-MTA, whose own fixed wordings name their cause."""
+    `reporter` is the DSN's Reporting-MTA, whose own fixed wordings name their cause. With
+    no action and no status code anywhere, the wording of the diagnostic and of the
+    bounce's `text` says whether the failure is final (permanence.worded_action)."""
     diagnostic_type, diagnostic = _split_type(" ".join(_iso2022(diagnostic).split()))
     status = best_status(status, diagnostic)
+    if not action and not status:
+        action = worded_action(diagnostic, text)
     reason = reporter_reason(reporter, diagnostic) or reason_of(status, diagnostic)
     if diagnostic_type == "x-unix" and reason in ("user unknown", "undefined"):
         reason = "mailer error"  # a local delivery program's exit, not a verdict on the address
@@ -119,7 +126,9 @@ def _classify(message: Message) -> Report:
             return Report(
                 kind="dsn",
                 recipients=[
-                    recipient(r.address, "", "", _explained(r.diagnostic, text, len(named)))
+                    recipient(
+                        r.address, "", "", _explained(r.diagnostic, text, len(named)), "", text
+                    )
                     for r in named
                 ],
                 reporter=get_header(message, "From"),
@@ -141,9 +150,23 @@ def _explained(diagnostic: str, text: str, recipients: int) -> str:
     return " ".join(text.split())[:MAX_DIAGNOSTIC_CHARS]
 
 
+def _with_addresses(message: Message, found: list[DsnRecipient], text: str) -> list[DsnRecipient]:
+    """`found`, each recipient block that names no mail address (`Final-Recipient:
+    system;<>`, X.400 only) given the next failed address the bounce's text names."""
+    if all(r.recipient for r in found):
+        return found
+    present = {r.recipient.lower() for r in found}
+    named = [t.address for t in text_recipients(message, text) if t.address not in present]
+    spare = iter(named)
+    return [
+        r if r.recipient else msgspec.structs.replace(r, recipient=next(spare, "")) for r in found
+    ]
+
+
 def _dsn_report(message: Message, found: list[DsnRecipient], text: str) -> Report:
     """A DSN's report; a recipient block without Diagnostic-Code takes the human-readable
     text about its address instead."""
+    found = _with_addresses(message, found, text)
     named = [r.recipient for r in found]
     reporter = reporting_mta(message)
     return Report(
@@ -156,6 +179,7 @@ def _dsn_report(message: Message, found: list[DsnRecipient], text: str) -> Repor
                 r.diagnostic
                 or _explained(diagnostic_for(r.recipient, text, named), text, len(named)),
                 reporter,
+                text,
             )
             for r in found
         ],

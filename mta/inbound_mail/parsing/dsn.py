@@ -10,9 +10,11 @@ from email.message import Message
 
 import msgspec
 
+from mta.inbound_mail.parsing.addresses import dsn_address, is_mail_typed
 from mta.inbound_mail.parsing.parts import (
     MAX_MULTIPARTS,
     get_header,
+    header_text,
     is_text_leaf,
     own_parts,
     parse_bytes,
@@ -62,6 +64,17 @@ def _address(value: str) -> str:
     return address.strip("<>").strip()
 
 
+def failed_address(block: Message) -> str:
+    """The address that failed: the Final-Recipient, else the X-Actual-Recipient (the
+    mailbox an alias led to), else the Original-Recipient, the first that is a mail address
+    (rfc822 or utf-8 type, see addresses.dsn_address); "" when none is."""
+    for name in ("Final-Recipient", "X-Actual-Recipient", "Original-Recipient"):
+        for value in block.get_all(name) or []:
+            if address := dsn_address(header_text(value)):
+                return address
+    return ""
+
+
 def _recipient_blocks(blocks: list[Message]) -> list[Message]:
     """The per-recipient blocks: every block after the first (the per-message one), each
     split where a further Final-Recipient starts without the blank line RFC 3464 wants
@@ -71,7 +84,7 @@ def _recipient_blocks(blocks: list[Message]) -> list[Message]:
         current: list[tuple[str, str]] | None = None if index == 0 else []
         for name, value in block.items():
             is_final = name.lower() == "final-recipient"
-            if is_final and current is not None and _has_final(current):
+            if is_final and current is not None and _has_mail_final(current):
                 groups.append(current)
                 current = []
             if is_final and current is None:
@@ -83,8 +96,10 @@ def _recipient_blocks(blocks: list[Message]) -> list[Message]:
     return [_message_of(group) for group in groups]
 
 
-def _has_final(fields: list[tuple[str, str]]) -> bool:
-    return any(name.lower() == "final-recipient" for name, _ in fields)
+def _has_mail_final(fields: list[tuple[str, str]]) -> bool:
+    """A Final-Recipient of a mail address type among `fields`: a further one starts the
+    next recipient, while one after an X.400 Final-Recipient names the same recipient."""
+    return any(name.lower() == "final-recipient" and is_mail_typed(value) for name, value in fields)
 
 
 def _message_of(fields: list[tuple[str, str]]) -> Message:
@@ -101,14 +116,12 @@ def dsn_recipients(message: Message) -> list[DsnRecipient]:
         if part.get_content_type() not in DSN_TYPES:
             continue
         for block in _recipient_blocks(_field_blocks(part)):
-            recipient = get_header(block, "Final-Recipient") or get_header(
-                block, "Original-Recipient"
-            )
-            if not recipient and not block.get("Action"):
+            named = block.get("Final-Recipient") or block.get("Original-Recipient")
+            if not named and not block.get("Action"):
                 continue
             found.append(
                 DsnRecipient(
-                    recipient=_address(recipient),
+                    recipient=failed_address(block),
                     action=get_header(block, "Action").lower(),
                     status=get_header(block, "Status"),
                     diagnostic=get_header(block, "Diagnostic-Code"),
@@ -132,7 +145,7 @@ def text_dsn_recipients(message: Message) -> list[DsnRecipient]:
             block = _block(chunk[start.start() :] if start else chunk)
             found.append(
                 DsnRecipient(
-                    recipient=_address(get_header(block, "Final-Recipient")),
+                    recipient=failed_address(block),
                     action=get_header(block, "Action").lower(),
                     status=get_header(block, "Status"),
                     diagnostic=get_header(block, "Diagnostic-Code"),

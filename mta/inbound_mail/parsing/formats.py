@@ -9,6 +9,7 @@ from email.utils import getaddresses
 
 import msgspec
 
+from mta.inbound_mail.parsing.addresses import bare_address
 from mta.inbound_mail.parsing.parts import (
     ORIGINAL_TYPES,
     get_header,
@@ -82,6 +83,14 @@ EXIM_MALFORMED_RE = re.compile(r"^[ \t]+(\S.*?): malformed address:", re.MULTILI
 EXIM_FAILED_RE = re.compile(r"following address(?:\(es\)|es)? failed:[ \t]*\n", re.IGNORECASE)
 
 
+# The bounce's own header addresses (its sender, its recipient, the envelope it came to):
+# never the failed address, even when its text names them.
+OWN_HEADERS = (
+    "From", "To", "Cc", "Reply-To", "Sender", "Delivered-To", "X-Original-To", "Envelope-To",
+    "Errors-To",
+)  # fmt: skip
+
+
 class TextRecipient(msgspec.Struct, frozen=True):
     address: str
     diagnostic: str
@@ -125,8 +134,10 @@ def _addresses(message: Message, names: tuple[str, ...]) -> set[str]:
 
 
 def _failed_header(message: Message) -> list[str]:
+    """X-Failed-Recipients' addresses, each cleaned of a prefix, quote or stray bracket."""
     values = [header_text(value) for value in message.get_all("X-Failed-Recipients") or []]
-    return [address.lower() for _, address in getaddresses(values) if "@" in address]
+    found = [bare_address(item) for value in values for item in value.split(",")]
+    return list(dict.fromkeys(address.lower() for address in found if address))
 
 
 def diagnostic_for(address: str, text: str, others: list[str]) -> str:
@@ -228,7 +239,7 @@ def text_recipients(message: Message, text: str) -> list[TextRecipient]:
     addresses = (
         _failed_header(message)
         or _malformed(text)
-        or _named(text, _addresses(message, ("From", "To", "Cc", "Reply-To", "Sender")))
+        or _named(text, _addresses(message, OWN_HEADERS))
         or _named(text, _addresses(message, ("From", "Sender")))  # a bounce to oneself
         or _local_parts(text)
         or _original_to(message)
