@@ -382,3 +382,8 @@ class SignInFailure(Base):
     key: Mapped[str] = mapped_column(String(300))
     at: Mapped[float] = mapped_column(Float, index=True)
     __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
+
+
+# The inbound reports' tables share Base from their own module (this one is at its size
+# limit); importing it here keeps them in Base.metadata wherever the models are loaded.
+from mta.db import report_models as _report_models  # noqa: E402,F401
