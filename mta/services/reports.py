@@ -176,9 +176,9 @@ class ReportStore:
     async def _insert(self, report: DmarcReportRow | TlsReportRow, *rows: Any) -> str | None:
         async with self._sessions() as session:
             session.add(report)
-            await session.flush()  # the report before its records (PostgreSQL's foreign key)
-            session.add_all(rows)
             try:
+                await session.flush()  # the report before its records (the foreign key)
+                session.add_all(rows)
                 await session.commit()
             except IntegrityError:  # the reporter's same report_id, stored already
                 return None
