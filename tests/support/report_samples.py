@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.policy
 import gzip
 import io
 import json
@@ -13,14 +15,16 @@ from email.mime.text import MIMEText
 from typing import Any
 
 
-def dmarc_xml(domain: str = "mail.example.com", report_id: str = "r-1") -> bytes:
+def dmarc_xml(
+    domain: str = "mail.example.com", report_id: str = "r-1", begin: int = 1764892800
+) -> bytes:
     return f"""<?xml version="1.0" encoding="UTF-8" ?>
 <feedback>
   <report_metadata>
     <org_name>google.com</org_name>
     <email>noreply-dmarc-support@google.com</email>
     <report_id>{report_id}</report_id>
-    <date_range><begin>1764892800</begin><end>1764979199</end></date_range>
+    <date_range><begin>{begin}</begin><end>{begin + 86399}</end></date_range>
   </report_metadata>
   <policy_published>
     <domain>{domain}</domain><adkim>r</adkim><aspf>r</aspf><p>quarantine</p><pct>100</pct>
@@ -51,12 +55,15 @@ def dmarc_xml(domain: str = "mail.example.com", report_id: str = "r-1") -> bytes
 """.encode()
 
 
-def tlsrpt_json(domain: str = "mail.example.com", report_id: str = "t-1") -> bytes:
+def tlsrpt_json(
+    domain: str = "mail.example.com", report_id: str = "t-1", begin: int = 1764892800
+) -> bytes:
+    start = dt.datetime.fromtimestamp(begin, dt.UTC)
     report: dict[str, Any] = {
         "organization-name": "Company-X",
         "date-range": {
-            "start-datetime": "2025-12-05T00:00:00Z",
-            "end-datetime": "2025-12-05T23:59:59Z",
+            "start-datetime": start.isoformat().replace("+00:00", "Z"),
+            "end-datetime": (start + dt.timedelta(seconds=86399)).isoformat(),
         },
         "contact-info": "sts-reporting@company-x.example",
         "report-id": report_id,
@@ -115,7 +122,7 @@ def report_mail(
     part.replace_header("Content-Type", content_type)
     part.add_header("Content-Disposition", "attachment", filename=filename)
     mail.attach(part)
-    return mail.as_bytes()
+    return mail.as_bytes(policy=email.policy.SMTP)
 
 
 def gzipped(content: bytes) -> bytes:
