@@ -37,6 +37,7 @@ from control.routes import (
 from control.routes import asm as asm_routes
 from control.routes import batches as batch_routes
 from control.routes import health as health_routes
+from control.routes import reports as report_routes
 from control.routes import session as session_routes
 from control.routes import stats as stats_routes
 from control.routes import suppressions as suppression_routes
@@ -64,6 +65,7 @@ def v3_router() -> Router:
             *suppression_routes.ROUTES,
             *asm_routes.ROUTES,
             *stats_routes.ROUTES,
+            *report_routes.ROUTES,
         ],
     )
 

@@ -18,6 +18,7 @@ from mta.services.domains import DomainService
 from mta.services.event_feed import EventFeed
 from mta.services.identity import TokenService
 from mta.services.messages import MessageService
+from mta.services.reports import ReportStore
 from mta.services.sent_mail import SentMail
 from mta.services.stats import StatsService
 from mta.services.suppressions import SuppressionService
@@ -50,6 +51,7 @@ class Services:
     stats: StatsService
     tracking: TrackingService
     users: UserService
+    reports: ReportStore  # DMARC aggregate and TLS-RPT reports received at the MX
     metrics: Metrics
     readiness: Readiness
     clock: Clock = field(default_factory=SystemClock)  # the HTTP rate limits read it

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mta.core.clock import Clock, SystemClock
 from mta.core.errors import Conflict, NotFound, ValidationError
-from mta.db.models import Domain, ParseSetting
+from mta.db.models import Domain
+from mta.db.parse_models import ParseSetting
 
 MAX_HOSTNAMES = 100  # per account
 NO_SCANNER = (

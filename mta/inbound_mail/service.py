@@ -1,7 +1,8 @@
 """The inbound MX's processor: which domains we accept mail for, and what a received message
 means. DSNs to a signed return path become bounce or deferred events, ARF reports there or
 at a DKIM-verified FBL address spam_report events (suppressions follow through the bus's
-sinks); DMARC failure reports and everything else are only recorded and logged."""
+sinks); DMARC aggregate and TLS-RPT reports go to mta/inbound_mail/reports; DMARC failure
+reports and everything else are only recorded and logged."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ from mta.inbound_mail.matching import (
 )
 from mta.inbound_mail.parsing.classify import classify_message
 from mta.inbound_mail.parsing.report import Report
+from mta.inbound_mail.reports.extract import report_kind
+from mta.inbound_mail.reports.receive import ReportReceiver
 from mta.services.domains import DomainService
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ class InboundService:
         clock: Clock | None = None,
         return_path_keys: ReturnPathKeys | None = None,
         fbl_addresses: list[str] | None = None,
+        reports: ReportReceiver | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
         # without the install's keys no return path verifies: nothing is ever suppressed
@@ -71,6 +75,7 @@ class InboundService:
         self._domains = domains
         self._bus = bus
         self._resolver = resolver
+        self._reports = reports  # DMARC aggregate and TLS-RPT reports (dmarc@, tlsrpt@)
         self._static = {d.lower().rstrip(".") for d in inbound_domains}
         self._static |= {address.rpartition("@")[2] for address in self._fbl}
         # domain → whether it is ours
@@ -91,6 +96,11 @@ class InboundService:
     async def receive(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> None:
         """Classify, authenticate, match and record one message. Never answers with a bounce
         of its own: autoreplies and anything unrecognised are recorded and discarded."""
+        if self._reports is not None and (kind := report_kind(rcpt_tos)):
+            got = await self._reports.receive(kind, rcpt_tos, data)
+            outcome = Outcome(account_id=got.account_id, note=got.note)
+            await self._record(mail_from, rcpt_tos, data, kind, None, outcome)
+            return
         # in a worker thread, the event loop answering meanwhile; ValidationError (550
         # 5.6.0) for hostile MIME
         report = await asyncio.to_thread(classify_message, data)
@@ -101,7 +111,7 @@ class InboundService:
         elif report.kind in ACTIONABLE:
             async with self._matching:
                 outcome = await self._apply(report, rcpt_tos, auth)
-        await self._record(mail_from, rcpt_tos, data, report, auth, outcome)
+        await self._record(mail_from, rcpt_tos, data, record_kind(report), auth, outcome)
 
     def _trusted_fbl(self, report: Report, rcpt_tos: list[str], auth: AuthCheck | None) -> str:
         """Whether an FBL address received it: "trusted" for an ARF report to one, DKIM-signed
@@ -196,7 +206,7 @@ class InboundService:
         mail_from: str,
         rcpt_tos: list[str],
         data: bytes,
-        report: Report,
+        kind: str,
         auth: AuthCheck | None,
         outcome: Outcome,
     ) -> None:
@@ -206,7 +216,7 @@ class InboundService:
             received_at=self._clock.time(),
             mail_from=mail_from[:254],
             rcpt=", ".join(rcpt_tos),
-            kind=record_kind(report),
+            kind=kind,
             dkim=dkim,
             authres=authres,
             message_id=outcome.message_id,

@@ -30,6 +30,7 @@ from mta.events.retention import RetentionPolicy
 from mta.events.stats import MessageActivitySink, StatsSink
 from mta.handlebars.budget import RenderLimits
 from mta.inbound_mail.parse_settings import ParseSettingsService
+from mta.inbound_mail.reports.receive import ReportReceiver
 from mta.inbound_mail.service import InboundService
 from mta.scheduler.queue_admin import QueueControl
 from mta.scheduler.scheduler import Scheduler
@@ -46,6 +47,7 @@ from mta.services.domains import DomainService
 from mta.services.event_feed import EventFeed
 from mta.services.identity import TokenService
 from mta.services.messages import MessageService
+from mta.services.reports import ReportStore
 from mta.services.sent_mail import SentMail
 from mta.services.stats import StatsService
 from mta.services.suppression_sink import SuppressionSink
@@ -225,6 +227,7 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
         stats=StatsService(sessions, clock),
         tracking=TrackingService(sessions, core.bus, tracker),
         users=UserService(sessions, clock),
+        reports=ReportStore(sessions, clock),
         metrics=core.metrics,
         readiness=core.readiness,
         clock=clock,
@@ -265,4 +268,5 @@ def build_inbound(settings: Settings, core: Core, services: Services) -> Inbound
         core.clock,
         return_path_keys=return_path_keys(settings),
         fbl_addresses=settings.inbound.fbl_addresses,
+        reports=ReportReceiver(services.reports, services.domains, settings.smtp.inbound_domains),
     )

@@ -8,7 +8,12 @@ from typing import Literal
 
 import msgspec
 
-from mta.services.dns_records import record_tags
+from mta.services.dns_records import (
+    TLSRPT_REPORT_LOCAL_PART,
+    record_tags,
+    report_address,
+    return_path_host,
+)
 from mta.services.spf import LOOKUP_LIMIT, SpfWorld, count_lookups, evaluate
 
 Status = Literal["ok", "warn", "fail"]
@@ -328,7 +333,11 @@ def tls_rpt_finding(facts: Facts, answer: Answer) -> Finding:
     if answer.error:
         return unasked("TLS-RPT", host, answer.error)
     records = [text for text in answer.values if text.replace(" ", "").startswith("v=TLSRPTv1")]
-    publish = 'Publish TXT "v=TLSRPTv1; rua=mailto:you@your-domain" to get TLS failure reports.'
+    ours = report_address(TLSRPT_REPORT_LOCAL_PART, return_path_host(facts.domain))
+    publish = (
+        f'Publish TXT "v=TLSRPTv1; rua=mailto:{ours}" to see TLS failure reports in ScaiSend '
+        "(GET /v3/user/tls_reports), or your own address."
+    )
     if not records:
         return Finding("TLS-RPT", "warn", f"No TLS-RPT record at {host}.", publish)
     if len(records) > 1 or "rua" not in record_tags(records[0]):

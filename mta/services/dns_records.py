@@ -18,6 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 RecordType = Literal["TXT", "MX"]
 DKIM_SELECTOR = "scaisend1"
 RETURN_PATH_LABEL = "bounces"
+# Where reports come by default: an address at the return-path host, which the MX accepts
+# (docs/reports.md); DMARC needs no external-destination record, being the same org domain.
+DMARC_REPORT_LOCAL_PART = "dmarc"
+TLSRPT_REPORT_LOCAL_PART = "tlsrpt"
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
 
 
@@ -66,6 +70,10 @@ def return_path_host(domain: str) -> str:
     return f"{RETURN_PATH_LABEL}.{domain}"
 
 
+def report_address(local_part: str, rp_host: str) -> str:
+    return f"{local_part}@{rp_host}"
+
+
 def dmarc_value(policy: str, rua_email: str | None) -> str:
     value = f"v=DMARC1; p={policy}"
     return value + (f"; rua=mailto:{rua_email}" if rua_email else "")
@@ -93,7 +101,10 @@ def expected_records(
         DnsRecord(
             type="TXT",
             host=f"_dmarc.{domain}",
-            value=dmarc_value(dmarc_policy, dmarc_rua_email),
+            # the account's own rua when it gave one; else ScaiSend's, shown in the dashboard
+            value=dmarc_value(
+                dmarc_policy, dmarc_rua_email or report_address(DMARC_REPORT_LOCAL_PART, rp_host)
+            ),
             purpose="dmarc",
         ),
     ]
@@ -120,7 +131,17 @@ def _txt_matches(record: DnsRecord, published: str) -> bool:
         return have.get("p") == want["p"] and have.get("v", "DKIM1") == "DKIM1"
     if not re.match(r"v\s*=\s*DMARC1\s*(;|$)", published):  # RFC 7489 6.3: first, exact
         return False
-    return all(have.get(name, "").lower() == value.lower() for name, value in want.items())
+    # ScaiSend's own default rua is asked for, not required: a record without it still holds
+    optional = {"rua"} if _is_our_rua(want.get("rua", "")) else set()
+    return all(
+        have.get(name, "").lower() == value.lower()
+        for name, value in want.items()
+        if name not in optional
+    )
+
+
+def _is_our_rua(rua: str) -> bool:
+    return rua.lower().startswith(f"mailto:{DMARC_REPORT_LOCAL_PART}@{RETURN_PATH_LABEL}.")
 
 
 def check_record(record: DnsRecord, published: list[str]) -> tuple[bool, str | None]:

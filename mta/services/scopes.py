@@ -30,6 +30,9 @@ KNOWN_SCOPES: frozenset[str] = frozenset(
         "suppression.create",
         "suppression.update",
         "suppression.delete",
+        # ScaiSend's own (SendGrid has no such API): the DMARC and TLS-RPT reports received
+        "dmarc.read",
+        "tls_reports.read",
         "templates.versions.activate.create",
         "templates.versions.activate.read",
         "templates.versions.activate.update",

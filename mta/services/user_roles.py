@@ -19,6 +19,8 @@ SUPPORT_PREFIXES = (
     "categories.stats.",
     "suppression.",
     "asm.",
+    "dmarc.",
+    "tls_reports.",
 )
 DEVELOPER_PREFIXES = (
     *SUPPORT_PREFIXES,

@@ -34,6 +34,7 @@ AREAS = (
     ("Templates", ("templates.",)),
     ("Webhooks", ("user.webhooks.",)),
     ("API keys", ("api_keys.",)),
+    ("DMARC and TLS reports", ("dmarc.", "tls_reports.")),
 )
 PRESETS = {"full": "Full access", "mail": "Mail send only", "read": "Read only"}
 NO_SCOPE = "choose at least one scope"

@@ -275,3 +275,23 @@ def test_generated_key_checks_as_the_published_dkim_record(dkim_key: tuple[str, 
     value = record.value
     published = " ".join(value[i : i + 255] for i in range(0, len(value), 255))
     assert check_record(record, [published]) == (True, None)
+
+
+def test_without_an_rua_the_reports_come_to_the_return_path_host() -> None:
+    """No rua of the account's own: the record asks for reports at dmarc@ the return-path
+    host, which the MX accepts (docs/reports.md)."""
+    record = _record("dmarc", rua=None)
+    assert record.value == "v=DMARC1; p=quarantine; rua=mailto:dmarc@bounces.example.com"
+
+
+@pytest.mark.parametrize(
+    ("published", "valid"),
+    [
+        (["v=DMARC1; p=quarantine; rua=mailto:dmarc@bounces.example.com"], True),
+        (["v=DMARC1; p=quarantine"], True),  # ours is asked for, not required
+        (["v=DMARC1; p=quarantine; rua=mailto:mine@example.org"], True),
+        (["v=DMARC1; p=none; rua=mailto:dmarc@bounces.example.com"], False),
+    ],
+)
+def test_our_default_rua_is_optional_for_verification(published: list[str], valid: bool) -> None:
+    assert check_record(_record("dmarc", rua=None), published)[0] is valid
