@@ -325,6 +325,12 @@ class InboundSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     return_path_keys: list[str] = msgspec.field(default_factory=list)
     fbl_addresses: list[str] = msgspec.field(default_factory=list)
     spamd: str = ""
+    # Inbound Parse posts that fail are tried again after these delays (the last repeating)
+    # until parse_give_up_hours after the message arrived
+    parse_retry_schedule_seconds: list[int] = msgspec.field(
+        default_factory=lambda: [60, 300, 900, 1800, 3600, 7200, 14_400]
+    )
+    parse_give_up_hours: float = 72.0
 
     def __post_init__(self) -> None:
         if any(len(key) < MIN_RETURN_PATH_KEY_CHARS for key in self.return_path_keys):
@@ -337,6 +343,10 @@ class InboundSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             if not at or not local or "." not in domain or " " in address:
                 raise ValueError(f"fbl_addresses: {address!r} is not an address")
         self.fbl_addresses = [address.lower().rstrip(".") for address in self.fbl_addresses]
+        if not self.parse_retry_schedule_seconds or min(self.parse_retry_schedule_seconds) < 1:
+            raise ValueError("parse_retry_schedule_seconds: one or more delays of 1 s or more")
+        if self.parse_give_up_hours <= 0:
+            raise ValueError("parse_give_up_hours: must be more than 0")
 
 
 MIN_RETURN_PATH_KEY_CHARS = 32

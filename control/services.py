@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from mta.core.clock import Clock, SystemClock
 from mta.core.metrics import Metrics, Readiness
+from mta.inbound_mail.parse_inbox import ParseInbox
 from mta.inbound_mail.parse_settings import ParseSettingsService
 from mta.scheduler.queue_admin import QueueControl
 from mta.services.accounts import AccountService
@@ -40,6 +41,7 @@ class Services:
     events: EventFeed
     webhooks: WebhookService
     parse_settings: ParseSettingsService
+    parse_inbox: ParseInbox
     event_webhook: SendGridEventWebhook
     tokens: TokenService
     intake: Intake

@@ -1,23 +1,25 @@
 """`/v3/user/webhooks/parse/settings`: SendGrid's Inbound Parse hostnames of the account
-(create, list, get, change, delete by hostname)."""
+(create, list, get, change, delete by hostname); ours: the log of parse posts, redelivery."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 
 from control.routes.common import read_body
 from control.schemas.bodies import ParseSettingCreate, ParseSettingUpdate
 from control.services import Services
+from mta.inbound_mail.parse_inbox import ParseDelivery
 from mta.inbound_mail.parse_settings import ParseChanges, ParseSettingView
 from mta.services.identity import Principal
 
 PATH = "/v3/user/webhooks/parse/settings"
 ONE = PATH + "/{hostname:str}"
+MESSAGES = "/v3/user/webhooks/parse/messages"  # ours: the delivery log
 SCOPE = "user.webhooks.parse.settings"
 
 
@@ -74,7 +76,33 @@ async def delete_parse_setting(
     await services.parse_settings.delete(principal.account_id, hostname)
 
 
+class ParseDeliveryList(msgspec.Struct):
+    result: list[ParseDelivery]
+
+
+@get(MESSAGES, opt={"scope": f"{SCOPE}.read"})
+async def list_parse_messages(
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+    offset: Annotated[int, QueryParameter(ge=0)] = 0,
+) -> ParseDeliveryList:
+    found = await services.parse_inbox.deliveries(principal.account_id, limit, offset)
+    return ParseDeliveryList(result=found)
+
+
+@post(MESSAGES + "/{message_id:str}/redeliver", status_code=202, opt={"scope": f"{SCOPE}.update"})
+async def redeliver_parse_message(
+    message_id: FromPath[str],
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+) -> ParseDelivery:
+    return await services.parse_inbox.redeliver(principal.account_id, message_id)
+
+
 ROUTES = [
+    list_parse_messages,
+    redeliver_parse_message,
     create_parse_setting,
     list_parse_settings,
     get_parse_setting,

@@ -163,6 +163,12 @@ class ParseSettingsService:
                 "the domain (or the one it is under) first",
                 field="hostname",
             )
+        bounces = await session.scalar(select(Domain.domain).where(Domain.return_path_host == host))
+        if bounces is not None:
+            raise ValidationError(
+                f"hostname {host} is the return path of {bounces}: its bounces come there",
+                field="hostname",
+            )
 
 
 async def _mine(session: AsyncSession, account_id: str, hostname: str) -> ParseSetting:

@@ -32,7 +32,10 @@ from mta.inbound_mail.matching import (
     events_for,
     references,
 )
+from mta.inbound_mail.parse_form import ParseEnvelope
+from mta.inbound_mail.parse_inbox import ParseInbox
 from mta.inbound_mail.parsing.classify import classify_message
+from mta.inbound_mail.parsing.parts import parse_bytes
 from mta.inbound_mail.parsing.report import Report
 from mta.inbound_mail.reports.extract import report_kind
 from mta.inbound_mail.reports.receive import ReportReceiver
@@ -66,6 +69,7 @@ class InboundService:
         return_path_keys: ReturnPathKeys | None = None,
         fbl_addresses: list[str] | None = None,
         reports: ReportReceiver | None = None,
+        parse: ParseInbox | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
         # without the install's keys no return path verifies: nothing is ever suppressed
@@ -76,6 +80,7 @@ class InboundService:
         self._bus = bus
         self._resolver = resolver
         self._reports = reports  # DMARC aggregate and TLS-RPT reports (dmarc@, tlsrpt@)
+        self._parse = parse  # Inbound Parse hostnames: their mail is posted to a URL
         self._static = {d.lower().rstrip(".") for d in inbound_domains}
         self._static |= {address.rpartition("@")[2] for address in self._fbl}
         # domain → whether it is ours
@@ -88,14 +93,22 @@ class InboundService:
         domain = domain.lower().rstrip(".")
         if domain in self._static:
             return True
-        return await self._answers.get_or_load(domain, lambda: self._is_return_path(domain))
+        if await self._answers.get_or_load(domain, lambda: self._is_return_path(domain)):
+            return True
+        return self._parse is not None and await self._parse.is_parse_host(domain)
 
     async def _is_return_path(self, domain: str) -> bool:
         return await self._domains.by_return_path_host(domain) is not None
 
-    async def receive(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> None:
+    async def receive(
+        self, mail_from: str, rcpt_tos: list[str], data: bytes, sender_ip: str = ""
+    ) -> None:
         """Classify, authenticate, match and record one message. Never answers with a bounce
-        of its own: autoreplies and anything unrecognised are recorded and discarded."""
+        of its own: autoreplies and anything unrecognised are recorded and discarded. Mail
+        for Inbound Parse hostnames is stored to be posted (durable on return)."""
+        rcpt_tos = await self._parsed(mail_from, rcpt_tos, data, sender_ip)
+        if not rcpt_tos:
+            return
         if self._reports is not None and (kind := report_kind(rcpt_tos)):
             got = await self._reports.receive(kind, rcpt_tos, data)
             outcome = Outcome(account_id=got.account_id, note=got.note)
@@ -112,6 +125,24 @@ class InboundService:
             async with self._matching:
                 outcome = await self._apply(report, rcpt_tos, auth)
         await self._record(mail_from, rcpt_tos, data, record_kind(report), auth, outcome)
+
+    async def _parsed(
+        self, mail_from: str, rcpt_tos: list[str], data: bytes, sender_ip: str
+    ) -> list[str]:
+        """Store the message for the recipients at parse hostnames; the other recipients."""
+        if self._parse is None:
+            return rcpt_tos
+        parse: list[str] = []
+        rest: list[str] = []
+        for rcpt in rcpt_tos:
+            host = rcpt.rpartition("@")[2].lower().rstrip(".")
+            wanted = host not in self._static and await self._parse.is_parse_host(host)
+            (parse if wanted else rest).append(rcpt)
+        if parse:
+            await asyncio.to_thread(parse_bytes, data)  # ValidationError (550): hostile MIME
+            envelope = ParseEnvelope(mail_from=mail_from, rcpt_tos=parse, sender_ip=sender_ip)
+            await self._parse.store(envelope, data)
+        return rest
 
     def _trusted_fbl(self, report: Report, rcpt_tos: list[str], auth: AuthCheck | None) -> str:
         """Whether an FBL address received it: "trusted" for an ARF report to one, DKIM-signed

@@ -36,7 +36,9 @@ class UnsubscribeMail:
     async def accepts_domain(self, domain: str) -> bool:
         return await self._inbound.accepts_domain(domain)
 
-    async def receive(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> None:
+    async def receive(
+        self, mail_from: str, rcpt_tos: list[str], data: bytes, sender_ip: str = ""
+    ) -> None:
         rest = await take_unsubscribes(self._tracking, mail_from, rcpt_tos)
         if rest:
-            await self._inbound.receive(mail_from, rest, data)
+            await self._inbound.receive(mail_from, rest, data, sender_ip)

@@ -176,7 +176,7 @@ class MxHandler:
                 queued = await relay.submit_relay(sender, list(relayed), data, trace)
                 if not ours:
                     return f"250 2.0.0 Ok: queued as {queued}"
-            await self._inbound.receive(sender, ours, data)
+            await self._inbound.receive(sender, ours, data, sender_ip=server.client_ip)
         except Exception as exc:
             known = error_reply(exc)
             if known is not None:

@@ -44,8 +44,11 @@ class InboundSink(Protocol):
         """Whether mail for `domain` (lower-case, no trailing dot) is ours to receive."""
         ...
 
-    async def receive(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> None:
-        """Take one received message; `mail_from` is "" for the null reverse-path."""
+    async def receive(
+        self, mail_from: str, rcpt_tos: list[str], data: bytes, sender_ip: str = ""
+    ) -> None:
+        """Take one received message; `mail_from` is "" for the null reverse-path,
+        `sender_ip` the client's address."""
         ...
 
 

@@ -89,7 +89,8 @@ class Application:
         self.services.accounts.listen(core.scheduler)
         await self.services.accounts.sync()  # disabled accounts' mail waits
         core.scheduler.start()
-        self.background.start(self.services.batches, self.services.accounts)
+        services = self.services
+        self.background.start(services.batches, services.accounts, services.parse_inbox)
         await self._start_smtp()
         core.readiness.mark("smtp")
         self._install_sighup()  # before HTTP answers, so "ready" implies SIGHUP is safe

@@ -12,16 +12,20 @@ from typing import Any
 
 from config.settings import Settings
 from mta.events.retention import Retention
+from mta.inbound_mail.parse_inbox import ParseInbox
+from mta.inbound_mail.parse_poster import ParsePoster
 from mta.server.build import Core, keep_sent, retention_policy
 from mta.server.workers import WorkerLayout
 from mta.services.accounts import AccountService
 from mta.services.batches import BatchService
 from mta.submission.log_repair import LogRepair
+from mta.webhooks import WebhookClient
 from queue_store.sent_copies import KeepSent, sweep
 
 log = logging.getLogger(__name__)
 COMPACTION_INTERVAL_SECONDS = 600.0
 SENT_SWEEP_SECONDS = 300.0
+PARSE_CONNECTIONS = 16  # Inbound Parse posts in flight per worker
 BATCH_SYNC_SECONDS = 30.0  # how soon a pause or cancel made on another node takes effect
 SHARED_BATCH_SYNC_SECONDS = 2.0  # the same when the nodes share PostgreSQL (several nodes)
 
@@ -37,8 +41,9 @@ class BackgroundTasks:
         self._log_repair = LogRepair(core.spool, core.sessions, core.bus, core.clock)
         self._tasks: list[asyncio.Task[object]] = []
 
-    def start(self, batches: BatchService, accounts: AccountService) -> None:
+    def start(self, batches: BatchService, accounts: AccountService, parse: ParseInbox) -> None:
         self._spawn(self._compact_spool(), "spool-compaction")
+        self._spawn(self._parse_poster(parse).run(), "parse-poster")
         if (keep := keep_sent(self._settings)).enabled:
             self._spawn(self._sweep_sent(keep), "sent-mail-sweep")
         self._spawn(self._log_repair.run(), "message-log-repair")
@@ -46,6 +51,16 @@ class BackgroundTasks:
             self._spawn(self._retention.run(), "retention")
         self._spawn(batches.follow(self._batch_sync_interval()), "batch-sync")
         self._spawn(accounts.follow(self._batch_sync_interval()), "account-sync")
+
+    def _parse_poster(self, inbox: ParseInbox) -> ParsePoster:
+        hooks = self._settings.webhooks
+        client = WebhookClient(
+            self._core.resolver,
+            hooks.allow_private_targets,
+            PARSE_CONNECTIONS,
+            hooks.timeout_seconds,
+        )
+        return ParsePoster(inbox, client, self._core.resolver)
 
     def cancel(self) -> None:
         for task in self._tasks:

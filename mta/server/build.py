@@ -29,6 +29,7 @@ from mta.events.bus import EventBus
 from mta.events.retention import RetentionPolicy
 from mta.events.stats import MessageActivitySink, StatsSink
 from mta.handlebars.budget import RenderLimits
+from mta.inbound_mail.parse_inbox import ParseInbox, Retries
 from mta.inbound_mail.parse_settings import ParseSettingsService
 from mta.inbound_mail.reports.receive import ReportReceiver
 from mta.inbound_mail.service import InboundService
@@ -198,14 +199,8 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
         build_limits=build_limits(settings),
     )
     asm_groups = AsmGroupService(sessions, clock)
-    deliverability = DeliverabilityService(
-        domains,
-        core.resolver,
-        asm_groups,
-        smtp_hostname=settings.smtp.hostname,
-        source_address="",  # no setting binds outbound mail to an address: the system picks
-        one_click_base_url=tracker.base_url,
-    )
+    parse_settings = build_parse_settings(settings, core, webhooks)
+    deliverability = build_deliverability(settings, core, domains, asm_groups, tracker.base_url)
     return Services(
         accounts=AccountService(sessions, clock),
         api_keys=ApiKeyService(sessions, clock),
@@ -216,7 +211,8 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
         events=EventFeed(sessions),
         webhooks=webhooks,
         event_webhook=SendGridEventWebhook(sessions, webhooks, clock),
-        parse_settings=build_parse_settings(settings, core, webhooks),
+        parse_settings=parse_settings,
+        parse_inbox=ParseInbox(sessions, parse_settings, parse_retries(settings), clock),
         tokens=TokenService(secret, clock),
         intake=intake,
         queue=QueueControl(core.spool, core.scheduler, core.bus, layout.held_file, clock),
@@ -237,6 +233,29 @@ def build_services(settings: Settings, core: Core, layout: WorkerLayout) -> Serv
 def build_limits(settings: Settings) -> BuildLimits:
     http = settings.http
     return BuildLimits(max_bytes=http.max_send_build_bytes, max_seconds=http.max_send_build_seconds)
+
+
+def build_deliverability(
+    settings: Settings,
+    core: Core,
+    domains: DomainService,
+    asm_groups: AsmGroupService,
+    one_click_base_url: str,
+) -> DeliverabilityService:
+    return DeliverabilityService(
+        domains,
+        core.resolver,
+        asm_groups,
+        smtp_hostname=settings.smtp.hostname,
+        source_address="",  # no setting binds outbound mail to an address: the system picks
+        one_click_base_url=one_click_base_url,
+    )
+
+
+def parse_retries(settings: Settings) -> Retries:
+    inbound = settings.inbound
+    give_up = inbound.parse_give_up_hours * 3600
+    return Retries(schedule=inbound.parse_retry_schedule_seconds, give_up_seconds=give_up)
 
 
 def build_parse_settings(
@@ -269,4 +288,5 @@ def build_inbound(settings: Settings, core: Core, services: Services) -> Inbound
         return_path_keys=return_path_keys(settings),
         fbl_addresses=settings.inbound.fbl_addresses,
         reports=ReportReceiver(services.reports, services.domains, settings.smtp.inbound_domains),
+        parse=services.parse_inbox,
     )

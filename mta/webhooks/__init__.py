@@ -5,6 +5,7 @@ Code outside this package imports only the names below (the import contract in p
 holds it to that); the modules behind them are this package's own business.
 """
 
+from mta.webhooks.http_client import WebhookClient
 from mta.webhooks.oauth import OAuthInput
 from mta.webhooks.sender import WebhookSender
 from mta.webhooks.sendgrid_settings import SendGridEventWebhook, SignedView
@@ -27,6 +28,7 @@ __all__ = [
     "SendGridEventWebhook",
     "SignedView",
     "WebhookChanges",
+    "WebhookClient",
     "WebhookSender",
     "WebhookService",
     "WebhookView",

@@ -78,7 +78,9 @@ class FakeInbound:
         self.asked.append(domain)
         return domain in self.domains
 
-    async def receive(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> None:
+    async def receive(
+        self, mail_from: str, rcpt_tos: list[str], data: bytes, sender_ip: str = ""
+    ) -> None:
         self.received.append((mail_from, rcpt_tos, data))
 
 

@@ -17,7 +17,9 @@ class NoInbound:
     async def accepts_domain(self, domain: str) -> bool:
         return False
 
-    async def receive(self, mail_from: str, rcpt_tos: list[str], data: bytes) -> None:
+    async def receive(
+        self, mail_from: str, rcpt_tos: list[str], data: bytes, sender_ip: str = ""
+    ) -> None:
         return None
 
 

@@ -1,0 +1,89 @@
+"""Posts stored Inbound Parse mail to each setting's URL as SendGrid's multipart form, through
+the webhook guard (SSRF-pinned connections), with DKIM and SPF verdicts; one loop per worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from mta.core.dns import Resolver
+from mta.inbound_mail.authcheck import check_authentication
+from mta.inbound_mail.parse_form import Verdicts, encoded, form_of
+from mta.inbound_mail.parse_inbox import Attempt, Claimed, ParseInbox
+from mta.services.deliverability_check import SpfWalk
+from mta.services.spf import evaluate
+from mta.webhooks import WebhookClient
+
+log = logging.getLogger(__name__)
+BATCH = 8  # messages claimed and posted at once by one worker
+
+
+class ParsePoster:
+    def __init__(self, inbox: ParseInbox, client: WebhookClient, resolver: Resolver) -> None:
+        self._inbox = inbox
+        self._client = client
+        self._resolver = resolver
+
+    async def run(self) -> None:
+        """Post what is due, then sleep until the next is due or new mail arrives; until
+        cancelled (the client's connections are closed then)."""
+        try:
+            await self._rounds()
+        finally:
+            await self._client.close()
+
+    async def _rounds(self) -> None:
+        while True:
+            try:
+                claimed = await self._inbox.claim(BATCH)
+                await asyncio.gather(*(self._post(message) for message in claimed))
+                if len(claimed) == BATCH:
+                    continue
+                wait = await self._inbox.next_due_in()
+            except Exception:
+                log.exception("event=parse_post_round_failed")
+                wait = 5.0
+            self._inbox.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._inbox.arrived.wait(), timeout=min(wait, 60.0))
+
+    async def _post(self, message: Claimed) -> None:
+        if not message.url:
+            error = f"no parse setting for {message.hostname} any more"
+            await self._inbox.record(Attempt(message.id, None, error))
+            return
+        verdicts = await self.verdicts(message)
+        form = await asyncio.to_thread(
+            form_of, message.raw, message.envelope, verdicts, message.send_raw
+        )
+        body, content_type = await asyncio.to_thread(encoded, form)
+        headers = {"Content-Type": content_type, "User-Agent": "ScaiSend-Inbound-Parse/1"}
+        answer = await self._client.post(message.url, body, headers)
+        attempt = Attempt(message.id, answer.status, answer.error or "")
+        log.info(
+            "event=parse_posted id=%s host=%s status=%s error=%r",
+            message.id,
+            message.hostname,
+            answer.status,
+            answer.error or "",
+        )
+        await self._inbox.record(attempt)
+
+    async def verdicts(self, message: Claimed) -> Verdicts:
+        """DKIM as SendGrid writes it (`{@domain : pass}`) and the SPF result for the
+        envelope sender's domain and the client's address."""
+        try:
+            auth = await check_authentication(message.raw, self._resolver)
+            dkim = f"{{@{auth.dkim_domain} : {auth.dkim}}}" if auth.dkim_domain else "none"
+        except Exception:
+            log.warning("event=parse_dkim_check_failed id=%s", message.id, exc_info=True)
+            dkim = "temperror"
+        return Verdicts(dkim=dkim, spf=await self._spf(message))
+
+    async def _spf(self, message: Claimed) -> str:
+        domain = message.envelope.mail_from.rpartition("@")[2].lower()
+        if not domain or not message.envelope.sender_ip:
+            return "none"
+        world = await SpfWalk(self._resolver).gather(domain)
+        return str(evaluate(world, domain, message.envelope.sender_ip))

@@ -1,0 +1,120 @@
+"""Inbound Parse end to end: mail to a parse hostname over the real MX is stored before 250
+and posted as SendGrid's form to a receiver that reads it with SendGrid's own helper; a
+failing receiver is retried, a SIGKILL loses nothing, mail for no parse host is refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import smtplib
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+
+import pytest
+
+from tests.support.api import admin, set_up_account
+from tests.support.dns_server import DnsServer
+from tests.support.parse_receiver import ParseReceiver
+from tests.support.server import ScaisendServer
+
+PATH = "/v3/user/webhooks/parse/settings"
+TO = "reply+42@parse.acme.example"
+FAST_RETRIES = {"inbound": {"parse_retry_schedule_seconds": [1]}}
+
+
+@pytest.fixture
+def receiver() -> Iterator[ParseReceiver]:
+    made = ParseReceiver(statuses=[503, 500])  # the first two posts fail
+    yield made
+    made.stop()
+
+
+def parse_host(server: ScaisendServer, dns: DnsServer, url: str, send_raw: bool = False) -> None:
+    token = server.token("acme")
+    set_up_account(server, dns, token, name="acme.example")
+    body = {"hostname": "parse.acme.example", "url": url, "send_raw": send_raw}
+    made = admin(server, token, "POST", PATH, body)
+    assert made.status_code == 201, made.text
+
+
+def mail(subject: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "Ada <ada@sender.example>"
+    message["To"] = "reply+42@parse.acme.example"
+    message["Subject"] = subject
+    message.set_content("Thanks, that fixed it.\n")
+    message.add_attachment(b"a,b\n1,2\n", maintype="text", subtype="csv", filename="rows.csv")
+    return message
+
+
+def send(
+    server: ScaisendServer, message: EmailMessage, to: str = "reply+42@parse.acme.example"
+) -> None:
+    with smtplib.SMTP("127.0.0.1", server.mx_port, timeout=30) as mx:
+        mx.send_message(message, from_addr="ada@sender.example", to_addrs=[to])
+
+
+def test_mail_to_a_parse_host_is_posted_as_sendgrid_posts_it(
+    make_server: Callable[..., ScaisendServer], dns_server: DnsServer, receiver: ParseReceiver
+) -> None:
+    server = make_server(FAST_RETRIES)
+    parse_host(server, dns_server, receiver.url)
+    send(server, mail("Ticket 42"))
+    (post,) = receiver.wait_for(1)
+    assert receiver.refused == 2  # retried after a 503 and a 500
+    assert post["subject"] == "Ticket 42" and post["from"] == "Ada <ada@sender.example>"
+    assert post["to"] == "reply+42@parse.acme.example"
+    assert post["text"].strip() == "Thanks, that fixed it."
+    assert json.loads(post["envelope"]) == {
+        "to": ["reply+42@parse.acme.example"],
+        "from": "ada@sender.example",
+    }
+    assert post["sender_ip"] == "127.0.0.1" and post["SPF"] in {"none", "neutral"}
+    assert post["dkim"] == "none"  # unsigned
+    assert post["attachments"] == "1"
+    assert json.loads(post["attachment-info"])["attachment1"]["filename"] == "rows.csv"
+    (csv,) = post["_files"]
+    assert base64.b64decode(csv["contents"]) == b"a,b\n1,2\n"
+    log = admin(server, server.token("acme"), "GET", "/v3/user/webhooks/parse/messages").json()
+    (entry,) = log["result"]
+    assert entry["status"] == "delivered" and entry["attempts"] == 3
+    assert entry["last_status"] == 200
+    other = server.token("globex")  # another account sees none of it
+    assert admin(server, other, "GET", "/v3/user/webhooks/parse/messages").json() == {"result": []}
+    again = f"/v3/user/webhooks/parse/messages/{entry['id']}/redeliver"
+    assert admin(server, other, "POST", again).status_code == 404
+    assert admin(server, server.token("acme"), "POST", again).status_code == 202
+    assert [p["subject"] for p in receiver.wait_for(2)] == ["Ticket 42", "Ticket 42"]
+
+
+def test_unknown_hosts_are_refused_for_good(
+    make_server: Callable[..., ScaisendServer], dns_server: DnsServer, receiver: ParseReceiver
+) -> None:
+    server = make_server(FAST_RETRIES)
+    parse_host(server, dns_server, receiver.url)
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        send(server, mail("nobody"), to="x@nowhere.acme.example")
+    ((code, _),) = refused.value.recipients.values()
+    assert 500 <= code < 600
+
+
+def test_a_sigkill_after_250_loses_nothing(
+    make_server: Callable[..., ScaisendServer], dns_server: DnsServer
+) -> None:
+    down = ParseReceiver(statuses=[503] * 1000)  # refuses everything until replaced
+    server = make_server(FAST_RETRIES)
+    parse_host(server, dns_server, down.url)
+    for index in range(5):
+        send(server, mail(f"kept {index}"))
+    server.kill()
+    down.stop()
+    up = ParseReceiver()
+    try:
+        token = server.token("acme")
+        server.start()
+        changed = admin(server, token, "PATCH", f"{PATH}/parse.acme.example", {"url": up.url})
+        assert changed.status_code == 200, changed.text
+        posts = up.wait_for(5, seconds=60)
+        assert sorted(p["subject"] for p in posts) == [f"kept {i}" for i in range(5)]
+    finally:
+        up.stop()
