@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from control.routes.common import read_body
 from control.schemas.bodies import ParseSettingCreate, ParseSettingUpdate
@@ -16,6 +16,7 @@ from control.services import Services
 from mta.inbound_mail.parse_inbox import ParseDelivery
 from mta.inbound_mail.parse_settings import ParseChanges, ParseSettingView
 from mta.services.identity import Principal
+from mta.services.stats import DateStats, page, stats_range
 
 PATH = "/v3/user/webhooks/parse/settings"
 ONE = PATH + "/{hostname:str}"
@@ -100,7 +101,24 @@ async def redeliver_parse_message(
     return await services.parse_inbox.redeliver(principal.account_id, message_id)
 
 
+@get("/v3/user/webhooks/parse/stats", opt={"scope": "user.webhooks.parse.stats.read"})
+async def parse_stats(
+    services: NamedDependency[Services],
+    principal: NamedDependency[Principal],
+    start_date: FromQuery[str | None] = None,
+    end_date: FromQuery[str | None] = None,
+    aggregated_by: FromQuery[str | None] = None,
+    limit: FromQuery[int | None] = None,
+    offset: FromQuery[int] = 0,
+) -> list[DateStats]:
+    """SendGrid's Inbound Parse stats: `received` per day, week or month."""
+    span = stats_range(start_date, end_date, aggregated_by, services.stats.today())
+    found = await services.parse_inbox.received_per_day(principal.account_id, span)
+    return page(found, limit, offset)
+
+
 ROUTES = [
+    parse_stats,
     list_parse_messages,
     redeliver_parse_message,
     create_parse_setting,

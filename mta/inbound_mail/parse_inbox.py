@@ -5,10 +5,11 @@ attempt (retried with backoff for up to three days)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, cast, func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from mta.core.clock import Clock, SystemClock
@@ -18,9 +19,11 @@ from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
 from mta.db.parse_models import ParseMessage, ParseSetting
 from mta.inbound_mail.parse_form import ParseEnvelope
 from mta.inbound_mail.parse_settings import ParseSettingsService
+from mta.services.stats import DateStats, StatEntry, StatsRange, bucket, buckets
 
 LEASE_SECONDS = 120.0  # a claimed message is someone's for this long (the post's timeout)
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+EPOCH = date(1970, 1, 1)
 
 
 class Retries(msgspec.Struct, frozen=True):
@@ -192,6 +195,29 @@ class ParseInbox:
             )
             return [_delivery(row) for row in rows]
 
+    async def received_per_day(self, account_id: str, span: StatsRange) -> list[DateStats]:
+        """SendGrid's parse stats: messages received per day, week or month (UTC)."""
+        first = datetime.combine(span.start, time(), UTC).timestamp()
+        after = datetime.combine(span.end + timedelta(days=1), time(), UTC).timestamp()
+        day = cast(ParseMessage.received_at / 86_400, Integer)
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(day, func.count())
+                .where(ParseMessage.account_id == account_id)
+                .where(ParseMessage.received_at >= first, ParseMessage.received_at < after)
+                .group_by(day)
+            )
+            counts: dict[date, int] = {}
+            for n, count in rows.all():
+                key = bucket(EPOCH + timedelta(days=int(n)), span)
+                counts[key] = counts.get(key, 0) + int(count)
+        return [
+            DateStats(
+                date=day.isoformat(), stats=[StatEntry(metrics={"received": counts.get(day, 0)})]
+            )
+            for day in buckets(span)
+        ]
+
     async def redeliver(self, account_id: str, message_id: str) -> ParseDelivery:
         """Post the message again now, with its retries counted from now."""
         now = self._clock.time()
@@ -204,6 +230,10 @@ class ParseInbox:
             view = _delivery(row)
         self.arrived.set()
         return view
+
+
+def received_on(day: date, count: int) -> DateStats:
+    return DateStats(date=day.isoformat(), stats=[StatEntry(metrics={"received": count})])
 
 
 def _row(

@@ -8,6 +8,7 @@ import base64
 import json
 import smtplib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
@@ -79,7 +80,13 @@ def test_mail_to_a_parse_host_is_posted_as_sendgrid_posts_it(
     (entry,) = log["result"]
     assert entry["status"] == "delivered" and entry["attempts"] == 3
     assert entry["last_status"] == 200
+    today = datetime.now(UTC).date().isoformat()
+    stats_path = f"/v3/user/webhooks/parse/stats?start_date={today}"
+    stats = admin(server, server.token("acme"), "GET", stats_path).json()
+    assert [day["stats"][0]["metrics"]["received"] for day in stats] == [1]
     other = server.token("globex")  # another account sees none of it
+    theirs = admin(server, other, "GET", stats_path).json()
+    assert [day["stats"][0]["metrics"]["received"] for day in theirs] == [0]
     assert admin(server, other, "GET", "/v3/user/webhooks/parse/messages").json() == {"result": []}
     again = f"/v3/user/webhooks/parse/messages/{entry['id']}/redeliver"
     assert admin(server, other, "POST", again).status_code == 404
