@@ -53,7 +53,7 @@ def is_list_address(address: str, headers: dict[str, str]) -> bool:
     """Whether `address` is the list its List-Id names (`<members.lists.example.org>` is
     `members@lists.example.org` with the `@` written as a dot)."""
     match = LIST_ID_RE.search(headers.get("list-id", ""))
-    return bool(match) and address.replace("@", ".", 1) == match.group(1).lower()
+    return match is not None and address.replace("@", ".", 1) == match.group(1).lower()
 
 
 def is_alias_source(before: str) -> bool:

@@ -91,7 +91,14 @@ ID_HEADER_RE = re.compile(
 # Exim's "recipient addresses that were incorrectly constructed" notice: one entry a line,
 # "  <the address as written>: malformed address: <why>".
 EXIM_MALFORMED_RE = re.compile(r"^[ \t]+(\S.*?): malformed address:", re.MULTILINE)
-EXIM_FAILED_RE = re.compile(r"following address(?:\(es\)|es)? failed:[ \t]*\n", re.IGNORECASE)
+# A heading over bare local parts: Exim's "The following address(es) failed:", AOL's "Your
+# mail to the following recipients could not be delivered because …:".
+LOCAL_PARTS_HEADING_RE = re.compile(
+    r"following (?:address(?:\(es\)|es)?|recipients?)\b[^\n]{0,200}?"
+    r"(?:failed|not be delivered|undeliverable)[^\n]{0,200}:[ \t]*\n",
+    re.IGNORECASE,
+)
+DAEMON_SENDER_RE = re.compile(r"^(?:mailer-daemon|postmaster)@(.+)$", re.IGNORECASE)
 
 
 # The bounce's own header addresses (its sender, its recipient, the envelope it came to):
@@ -216,13 +223,20 @@ def _is_daemon(address: str) -> bool:
     return address.startswith("mailer-daemon@")
 
 
-def _local_parts(text: str) -> list[str]:
-    """Exim's bare local parts under "The following address(es) failed:"."""
-    match = EXIM_FAILED_RE.search(text)
+def _local_parts(message: Message, text: str) -> list[str]:
+    """The bare local parts under a failure heading (Exim, AOL), each with the domain of
+    the bounce's sender when that is the reporting system's MAILER-DAEMON or postmaster
+    (the system names one of its own mailboxes), else as written."""
+    match = LOCAL_PARTS_HEADING_RE.search(text)
     if not match:
         return []
     following = text[match.end() :].lstrip("\n").split("\n")
-    return [line.strip() for line in following[:1] if re.fullmatch(r"  \S+", line)]
+    parts = [line.strip() for line in following[:1] if re.fullmatch(r"[ \t]+[^\s@<>]+", line)]
+    senders = [address for _, address in getaddresses([get_header(message, "From")])]
+    daemon = DAEMON_SENDER_RE.match(senders[0]) if senders else None
+    if daemon is None:
+        return [part.lower() for part in parts]
+    return [f"{part}@{daemon.group(1)}".lower() for part in parts]
 
 
 def _malformed(text: str) -> list[str]:
@@ -270,16 +284,18 @@ def text_recipients(message: Message, text: str) -> list[TextRecipient]:
     """The recipients a text bounce names, each with the text that speaks of it. Never the
     returned original's list addresses; its sender's only in a bounce to oneself."""
     original = original_headers(message) or quoted_original_headers(message)
-    original_to = _original_to(message)
     lists = list_addresses(original)
+    original_to = [
+        a for a in _original_to(message) if a not in lists and not is_list_address(a, original)
+    ]
     own = _addresses(message, OWN_HEADERS) | sender_addresses(original) | lists
     oneself = _addresses(message, ("From", "Sender")) | lists  # a bounce to oneself
     addresses = (
         _failed_header(message)
         or _malformed(text)
         or _named(text, Excluded(own, original, original_to))
+        or _local_parts(message, text)
         or _named(text, Excluded(oneself, original, original_to))
-        or _local_parts(text)
         or original_to
     )
     scan = _scan_text(text)

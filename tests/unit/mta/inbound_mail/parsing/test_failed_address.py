@@ -171,3 +171,20 @@ def test_postmaster_and_sender_addresses_near_the_failure_are_not_taken() -> Non
 def test_the_wording_alone_makes_an_old_format_a_bounce(body: str) -> None:
     data = _bounce(body, sender="Mail Router <router@corp.example>", subject="Re: Our news")
     assert _found(data) == [("jo@aol.example", True)]
+
+
+def test_a_bare_screen_name_under_a_failure_heading_takes_the_daemons_domain() -> None:
+    body = (
+        "Sorry writer@shop.example.com. Your mail to the following recipients could not be\n"
+        " delivered because they are not accepting mail with attachments:\n\tjo123\n"
+    )
+    message = MIMEText(body.replace("\n delivered", " delivered"))
+    message["From"] = "Mail Delivery Subsystem <MAILER-DAEMON@aol.example>"
+    message["To"] = "writer@shop.example.com"
+    message["Subject"] = "Mail Delivery Problem"
+    assert _addresses(message.as_bytes()) == ["jo123@aol.example"]
+
+
+def test_a_list_address_in_the_originals_to_is_not_taken_when_the_text_names_none() -> None:
+    original = _original("members@lists.example.org", {"List-Id": "<members.lists.example.org>"})
+    assert _addresses(_bounce("Your message could not be delivered.\n", original)) == []
