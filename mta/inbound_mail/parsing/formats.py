@@ -10,6 +10,15 @@ from email.utils import getaddresses
 import msgspec
 
 from mta.inbound_mail.parsing.addresses import bare_address
+from mta.inbound_mail.parsing.failed_address import (
+    is_alias_source,
+    is_forwarded,
+    is_list_address,
+    list_addresses,
+    opens_line,
+    sender_addresses,
+    without_original_to,
+)
 from mta.inbound_mail.parsing.parts import (
     ORIGINAL_TYPES,
     get_header,
@@ -58,7 +67,9 @@ HEADER_BLOCK_RE = re.compile(
 BOUNCE_TEXT_RE = re.compile(
     r"could not be delivered|undeliverable|delivery (?:has )?failed|permanent error|"
     r"following address(?:es)? failed|delivery to the following recipients? failed|"
-    r"was not delivered|couldn't be delivered|unable to deliver|returned to sender"
+    r"was not delivered|couldn't be delivered|unable to deliver|returned to sender|"
+    r"had permanent fatal errors|^[ \t]*(?:user unknown|unknown user|no such user)[ \t]*:",
+    re.MULTILINE,
 )
 # Only from the start of a run of local-part characters: from every position inside a long
 # run without "@" the search rescanned the rest of it (quadratic); the matches are the same.
@@ -80,7 +91,14 @@ ID_HEADER_RE = re.compile(
 # Exim's "recipient addresses that were incorrectly constructed" notice: one entry a line,
 # "  <the address as written>: malformed address: <why>".
 EXIM_MALFORMED_RE = re.compile(r"^[ \t]+(\S.*?): malformed address:", re.MULTILINE)
-EXIM_FAILED_RE = re.compile(r"following address(?:\(es\)|es)? failed:[ \t]*\n", re.IGNORECASE)
+# A heading over bare local parts: Exim's "The following address(es) failed:", AOL's "Your
+# mail to the following recipients could not be delivered because …:".
+LOCAL_PARTS_HEADING_RE = re.compile(
+    r"following (?:address(?:\(es\)|es)?|recipients?)\b[^\n]{0,200}?"
+    r"(?:failed|not be delivered|undeliverable)[^\n]{0,200}:[ \t]*\n",
+    re.IGNORECASE,
+)
+DAEMON_SENDER_RE = re.compile(r"^(?:mailer-daemon|postmaster)@(.+)$", re.IGNORECASE)
 
 
 # The bounce's own header addresses (its sender, its recipient, the envelope it came to):
@@ -160,37 +178,65 @@ def _scan_text(text: str) -> str:
     return ID_HEADER_RE.sub("", unquoted)
 
 
-def _named(text: str, own: set[str]) -> list[str]:
-    """The addresses a bounce's text names, without its own, the sender's in a transcript
-    ("MAIL FROM:<...>") and the contacts of its boilerplate; a summary's "To:" line counts
-    only when nothing else is named."""
+class Excluded(msgspec.Struct, frozen=True):
+    """What a text bounce's named addresses are read against: addresses never taken, the
+    returned original's headers (its List-Id) and its recipient (`To`)."""
+
+    addresses: set[str]
+    original: dict[str, str]
+    original_to: list[str]
+
+
+def _named(text: str, excluded: Excluded) -> list[str]:
+    """The addresses a bounce's text names, without the excluded ones, the sender's in a
+    transcript ("MAIL FROM:<...>"), the contacts of its boilerplate and an alias the error
+    is not about; a summary's "To:" line counts only when nothing else is named."""
     scan = _scan_text(text)
-    return _named_in(SUMMARY_TO_RE.sub("", scan), own) or _named_in(scan, own)
+    return _named_in(SUMMARY_TO_RE.sub("", scan), excluded) or _named_in(scan, excluded)
 
 
-def _named_in(scan: str, own: set[str]) -> list[str]:
+def _named_in(scan: str, excluded: Excluded) -> list[str]:
     found: list[str] = []
+    listed: set[str] = set()
     for match in ADDRESS_RE.finditer(scan):
         address = match.group(0).strip(".").lower()
         before = scan[max(0, match.start() - 24) : match.start()].lower()
-        if address in own or address in found or address.startswith("mailer-daemon@"):
+        if address in excluded.addresses or address in found or _is_daemon(address):
             continue
-        if NOT_RECIPIENT_RE.search(before):
+        if NOT_RECIPIENT_RE.search(before) or is_alias_source(before):
+            continue
+        if is_list_address(address, excluded.original):
+            continue
+        if is_forwarded(scan[match.end() : match.end() + 80]):
             continue
         found.append(address)
+        if opens_line(scan, match.start()):
+            listed.add(address)
         if len(found) >= MAX_RECIPIENTS:
             break
     others = [address for address in found if not address.startswith("postmaster@")]
-    return others or found  # "send mail to <postmaster@...>" is boilerplate
+    # "send mail to <postmaster@...>" is boilerplate
+    return without_original_to(others or found, listed, excluded.original_to)
 
 
-def _local_parts(text: str) -> list[str]:
-    """Exim's bare local parts under "The following address(es) failed:"."""
-    match = EXIM_FAILED_RE.search(text)
+def _is_daemon(address: str) -> bool:
+    return address.startswith("mailer-daemon@")
+
+
+def _local_parts(message: Message, text: str) -> list[str]:
+    """The bare local parts under a failure heading (Exim, AOL), each with the domain of
+    the bounce's sender when that is the reporting system's MAILER-DAEMON or postmaster
+    (the system names one of its own mailboxes), else as written."""
+    match = LOCAL_PARTS_HEADING_RE.search(text)
     if not match:
         return []
     following = text[match.end() :].lstrip("\n").split("\n")
-    return [line.strip() for line in following[:1] if re.fullmatch(r"  \S+", line)]
+    parts = [line.strip() for line in following[:1] if re.fullmatch(r"[ \t]+[^\s@<>]+", line)]
+    senders = [address for _, address in getaddresses([get_header(message, "From")])]
+    daemon = DAEMON_SENDER_RE.match(senders[0]) if senders else None
+    if daemon is None:
+        return [part.lower() for part in parts]
+    return [f"{part}@{daemon.group(1)}".lower() for part in parts]
 
 
 def _malformed(text: str) -> list[str]:
@@ -235,14 +281,22 @@ def quoted_original_headers(message: Message) -> dict[str, str]:
 
 
 def text_recipients(message: Message, text: str) -> list[TextRecipient]:
-    """The recipients a text bounce names, each with the text that speaks of it."""
+    """The recipients a text bounce names, each with the text that speaks of it. Never the
+    returned original's list addresses; its sender's only in a bounce to oneself."""
+    original = original_headers(message) or quoted_original_headers(message)
+    lists = list_addresses(original)
+    original_to = [
+        a for a in _original_to(message) if a not in lists and not is_list_address(a, original)
+    ]
+    own = _addresses(message, OWN_HEADERS) | sender_addresses(original) | lists
+    oneself = _addresses(message, ("From", "Sender")) | lists  # a bounce to oneself
     addresses = (
         _failed_header(message)
         or _malformed(text)
-        or _named(text, _addresses(message, OWN_HEADERS))
-        or _named(text, _addresses(message, ("From", "Sender")))  # a bounce to oneself
-        or _local_parts(text)
-        or _original_to(message)
+        or _named(text, Excluded(own, original, original_to))
+        or _local_parts(message, text)
+        or _named(text, Excluded(oneself, original, original_to))
+        or original_to
     )
     scan = _scan_text(text)
     return [TextRecipient(a, diagnostic_for(a, scan, addresses)) for a in addresses]
