@@ -6,6 +6,7 @@ value is refused with the key's path in the message.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import msgspec
@@ -345,6 +346,8 @@ class InboundSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         self.fbl_addresses = [address.lower().rstrip(".") for address in self.fbl_addresses]
         if not self.parse_retry_schedule_seconds or min(self.parse_retry_schedule_seconds) < 1:
             raise ValueError("parse_retry_schedule_seconds: one or more delays of 1 s or more")
+        if self.spamd and not re.fullmatch(r"\[?[\w.:-]+\]?:\d{1,5}", self.spamd):
+            raise ValueError(f"spamd: expected host:port, not {self.spamd!r}")
         if self.parse_give_up_hours <= 0:
             raise ValueError("parse_give_up_hours: must be more than 0")
 

@@ -21,16 +21,18 @@ from mta.inbound_mail.parse_form import ParseEnvelope
 from mta.inbound_mail.parse_settings import ParseSettingsService
 from mta.services.stats import DateStats, StatEntry, StatsRange, bucket, buckets
 
-LEASE_SECONDS = 120.0  # a claimed message is someone's for this long (the post's timeout)
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 EPOCH = date(1970, 1, 1)
 
 
 class Retries(msgspec.Struct, frozen=True):
-    """`[inbound] parse_retry_schedule_seconds` and how long after arrival to give up."""
+    """`[inbound] parse_retry_schedule_seconds`, how long after arrival to give up, and how
+    long a claimed message is its poster's (longer than a post may take: a message in
+    flight at a crash is posted again once its lease ends)."""
 
     schedule: list[int]
     give_up_seconds: float
+    lease_seconds: float
 
 
 class Claimed(msgspec.Struct, frozen=True):
@@ -40,6 +42,7 @@ class Claimed(msgspec.Struct, frozen=True):
     hostname: str
     url: str
     send_raw: bool
+    spam_check: bool
     envelope: ParseEnvelope
     raw: bytes
     attempts: int
@@ -137,7 +140,7 @@ class ParseInbox:
                 taken = await session.execute(
                     update(ParseMessage)
                     .where(ParseMessage.id == message_id, ParseMessage.lease_until <= now)
-                    .values(lease_until=now + LEASE_SECONDS)
+                    .values(lease_until=now + self._retries.lease_seconds)
                 )
                 if taken.rowcount == 1:
                     claimed.append(message_id)
@@ -154,6 +157,7 @@ class ParseInbox:
             hostname=row.hostname,
             url=setting.url if setting is not None else "",
             send_raw=setting.send_raw if setting is not None else False,
+            spam_check=setting.spam_check if setting is not None else False,
             envelope=envelope,
             raw=row.raw,
             attempts=row.attempts,

@@ -1,5 +1,6 @@
 """Posts stored Inbound Parse mail to each setting's URL as SendGrid's multipart form, through
-the webhook guard (SSRF-pinned connections), with DKIM and SPF verdicts; one loop per worker."""
+the webhook guard (SSRF-pinned connections), with DKIM, SPF and spamd verdicts; one loop per
+worker."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from mta.core.dns import Resolver
 from mta.inbound_mail.authcheck import check_authentication
 from mta.inbound_mail.parse_form import Verdicts, encoded, form_of
 from mta.inbound_mail.parse_inbox import Attempt, Claimed, ParseInbox
+from mta.inbound_mail.spamd import SpamdError, scan
 from mta.services.deliverability_check import SpfWalk
 from mta.services.spf import evaluate
 from mta.webhooks import WebhookClient
@@ -20,10 +22,17 @@ BATCH = 8  # messages claimed and posted at once by one worker
 
 
 class ParsePoster:
-    def __init__(self, inbox: ParseInbox, client: WebhookClient, resolver: Resolver) -> None:
+    def __init__(
+        self,
+        inbox: ParseInbox,
+        client: WebhookClient,
+        resolver: Resolver,
+        spamd: tuple[str, int] | None = None,
+    ) -> None:
         self._inbox = inbox
         self._client = client
         self._resolver = resolver
+        self._spamd = spamd  # `[inbound] spamd`: scores mail whose setting has spam_check
 
     async def run(self) -> None:
         """Post what is due, then sleep until the next is due or new mail arrives; until
@@ -79,7 +88,21 @@ class ParsePoster:
         except Exception:
             log.warning("event=parse_dkim_check_failed id=%s", message.id, exc_info=True)
             dkim = "temperror"
-        return Verdicts(dkim=dkim, spf=await self._spf(message))
+        score, report = await self._spam(message)
+        spf = await self._spf(message)
+        return Verdicts(dkim=dkim, spf=spf, spam_score=score, spam_report=report)
+
+    async def _spam(self, message: Claimed) -> tuple[str | None, str | None]:
+        """(score, report) from spamd when the setting asks for them; a scan that fails is
+        reported in the fields, never holds the post back."""
+        if not message.spam_check or self._spamd is None:
+            return None, None
+        try:
+            verdict = await scan(*self._spamd, message.raw)
+        except (SpamdError, OSError, TimeoutError) as exc:
+            log.warning("event=spamd_failed id=%s error=%r", message.id, str(exc))
+            return "0.0", f"not scanned: spamd failed ({exc.__class__.__name__})"
+        return verdict.score, verdict.report
 
     async def _spf(self, message: Claimed) -> str:
         domain = message.envelope.mail_from.rpartition("@")[2].lower()

@@ -14,6 +14,7 @@ from config.settings import Settings
 from mta.events.retention import Retention
 from mta.inbound_mail.parse_inbox import ParseInbox
 from mta.inbound_mail.parse_poster import ParsePoster
+from mta.inbound_mail.spamd import spamd_address
 from mta.server.build import Core, keep_sent, retention_policy
 from mta.server.workers import WorkerLayout
 from mta.services.accounts import AccountService
@@ -60,7 +61,8 @@ class BackgroundTasks:
             PARSE_CONNECTIONS,
             hooks.timeout_seconds,
         )
-        return ParsePoster(inbox, client, self._core.resolver)
+        spamd = spamd_address(self._settings.inbound.spamd)
+        return ParsePoster(inbox, client, self._core.resolver, spamd)
 
     def cancel(self) -> None:
         for task in self._tasks:

@@ -255,7 +255,8 @@ def build_deliverability(
 def parse_retries(settings: Settings) -> Retries:
     inbound = settings.inbound
     give_up = inbound.parse_give_up_hours * 3600
-    return Retries(schedule=inbound.parse_retry_schedule_seconds, give_up_seconds=give_up)
+    lease = settings.webhooks.timeout_seconds + 15  # the post's own timeout and a margin
+    return Retries(inbound.parse_retry_schedule_seconds, give_up, lease)
 
 
 def build_parse_settings(
