@@ -30,6 +30,7 @@ class Verdicts(msgspec.Struct, frozen=True, kw_only=True):
 
     dkim: str
     spf: str
+    dmarc: str = "none"  # ours, beside SendGrid's fields: pass, none, fail (p=…)
     spam_score: str | None = None
     spam_report: str | None = None
 
@@ -57,6 +58,7 @@ def form_of(raw: bytes, envelope: ParseEnvelope, verdicts: Verdicts, send_raw: b
         ("sender_ip", envelope.sender_ip),
         ("envelope", json.dumps({"to": envelope.rcpt_tos, "from": envelope.mail_from})),
         ("SPF", verdicts.spf),
+        ("dmarc", verdicts.dmarc),
     ]
     if message.get("Cc") is not None:
         common.append(("cc", _header(message, "Cc")))

@@ -1,5 +1,5 @@
 """Posts stored Inbound Parse mail to each setting's URL as SendGrid's multipart form, through
-the webhook guard (SSRF-pinned connections), with DKIM, SPF and spamd verdicts; one loop per
+the webhook guard (SSRF-pinned connections), with DKIM, SPF, DMARC and spamd verdicts; one loop per
 worker."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import asyncio
 import contextlib
 import logging
 
-from mta.core.dns import Resolver
-from mta.inbound_mail.authcheck import check_authentication
+from mta.core.dns import NxDomain, Resolver
+from mta.inbound_mail.authcheck import AuthCheck, check_authentication
+from mta.inbound_mail.dmarc_verdict import organizational, record_tags, verdict
 from mta.inbound_mail.parse_form import Verdicts, encoded, form_of
 from mta.inbound_mail.parse_inbox import Attempt, Claimed, ParseInbox
 from mta.inbound_mail.spamd import SpamdError, scan
@@ -84,13 +85,27 @@ class ParsePoster:
         envelope sender's domain and the client's address."""
         try:
             auth = await check_authentication(message.raw, self._resolver)
-            dkim = f"{{@{auth.dkim_domain} : {auth.dkim}}}" if auth.dkim_domain else "none"
         except Exception:
             log.warning("event=parse_dkim_check_failed id=%s", message.id, exc_info=True)
-            dkim = "temperror"
-        score, report = await self._spam(message)
-        spf = await self._spf(message)
-        return Verdicts(dkim=dkim, spf=spf, spam_score=score, spam_report=report)
+            auth = AuthCheck(dkim="temperror")
+        dkim = f"{{@{auth.dkim_domain} : {auth.dkim}}}" if auth.dkim_domain else auth.dkim
+        spf, (score, report) = await self._spf(message), await self._spam(message)
+        dmarc = await self._dmarc(message, auth, spf)
+        return Verdicts(dkim=dkim, spf=spf, dmarc=dmarc, spam_score=score, spam_report=report)
+
+    async def _dmarc(self, message: Claimed, auth: AuthCheck, spf: str) -> str:
+        if not auth.from_domain:
+            return "none"
+        try:
+            records = await self._txt(f"_dmarc.{auth.from_domain}")
+            org = organizational(auth.from_domain)
+            if not record_tags(records) and org != auth.from_domain.lower():
+                records = await self._txt(f"_dmarc.{org}")
+        except Exception as exc:
+            log.warning("event=parse_dmarc_lookup_failed id=%s error=%r", message.id, str(exc))
+            return "temperror"
+        spf_domain = message.envelope.mail_from.rpartition("@")[2]
+        return verdict(records, auth.from_domain, spf, spf_domain, auth.dkim_passed).field()
 
     async def _spam(self, message: Claimed) -> tuple[str | None, str | None]:
         """(score, report) from spamd when the setting asks for them; a scan that fails is
@@ -103,6 +118,12 @@ class ParsePoster:
             log.warning("event=spamd_failed id=%s error=%r", message.id, str(exc))
             return "0.0", f"not scanned: spamd failed ({exc.__class__.__name__})"
         return verdict.score, verdict.report
+
+    async def _txt(self, name: str) -> list[str]:
+        try:
+            return await self._resolver.txt(name)
+        except NxDomain:
+            return []
 
     async def _spf(self, message: Claimed) -> str:
         domain = message.envelope.mail_from.rpartition("@")[2].lower()

@@ -82,7 +82,7 @@ def test_mail_to_a_parse_host_is_posted_as_sendgrid_posts_it(
         "from": "ada@sender.example",
     }
     assert post["sender_ip"] == "127.0.0.1" and post["SPF"] in {"none", "neutral"}
-    assert post["dkim"] == "none"  # unsigned
+    assert post["dkim"] == "none" and post["dmarc"] == "none"  # unsigned, no DMARC record
     assert post["attachments"] == "1"
     assert json.loads(post["attachment-info"])["attachment1"]["filename"] == "rows.csv"
     (csv,) = post["_files"]

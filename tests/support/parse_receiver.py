@@ -16,7 +16,7 @@ from werkzeug.wrappers import Request, Response
 KEYS = [
     "from", "attachments", "headers", "text", "envelope", "to", "html", "sender_ip",
     "attachment-info", "subject", "dkim", "SPF", "charsets", "content-ids", "spam_report",
-    "spam_score", "email", "cc",
+    "spam_score", "email", "cc", "dmarc",
 ]  # fmt: skip
 
 
