@@ -1,6 +1,7 @@
-"""Retention: prunes the message log (with its recipients, categories and events) and events
-older than the configured days, in bounded chunks of one short transaction each, in the
-background, then refreshes the planner's statistics. The daily stats aggregates are kept.
+"""Retention: prunes the message log (with its recipients, categories and events), events and
+posted Inbound Parse mail older than the configured days, in bounded chunks of one short
+transaction each, in the background, then refreshes the planner's statistics. The daily
+stats aggregates are kept.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mta.core.clock import Clock, SystemClock
 from mta.db.models import Event, Message, MessageCategory, MessageRecipient
+from mta.db.parse_models import ParseMessage
 
 log = logging.getLogger(__name__)
 DAY = 86400.0
@@ -33,6 +35,7 @@ class RetentionPolicy(msgspec.Struct, frozen=True, kw_only=True):
 class Pruned(msgspec.Struct, kw_only=True):
     messages: int = 0
     events: int = 0
+    parse_messages: int = 0
 
 
 def cutoff(now: float, days: int) -> float | None:
@@ -69,6 +72,20 @@ async def _prune_events(session: AsyncSession, before: float, chunk: int) -> int
     return len(ids)
 
 
+async def _prune_parse_messages(session: AsyncSession, before: float, chunk: int) -> int:
+    """Inbound Parse mail received before `before` and no longer being posted."""
+    ids = list(
+        await session.scalars(
+            select(ParseMessage.id)
+            .where(ParseMessage.received_at < before, ParseMessage.status != "pending")
+            .limit(chunk)
+        )
+    )
+    if ids:
+        await session.execute(delete(ParseMessage).where(ParseMessage.id.in_(ids)))
+    return len(ids)
+
+
 async def refresh_statistics(session: AsyncSession) -> None:
     """SQLite picks the right index for the log's filters (a recipient's few messages among
     millions) only with statistics: a sampled ANALYZE, bounded by analysis_limit, takes
@@ -99,6 +116,7 @@ class Retention:
         steps = (
             ("messages", cutoff(now, self._policy.message_days), _prune_messages),
             ("events", cutoff(now, self._policy.event_days), _prune_events),
+            ("parse_messages", cutoff(now, self._policy.message_days), _prune_parse_messages),
         )
         for name, before, step in steps:
             if before is None:
@@ -122,8 +140,11 @@ class Retention:
             except Exception:
                 log.exception("event=retention_failed")
             else:
-                if done.messages or done.events:
+                if done.messages or done.events or done.parse_messages:
                     log.info(
-                        "event=retention_pruned messages=%d events=%d", done.messages, done.events
+                        "event=retention_pruned messages=%d events=%d parse_messages=%d",
+                        done.messages,
+                        done.events,
+                        done.parse_messages,
                     )
             await self._clock.sleep(self._policy.interval_seconds)

@@ -15,6 +15,7 @@ from mta.db.models import (
     MessageCategory,
     MessageRecipient,
 )
+from mta.db.parse_models import ParseMessage
 from mta.events.retention import DAY, Pruned, Retention, RetentionPolicy, cutoff
 from tests.support.clock import FakeClock
 from tests.support.databases import Database
@@ -133,3 +134,32 @@ async def test_zero_days_keeps_everything(sessions: Any) -> None:
     retention = Retention(sessions, RetentionPolicy(message_days=0, event_days=0), FakeClock(NOW))
     assert await retention.prune() == Pruned()
     assert (await counts(sessions))["messages"] == 1
+
+
+def parse_message(n: int, age_days: float, status: str) -> ParseMessage:
+    received = NOW - age_days * DAY
+    return ParseMessage(
+        id=f"p{n}", account_id="acme", hostname="parse.acme.example", received_at=received,
+        mail_from="a@x.io", rcpt=["r@parse.acme.example"], sender_ip="192.0.2.1", size=3,
+        raw=b"abc", status=status, attempts=1, next_attempt_at=received,
+        gives_up_at=received + 3 * DAY, lease_until=0.0, last_attempt_at=received,
+        last_status=200, last_error="",
+    )  # fmt: skip
+
+
+async def test_posted_parse_mail_goes_with_the_message_log(sessions: Any) -> None:
+    async with sessions() as session:
+        session.add_all(
+            [
+                parse_message(1, 40, "delivered"),
+                parse_message(2, 40, "failed"),
+                parse_message(3, 40, "pending"),  # still being tried: kept
+                parse_message(4, 2, "delivered"),
+            ]
+        )
+        await session.commit()
+    retention = Retention(sessions, RetentionPolicy(message_days=30), FakeClock(NOW))
+    assert await retention.prune() == Pruned(parse_messages=2)
+    async with sessions() as session:
+        left = await session.scalars(select(ParseMessage.id).order_by(ParseMessage.id))
+        assert list(left) == ["p3", "p4"]
