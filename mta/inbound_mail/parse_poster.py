@@ -8,14 +8,15 @@ import asyncio
 import contextlib
 import logging
 
+import dns.resolver
+
 from mta.core.dns import NxDomain, Resolver
 from mta.inbound_mail.authcheck import AuthCheck, check_authentication
 from mta.inbound_mail.dmarc_verdict import organizational, record_tags, verdict
 from mta.inbound_mail.parse_form import Verdicts, encoded, form_of
 from mta.inbound_mail.parse_inbox import Attempt, Claimed, ParseInbox
 from mta.inbound_mail.spamd import SpamdError, scan
-from mta.services.deliverability_check import SpfWalk
-from mta.services.spf import evaluate
+from mta.inbound_mail.spf_check import spf_result
 from mta.webhooks import WebhookClient
 
 log = logging.getLogger(__name__)
@@ -28,11 +29,13 @@ class ParsePoster:
         inbox: ParseInbox,
         client: WebhookClient,
         resolver: Resolver,
+        spf_resolver: dns.resolver.Resolver,
         spamd: tuple[str, int] | None = None,
     ) -> None:
         self._inbox = inbox
         self._client = client
         self._resolver = resolver
+        self._spf_resolver = spf_resolver  # pyspf's: synchronous, the same name servers
         self._spamd = spamd  # `[inbound] spamd`: scores mail whose setting has spam_check
 
     async def run(self) -> None:
@@ -126,8 +129,7 @@ class ParsePoster:
             return []
 
     async def _spf(self, message: Claimed) -> str:
-        domain = message.envelope.mail_from.rpartition("@")[2].lower()
-        if not domain or not message.envelope.sender_ip:
-            return "none"
-        world = await SpfWalk(self._resolver).gather(domain)
-        return str(evaluate(world, domain, message.envelope.sender_ip))
+        envelope = message.envelope
+        if "@" not in envelope.mail_from or not envelope.sender_ip:
+            return "none"  # the null sender: its HELO name is not kept
+        return await spf_result(self._spf_resolver, envelope.sender_ip, envelope.mail_from, "")

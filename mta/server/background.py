@@ -10,11 +10,13 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from config.checks import parse_hostport
 from config.settings import Settings
 from mta.events.retention import Retention
 from mta.inbound_mail.parse_inbox import ParseInbox
 from mta.inbound_mail.parse_poster import ParsePoster
 from mta.inbound_mail.spamd import spamd_address
+from mta.inbound_mail.spf_check import sync_resolver
 from mta.server.build import Core, keep_sent, retention_policy
 from mta.server.workers import WorkerLayout
 from mta.services.accounts import AccountService
@@ -62,7 +64,10 @@ class BackgroundTasks:
             hooks.timeout_seconds,
         )
         spamd = spamd_address(self._settings.inbound.spamd)
-        return ParsePoster(inbox, client, self._core.resolver, spamd)
+        dns_settings = self._settings.dns
+        servers = [parse_hostport(server, 53) for server in dns_settings.nameservers]
+        spf_dns = sync_resolver(servers, dns_settings.timeout_seconds)
+        return ParsePoster(inbox, client, self._core.resolver, spf_dns, spamd)
 
     def cancel(self) -> None:
         for task in self._tasks:
