@@ -22,6 +22,7 @@ PATH = "/v3/user/webhooks/parse/settings"
 ONE = PATH + "/{hostname:str}"
 MESSAGES = "/v3/user/webhooks/parse/messages"  # ours: the delivery log
 SCOPE = "user.webhooks.parse.settings"
+MAX_OFFSET = 10_000_000  # beyond any log; an SQL integer overflows long after
 
 
 class ParseSettingList(msgspec.Struct):
@@ -86,7 +87,7 @@ async def list_parse_messages(
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-    offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ParseDeliveryList:
     found = await services.parse_inbox.deliveries(principal.account_id, limit, offset)
     return ParseDeliveryList(result=found)
