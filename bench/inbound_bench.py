@@ -47,7 +47,8 @@ def dsn(return_path: str, recipient: str, number: int) -> bytes:
     boundary = f"dsn-{number}"
     return (
         f"From: MAILER-DAEMON@mx.example.com\r\nTo: <{return_path}>\r\n"
-        f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn{number}@mx.example.com>\r\n"
+        f"Subject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: <dsn{number}@mx.example.com>\r\n"
         f"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;"
         f' boundary="{boundary}"\r\n\r\n'
         f"--{boundary}\r\nContent-Type: text/plain\r\n\r\n"

@@ -95,9 +95,7 @@ class BatchMatcher:
         if ids - candidates.keys():  # a fast bounce can come back before its message is logged
             await self._bus.written()
             candidates |= await load_candidates(self._sessions, ids - candidates.keys())
-        return [
-            self._apply(plan, candidates) if isinstance(plan, Plan) else plan for plan in plans
-        ]
+        return [self._apply(plan, candidates) if isinstance(plan, Plan) else plan for plan in plans]
 
     def _plan(self, item: Matchable) -> Plan | Outcome:
         report = item.report
@@ -108,9 +106,7 @@ class BatchMatcher:
         if report.kind not in ACTIONABLE:
             return Outcome(note=f"{report.kind} discarded")
         fbl = self._trusted_fbl(report, item.rcpt_tos, item.auth)
-        refs, refused = references(
-            report, item.rcpt_tos, self._keys, trusted_fbl=fbl == "trusted"
-        )
+        refs, refused = references(report, item.rcpt_tos, self._keys, trusted_fbl=fbl == "trusted")
         if fbl == "untrusted":
             refused.insert(0, "FBL report not DKIM-signed by its From domain")
         if refused:

@@ -155,18 +155,22 @@ class InboundService:
         # in a worker thread, the event loop answering meanwhile
         readings = await asyncio.to_thread(read_all, [data for _, data in mail])
         auths = await asyncio.gather(
-            *(self._authenticate(data, r.headers) for (_, data), r in zip(mail, readings))
+            *(
+                self._authenticate(data, r.headers)
+                for (_, data), r in zip(mail, readings, strict=True)
+            )
         )
         items = [
             Matchable(report=r.report, rcpt_tos=received.rcpt_tos, auth=auth, error=r.error)
-            for (received, _), r, auth in zip(mail, readings, auths)
+            for (received, _), r, auth in zip(mail, readings, auths, strict=True)
         ]
         async with self._matching:
             outcomes = await self._matcher.outcomes(items)
             if any(outcome.events for outcome in outcomes):  # in the database before the
                 await self._bus.written()  # records, and before the next batch matches
-        for (received, data), item, outcome in zip(mail, items, outcomes):
-            rows.append(self._row(received, len(data), record_kind(item.report), item.auth, outcome))
+        for (received, data), item, outcome in zip(mail, items, outcomes, strict=True):
+            recorded = record_kind(item.report)
+            rows.append(self._row(received, len(data), recorded, item.auth, outcome))
         await self._record(rows)
 
     async def _parsed(

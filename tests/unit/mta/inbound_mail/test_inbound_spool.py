@@ -16,7 +16,8 @@ from mta.inbound_mail.inbound_spool import InboundSpool, Received
 from mta.inbound_mail.processor import InboundProcessor
 from mta.inbound_mail.service import InboundService
 from mta.services.domains import DomainService
-from tests.unit.mta.inbound_mail.test_service import (  # noqa: F401  (the world fixture)
+from tests.unit.mta.inbound_mail import test_service
+from tests.unit.mta.inbound_mail.test_service import (
     FBL,
     KEYS,
     STATIC,
@@ -25,8 +26,9 @@ from tests.unit.mta.inbound_mail.test_service import (  # noqa: F401  (the world
     events,
     inbound_rows,
     verp,
-    world,
 )
+
+world = test_service.world  # the fixture: a database with two accounts and a running bus
 
 FAILED_BOB = ("bob@example.com", "failed", "5.1.1")
 
