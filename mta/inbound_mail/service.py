@@ -1,8 +1,8 @@
 """The inbound MX's processor: which domains we accept mail for, and what a received message
-means. DSNs to a signed return path become bounce or deferred events, ARF reports there or
-at a DKIM-verified FBL address spam_report events (suppressions follow through the bus's
-sinks); DMARC aggregate and TLS-RPT reports go to mta/inbound_mail/reports; DMARC failure
-reports and everything else are only recorded and logged."""
+means (spooled before the 250, processed in batches after it). DSNs to a signed return path
+become bounce or deferred events, ARF reports there or at a DKIM-verified FBL address
+spam_report events (suppressions follow through the bus's sinks); DMARC aggregate and
+TLS-RPT reports go to mta/inbound_mail/reports; the rest is only recorded and logged."""
 
 from __future__ import annotations
 
@@ -152,6 +152,14 @@ class InboundService:
                 rows.append(self._row(received, len(data), kind, None, outcome))
             else:
                 mail.append((received, data))
+        if mail:
+            await self._process_mail(mail, rows)
+        await self._record(rows)
+
+    async def _process_mail(
+        self, mail: list[tuple[Received, bytes]], rows: list[dict[str, Any]]
+    ) -> None:
+        """Classify, authenticate and match `mail`; its records appended to `rows`."""
         # in a worker thread, the event loop answering meanwhile
         readings = await asyncio.to_thread(read_all, [data for _, data in mail])
         auths = await asyncio.gather(
@@ -171,7 +179,6 @@ class InboundService:
         for (received, data), item, outcome in zip(mail, items, outcomes, strict=True):
             recorded = record_kind(item.report)
             rows.append(self._row(received, len(data), recorded, item.auth, outcome))
-        await self._record(rows)
 
     async def _parsed(
         self, mail_from: str, rcpt_tos: list[str], data: bytes, sender_ip: str
