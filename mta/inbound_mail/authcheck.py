@@ -5,6 +5,7 @@ the nearest trusted hop added (parsed with `authres`)."""
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 from email.utils import getaddresses
 from typing import Literal
@@ -139,20 +140,43 @@ def aligned(check: AuthCheck) -> bool:
     )
 
 
+class AuthHeaders(msgspec.Struct, frozen=True, kw_only=True):
+    """What the check reads from the header: the DKIM signatures, the Authentication-Results
+    values (topmost first) and the From domain."""
+
+    signatures: list[str]
+    results: list[str]
+    from_domain: str
+
+
+def auth_headers(data: bytes) -> AuthHeaders:
+    """The header fields the check needs (a header-only parse: cheap, bounded by the MX's
+    message size limit)."""
+    parser = email.parser.BytesParser(policy=email.policy.compat32)
+    message = parser.parsebytes(data, headersonly=True)
+    return AuthHeaders(
+        signatures=[str(value) for value in message.get_all("DKIM-Signature") or []],
+        results=[header_text(value) for value in message.get_all("Authentication-Results") or []],
+        from_domain=domain_of(header_text(message.get("From", ""))),
+    )
+
+
 async def check_authentication(
-    data: bytes, resolver: Resolver, trusted: frozenset[str] | None = None
+    data: bytes,
+    resolver: Resolver,
+    trusted: frozenset[str] | None = None,
+    headers: AuthHeaders | None = None,
 ) -> AuthCheck:
-    """The DKIM verdict and the nearest trusted hop's Authentication-Results of `data`."""
-    message = email.message_from_bytes(data, policy=email.policy.compat32)
-    signatures = [str(value) for value in message.get_all("DKIM-Signature") or []]
-    verdict = await verify_dkim(data, signatures, resolver)
-    values = [header_text(value) for value in message.get_all("Authentication-Results") or []]
-    server, results = parse_authentication_results(values, trusted)
+    """The DKIM verdict and the nearest trusted hop's Authentication-Results of `data`
+    (`headers`: auth_headers(data), when already read)."""
+    headers = headers or auth_headers(data)
+    verdict = await verify_dkim(data, headers.signatures, resolver)
+    server, results = parse_authentication_results(headers.results, trusted)
     return AuthCheck(
         dkim=verdict.result,
         dkim_domain=verdict.domain,
         results=results,
         authserv_id=server,
         dkim_passed=verdict.passed,
-        from_domain=domain_of(header_text(message.get("From", ""))),
+        from_domain=headers.from_domain,
     )

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from mta.core.events import Bounce, Deferred, Event, SpamReport
+from mta.core.events import RECIPIENT_STATUS, Bounce, Deferred, Event, SpamReport, event_type
 from mta.core.return_path import ReturnPathKeys, parse_verp
 from mta.inbound_mail.parsing.report import Report, ReportRecipient
 
@@ -156,3 +156,22 @@ def events_for(report: Report, candidate: Candidate, index: int) -> list[Event]:
         return []
     event = dsn_event(item, common)
     return [event] if event is not None else []
+
+
+def after_events(candidate: Candidate, events: Sequence[Event]) -> Candidate:
+    """`candidate` as the event bus will leave it once `events` are written: a bounced
+    recipient's status, a complaint's address. Matching the next report of a batch against
+    it keeps a report delivered twice from counting twice before the bus has written."""
+    if not events:
+        return candidate
+    statuses = {
+        event.recipient_index: RECIPIENT_STATUS[kind]
+        for event in events
+        if (kind := event_type(event)) in RECIPIENT_STATUS
+    }
+    complained = {event.email.lower() for event in events if isinstance(event, SpamReport)}
+    return msgspec.structs.replace(
+        candidate,
+        recipients=[(i, e, statuses.get(i, s)) for i, e, s in candidate.recipients],
+        complained=candidate.complained | complained,
+    )

@@ -1,41 +1,35 @@
 """The inbound MX's processor: which domains we accept mail for, and what a received message
-means. DSNs to a signed return path become bounce or deferred events, ARF reports there or
-at a DKIM-verified FBL address spam_report events (suppressions follow through the bus's
-sinks); DMARC aggregate and TLS-RPT reports go to mta/inbound_mail/reports; DMARC failure
-reports and everything else are only recorded and logged."""
+means (spooled before the 250, processed in batches after it). DSNs to a signed return path
+become bounce or deferred events, ARF reports there or at a DKIM-verified FBL address
+spam_report events (suppressions follow through the bus's sinks); DMARC aggregate and
+TLS-RPT reports go to mta/inbound_mail/reports; the rest is only recorded and logged."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from mta.core.clock import Clock, SystemClock
 from mta.core.dns import Resolver
-from mta.core.events import event_type
+from mta.core.errors import ValidationError
 from mta.core.model import new_id
 from mta.core.return_path import ReturnPathKeys
 from mta.core.ttl_cache import SHARED_CACHE_SECONDS, TtlCache
-from mta.db.models import Domain, InboundMessage, Message, MessageRecipient
-from mta.db.models import Event as EventRow
+from mta.db.models import InboundMessage
 from mta.events.bus import EventBus
-from mta.inbound_mail.authcheck import AuthCheck, aligned, check_authentication
-from mta.inbound_mail.matching import (
-    AUTH_FAILURE,
-    Candidate,
-    Reference,
-    authorised,
-    events_for,
-    references,
-)
+from mta.inbound_mail.authcheck import AuthCheck, AuthHeaders, auth_headers, check_authentication
+from mta.inbound_mail.batch_match import BatchMatcher, Matchable, Outcome, record_kind
+from mta.inbound_mail.inbound_spool import InboundSpool, Received
 from mta.inbound_mail.parse_form import ParseEnvelope
 from mta.inbound_mail.parse_inbox import ParseInbox
 from mta.inbound_mail.parsing.classify import classify_message
-from mta.inbound_mail.parsing.parts import parse_bytes
+from mta.inbound_mail.parsing.parts import MAX_MULTIPARTS, parse_bytes
 from mta.inbound_mail.parsing.report import Report
 from mta.inbound_mail.reports.extract import report_kind
 from mta.inbound_mail.reports.receive import ReportReceiver
@@ -43,18 +37,35 @@ from mta.services.domains import DomainService
 
 log = logging.getLogger(__name__)
 ANSWER_TTL_SECONDS = SHARED_CACHE_SECONDS
-ACTIONABLE = ("dsn", "arf")
-MAX_NOTES = 5  # refused references named in the record's note
+INBOUND = cast(Table, InboundMessage.__table__)
 
 
-class Outcome(msgspec.Struct, kw_only=True):
-    """What one received message did: the message it matched and the events it gave, or
-    why none (`note`)."""
+class Reading(msgspec.Struct, frozen=True, kw_only=True):
+    """What the worker thread reads of one message: its report and the header fields the
+    authentication check needs, or why its MIME was refused (`error`)."""
 
-    message_id: str | None = None
-    account_id: str | None = None
-    events: list[str] = msgspec.field(default_factory=list)
-    note: str = ""
+    report: Report | None
+    headers: AuthHeaders | None
+    error: str = ""
+
+
+def refuse_complex_mime(data: bytes) -> None:
+    """ValidationError (550 5.6.0) for MIME the parser would refuse: the bound parse_bytes
+    applies, checked without parsing (nesting within it parses; docs/inbound-service.md)."""
+    if data.lower().count(b"multipart/") > MAX_MULTIPARTS:
+        raise ValidationError(f"MIME structure too complex (over {MAX_MULTIPARTS} multiparts)")
+
+
+def read_one(data: bytes) -> Reading:
+    try:
+        return Reading(report=classify_message(data), headers=auth_headers(data))
+    except ValidationError as exc:
+        return Reading(report=None, headers=None, error=str(exc))
+
+
+def read_all(datas: list[bytes]) -> list[Reading]:
+    """Classify a batch (in a worker thread: CPU-bound)."""
+    return [read_one(data) for data in datas]
 
 
 class InboundService:
@@ -70,6 +81,7 @@ class InboundService:
         fbl_addresses: list[str] | None = None,
         reports: ReportReceiver | None = None,
         parse: ParseInbox | None = None,
+        spool: InboundSpool | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
         # without the install's keys no return path verifies: nothing is ever suppressed
@@ -85,9 +97,12 @@ class InboundService:
         self._static |= {address.rpartition("@")[2] for address in self._fbl}
         # domain → whether it is ours
         self._answers: TtlCache[str, bool] = TtlCache(ANSWER_TTL_SECONDS, clock=self._clock)
-        # Matching reads recipient state the bus has not written yet: one report at a time,
-        # each flushed before the next, so a DSN delivered twice bounces a recipient once.
+        # received mail waits here for the processor; None: processed before the 250
+        self._spool = spool
+        # Matching reads recipient state the bus has not written yet: one batch at a time,
+        # written before the next, so a DSN delivered twice bounces a recipient once.
         self._matching = asyncio.Lock()
+        self._matcher = BatchMatcher(sessions, bus, self._keys, self._fbl)
 
     async def accepts_domain(self, domain: str) -> bool:
         domain = domain.lower().rstrip(".")
@@ -103,28 +118,67 @@ class InboundService:
     async def receive(
         self, mail_from: str, rcpt_tos: list[str], data: bytes, sender_ip: str = ""
     ) -> None:
-        """Classify, authenticate, match and record one message. Never answers with a bounce
-        of its own: autoreplies and anything unrecognised are recorded and discarded. Mail
-        for Inbound Parse hostnames is stored to be posted (durable on return)."""
+        """Take one message. Mail for Inbound Parse hostnames is stored to be posted; the
+        rest is refused with ValidationError (550 5.6.0) when its MIME is too complex, else
+        committed to the inbound spool, when there is one, for the processor (durable on
+        return), or processed at once. Never answers with a bounce of its own."""
         rcpt_tos = await self._parsed(mail_from, rcpt_tos, data, sender_ip)
         if not rcpt_tos:
             return
-        if self._reports is not None and (kind := report_kind(rcpt_tos)):
-            got = await self._reports.receive(kind, rcpt_tos, data)
-            outcome = Outcome(account_id=got.account_id, note=got.note)
-            await self._record(mail_from, rcpt_tos, data, kind, None, outcome)
+        refuse_complex_mime(data)
+        received = Received(
+            id=new_id(),
+            mail_from=mail_from,
+            rcpt_tos=rcpt_tos,
+            sender_ip=sender_ip,
+            received_at=self._clock.time(),
+        )
+        if self._spool is not None:
+            await self._spool.put(received, data)
             return
-        # in a worker thread, the event loop answering meanwhile; ValidationError (550
-        # 5.6.0) for hostile MIME
-        report = await asyncio.to_thread(classify_message, data)
-        auth = await self._authenticate(data)
-        outcome = Outcome(note=f"{report.kind} discarded")
-        if is_dmarc_failure(report):
-            outcome = Outcome(note="DMARC failure report: recorded, never a complaint")
-        elif report.kind in ACTIONABLE:
-            async with self._matching:
-                outcome = await self._apply(report, rcpt_tos, auth)
-        await self._record(mail_from, rcpt_tos, data, record_kind(report), auth, outcome)
+        await self.process([(received, data)])
+
+    async def process(self, batch: Sequence[tuple[Received, bytes]]) -> None:
+        """Classify, authenticate, match and record a batch of received messages, in order:
+        autoreplies and anything unrecognised are recorded and discarded. On return every
+        event and record is in the database."""
+        rows: list[dict[str, Any]] = []
+        mail: list[tuple[Received, bytes]] = []
+        for received, data in batch:
+            kind = report_kind(received.rcpt_tos) if self._reports is not None else None
+            if self._reports is not None and kind:
+                got = await self._reports.receive(kind, received.rcpt_tos, data)
+                outcome = Outcome(account_id=got.account_id, note=got.note)
+                rows.append(self._row(received, len(data), kind, None, outcome))
+            else:
+                mail.append((received, data))
+        if mail:
+            await self._process_mail(mail, rows)
+        await self._record(rows)
+
+    async def _process_mail(
+        self, mail: list[tuple[Received, bytes]], rows: list[dict[str, Any]]
+    ) -> None:
+        """Classify, authenticate and match `mail`; its records appended to `rows`."""
+        # in a worker thread, the event loop answering meanwhile
+        readings = await asyncio.to_thread(read_all, [data for _, data in mail])
+        auths = await asyncio.gather(
+            *(
+                self._authenticate(data, r.headers)
+                for (_, data), r in zip(mail, readings, strict=True)
+            )
+        )
+        items = [
+            Matchable(report=r.report, rcpt_tos=received.rcpt_tos, auth=auth, error=r.error)
+            for (received, _), r, auth in zip(mail, readings, auths, strict=True)
+        ]
+        async with self._matching:
+            outcomes = await self._matcher.outcomes(items)
+            if any(outcome.events for outcome in outcomes):  # in the database before the
+                await self._bus.written()  # records, and before the next batch matches
+        for (received, data), item, outcome in zip(mail, items, outcomes, strict=True):
+            recorded = record_kind(item.report)
+            rows.append(self._row(received, len(data), recorded, item.auth, outcome))
 
     async def _parsed(
         self, mail_from: str, rcpt_tos: list[str], data: bytes, sender_ip: str
@@ -144,109 +198,26 @@ class InboundService:
             await self._parse.store(envelope, data)
         return rest
 
-    def _trusted_fbl(self, report: Report, rcpt_tos: list[str], auth: AuthCheck | None) -> str:
-        """Whether an FBL address received it: "trusted" for an ARF report to one, DKIM-signed
-        by its From domain; "untrusted" for another ARF report to one; "" for the rest."""
-        if report.kind != "arf" or not any(r.lower().rstrip(".") in self._fbl for r in rcpt_tos):
-            return ""
-        return "trusted" if auth is not None and aligned(auth) else "untrusted"
-
-    async def _authenticate(self, data: bytes) -> AuthCheck | None:
+    async def _authenticate(self, data: bytes, headers: AuthHeaders | None) -> AuthCheck | None:
         """The DKIM / Authentication-Results check; a failure to check is recorded, not
         fatal (it leaves an FBL report untrusted: docs/inbound-service.md)."""
         if self._resolver is None:
             return None
         try:
-            return await check_authentication(data, self._resolver)
+            return await check_authentication(data, self._resolver, headers=headers)
         except Exception:
             log.warning("event=inbound_auth_check_failed", exc_info=True)
             return None
 
-    async def _apply(self, report: Report, rcpt_tos: list[str], auth: AuthCheck | None) -> Outcome:
-        fbl = self._trusted_fbl(report, rcpt_tos, auth)
-        refs, refused = references(report, rcpt_tos, self._keys, trusted_fbl=fbl == "trusted")
-        if fbl == "untrusted":
-            refused.insert(0, "FBL report not DKIM-signed by its From domain")
-        if refused:
-            log.warning("event=inbound_unverified rcpt=%s why=%r", ",".join(rcpt_tos), refused)
-        noted = "; ".join(refused[:MAX_NOTES])
-        outcome = Outcome(note=noted or ("unmatched" if not refs else ""))
-        for ref in refs:
-            if ref.via != "rcpt" and outcome.message_id:
-                continue
-            note = await self._apply_one(report, ref, outcome)
-            outcome.note = outcome.note or note
-        if outcome.message_id and outcome.events:
-            outcome.note = ""
-        return outcome
-
-    async def _apply_one(self, report: Report, ref: Reference, outcome: Outcome) -> str:
-        """Emit the events `ref` gives into `outcome`; the note when it gives none."""
-        candidate = await self._candidate(ref.message_id)
-        if candidate is None:  # a fast bounce can come back before its message is logged
-            await self._bus.written()
-            candidate = await self._candidate(ref.message_id)
-        if candidate is None:
-            return f"unknown message {ref.message_id}"
-        if not authorised(ref, candidate):
-            log.warning(
-                "event=inbound_foreign message_id=%s host=%s", ref.message_id, ref.host or "-"
-            )
-            return f"foreign reference to {ref.message_id}"
-        outcome.message_id = outcome.message_id or candidate.message_id
-        outcome.account_id = outcome.account_id or candidate.account_id
-        events = events_for(report, candidate, ref.index)
-        for event in events:
-            self._bus.emit(event)
-        if events:
-            await self._bus.flush()
-        outcome.events.extend(event_type(event) for event in events)
-        return "" if events else "no new event (already recorded, or no matching recipient)"
-
-    async def _candidate(self, message_id: str) -> Candidate | None:
-        """The message as matching needs it, or None when it is not in the message log."""
-        async with self._sessions() as session:
-            message = await session.get(Message, message_id)
-            if message is None:
-                return None
-            rows = await session.execute(
-                select(MessageRecipient.index, MessageRecipient.email, MessageRecipient.status)
-                .where(MessageRecipient.message_id == message_id)
-                .order_by(MessageRecipient.index)
-            )
-            hosts = await session.scalars(
-                select(Domain.return_path_host).where(Domain.account_id == message.account_id)
-            )
-            complained = await session.scalars(
-                select(EventRow.email).where(
-                    EventRow.message_id == message_id, EventRow.event_type == "spam_report"
-                )
-            )
-            return Candidate(
-                message_id=message.id,
-                account_id=message.account_id,
-                hosts=frozenset(host.lower() for host in hosts),
-                recipients=[(i, email, status) for i, email, status in rows],
-                categories=list(message.categories),
-                custom_args={k: str(v) for k, v in message.custom_args.items()},
-                complained=frozenset(email.lower() for email in complained),
-            )
-
-    async def _record(
-        self,
-        mail_from: str,
-        rcpt_tos: list[str],
-        data: bytes,
-        kind: str,
-        auth: AuthCheck | None,
-        outcome: Outcome,
-    ) -> None:
+    def _row(
+        self, received: Received, size: int, kind: str, auth: AuthCheck | None, outcome: Outcome
+    ) -> dict[str, Any]:
         dkim, authres = _auth_fields(auth)
-        row = InboundMessage(
-            id=new_id(),
-            received_at=self._clock.time(),
-            mail_from=mail_from[:254],
-            rcpt=", ".join(rcpt_tos),
+        return dict(
+            id=received.id,
+            received_at=received.received_at,
+            mail_from=received.mail_from[:254],
+            rcpt=", ".join(received.rcpt_tos),
             kind=kind,
             dkim=dkim,
             authres=authres,
@@ -254,31 +225,33 @@ class InboundService:
             account_id=outcome.account_id,
             events=outcome.events,
             note=outcome.note,
-            size=len(data),
+            size=size,
         )
+
+    async def _record(self, rows: list[dict[str, Any]]) -> None:
+        """One statement for the batch; a row already there (a batch processed again after
+        a crash) is not written twice."""
+        if not rows:
+            return
         async with self._sessions() as session, session.begin():
-            session.add(row)
-        log.info(
-            "event=inbound id=%s kind=%s from=%s rcpt=%s dkim=%s message_id=%s events=%s note=%r",
-            row.id,
-            row.kind,
-            mail_from or "<>",
-            row.rcpt,
-            dkim,
-            outcome.message_id or "-",
-            ",".join(outcome.events) or "-",
-            outcome.note,
-        )
-
-
-def is_dmarc_failure(report: Report) -> bool:
-    """An RFC 6591 authentication failure report: its own kind, never a complaint."""
-    return report.kind == "arf" and report.feedback_type == AUTH_FAILURE
-
-
-def record_kind(report: Report) -> str:
-    """The kind recorded: the parser's, with DMARC failure reports apart (`auth-failure`)."""
-    return AUTH_FAILURE if is_dmarc_failure(report) else report.kind
+            ids = [row["id"] for row in rows]
+            there = set(await session.scalars(select(INBOUND.c.id).where(INBOUND.c.id.in_(ids))))
+            fresh = [row for row in rows if row["id"] not in there]
+            if fresh:
+                await session.execute(insert(INBOUND), fresh)
+        for row in rows:
+            log.info(
+                "event=inbound id=%s kind=%s from=%s rcpt=%s dkim=%s message_id=%s events=%s"
+                " note=%r",
+                row["id"],
+                row["kind"],
+                row["mail_from"] or "<>",
+                row["rcpt"],
+                row["dkim"],
+                row["message_id"] or "-",
+                ",".join(row["events"]) or "-",
+                row["note"],
+            )
 
 
 def _auth_fields(auth: AuthCheck | None) -> tuple[str, str]:

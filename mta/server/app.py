@@ -18,6 +18,8 @@ from mta.core.dns import Resolver
 from mta.db.engine import create_schema
 from mta.db.models import Base
 from mta.db.sealed import reseal
+from mta.inbound_mail.inbound_spool import INBOUND_SPOOL_DIR, InboundSpool
+from mta.inbound_mail.processor import InboundProcessor
 from mta.inbound_mail.unsubscribe import UnsubscribeMail
 from mta.listeners.servers import ListenerControls, start_listeners
 from mta.listeners.tls import CertificateStore, ensure_certificate
@@ -55,7 +57,10 @@ class Application:
         self.layout = layout(self.data_dir, settings.server.workers, worker)
         self.core = build_core(settings, self.layout, self.data_dir, resolver)
         self.services = build_services(settings, self.core, self.layout)
-        self.inbound = build_inbound(settings, self.core, self.services)
+        # the MX's received mail, inside this worker's spool directory, and its processor
+        self.inbound_spool = InboundSpool(self.layout.spool / INBOUND_SPOOL_DIR)
+        self.inbound = build_inbound(settings, self.core, self.services, self.inbound_spool)
+        self.inbound_processor = InboundProcessor(self.inbound_spool, self.inbound.process)
         self.background = BackgroundTasks(settings, self.core, self.layout)
         self.spool_lock = SpoolLock(self.layout.spool)
         self.notifier = Notifier.from_environ()
@@ -89,6 +94,8 @@ class Application:
         self.services.accounts.listen(core.scheduler)
         await self.services.accounts.sync()  # disabled accounts' mail waits
         core.scheduler.start()
+        await self.inbound_spool.start()  # what a crash left is processed first
+        self.inbound_processor.start()
         services = self.services
         self.background.start(services.batches, services.accounts, services.parse_inbox)
         await self._start_smtp()
@@ -233,6 +240,8 @@ class Application:
         if self._watchdog is not None:
             self._watchdog.cancel()
         await core.scheduler.stop(max(0.0, deadline - time.monotonic()))
+        await self.inbound_processor.stop()
+        await self.inbound_spool.stop()
         await core.spool.stop()
         await core.bus.stop()
         await core.webhook_sender.stop()

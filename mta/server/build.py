@@ -29,6 +29,7 @@ from mta.events.bus import EventBus
 from mta.events.retention import RetentionPolicy
 from mta.events.stats import MessageActivitySink, StatsSink
 from mta.handlebars.budget import RenderLimits
+from mta.inbound_mail.inbound_spool import InboundSpool
 from mta.inbound_mail.parse_inbox import ParseInbox, Retries
 from mta.inbound_mail.parse_settings import ParseSettingsService
 from mta.inbound_mail.reports.receive import ReportReceiver
@@ -277,8 +278,11 @@ def build_webhooks(settings: Settings, core: Core) -> WebhookService:
     )
 
 
-def build_inbound(settings: Settings, core: Core, services: Services) -> InboundService:
-    """What the MX does with mail for our return-path hosts and inbound domains."""
+def build_inbound(
+    settings: Settings, core: Core, services: Services, spool: InboundSpool | None = None
+) -> InboundService:
+    """What the MX does with mail for our return-path hosts and inbound domains (`spool`:
+    where it waits for the processor after the 250; None: processed before it)."""
     return InboundService(
         core.sessions,
         services.domains,
@@ -290,4 +294,5 @@ def build_inbound(settings: Settings, core: Core, services: Services) -> Inbound
         fbl_addresses=settings.inbound.fbl_addresses,
         reports=ReportReceiver(services.reports, services.domains, settings.smtp.inbound_domains),
         parse=services.parse_inbox,
+        spool=spool,
     )
