@@ -133,7 +133,7 @@ def test_a_sigkill_after_250_loses_nothing(
         server.start()
         changed = admin(server, token, "PATCH", f"{PATH}/parse.acme.example", {"url": up.url})
         assert changed.status_code == 200, changed.text
-        posts = up.wait_for(5, seconds=60)  # one may wait out its lease (20 s)
+        posts = up.wait_for(5, seconds=90)  # one may wait out its lease (20 s)
         assert sorted(p["subject"] for p in posts) == [f"kept {i}" for i in range(5)]
     finally:
         up.stop()
