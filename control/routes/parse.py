@@ -93,13 +93,13 @@ async def list_parse_messages(
     return ParseDeliveryList(result=found)
 
 
-@post(MESSAGES + "/{message_id:str}/redeliver", status_code=202, opt={"scope": f"{SCOPE}.update"})
+@post(MESSAGES + "/{parse_id:str}/redeliver", status_code=202, opt={"scope": f"{SCOPE}.update"})
 async def redeliver_parse_message(
-    message_id: FromPath[str],
+    parse_id: FromPath[str],
     services: NamedDependency[Services],
     principal: NamedDependency[Principal],
 ) -> ParseDelivery:
-    return await services.parse_inbox.redeliver(principal.account_id, message_id)
+    return await services.parse_inbox.redeliver(principal.account_id, parse_id)
 
 
 @get("/v3/user/webhooks/parse/stats", opt={"scope": "user.webhooks.parse.stats.read"})

@@ -73,6 +73,7 @@ def acme_world(server: ScaisendServer, dns_server: DnsServer, sink: SmtpSink) ->
     made(admin(server, token, "POST", f"/v3/asm/groups/{ids['group_id']}/suppressions", emails))
     made(admin(server, token, "POST", "/v3/asm/suppressions/global", emails))
     ids["domain_id"] = admin(server, token, "GET", "/api/admin/domains").json()[0]["id"]
+    ids.update(parse_world(server, token))
     sink.reject["later@example.com"] = "451 4.2.0 try later"
     ids["message_id"] = send(server, key, "later@example.com")
     wait_for_status(server, key, ids["message_id"], "deferred")
@@ -81,10 +82,22 @@ def acme_world(server: ScaisendServer, dns_server: DnsServer, sink: SmtpSink) ->
     return ids
 
 
+def parse_world(server: ScaisendServer, token: str) -> dict[str, str]:
+    """An Inbound Parse hostname under acme's verified domain, and one message received for
+    it (its posts fail: the URL's host resolves nowhere)."""
+    setting = {"hostname": "in.mail.example.com", "url": "https://hooks.example.com/parse"}
+    made(admin(server, token, "POST", "/v3/user/webhooks/parse/settings", setting))
+    with smtplib.SMTP("127.0.0.1", server.mx_port, timeout=10) as mx:
+        mx.sendmail("a@sender.example", ["x@in.mail.example.com"], b"Subject: hi\r\n\r\nhi\r\n")
+    log = admin(server, token, "GET", "/v3/user/webhooks/parse/messages").json()["result"]
+    return {"hostname": setting["hostname"], "parse_id": log[0]["id"]}
+
+
 def nowhere(ids: dict[str, str]) -> dict[str, str]:
     """Ids of the same shape that name nothing."""
     fake = {name: "f" * len(value) for name, value in ids.items()}
     fake["group_id"], fake["email"] = "987654", "nobody@example.com"
+    fake["hostname"] = "in.nowhere.example.com"
     return fake
 
 
