@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 
+from mta.core.errors import StorageUnavailable
 from queue_store import LogSpool
 from queue_store.entries import Envelope, QueueEntry, RecipientState
 
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 INBOUND_SPOOL_DIR = "inbound"  # inside each worker's spool directory
 SENDER_IP = "sender_ip"  # the custom arg that carries the client's address
 MAX_CACHED_BYTES = 64 << 20  # bytes kept in memory for the processor; beyond, read back
+# received and not yet processed: beyond this the MX answers 451 4.3.0 (senders retry) rather
+# than let a sustained overload fill the disk; at the relay's rate, minutes of mail
+MAX_WAITING = 100_000
 
 
 class Received(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,8 +66,9 @@ class InboundSpool:
     """Received messages not yet processed, oldest first. `put` returns once the message is
     on disk (fdatasync); `take` hands out what is waiting, `done` forgets it durably."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, max_waiting: int = MAX_WAITING) -> None:
         self._log = LogSpool(directory)
+        self._max_waiting = max_waiting
         # ids waiting, oldest first, with the bytes when this process received them
         self._waiting: collections.OrderedDict[str, tuple[Received | None, bytes | None]] = (
             collections.OrderedDict()
@@ -86,7 +91,12 @@ class InboundSpool:
         await self._log.stop()
 
     async def put(self, received: Received, data: bytes) -> None:
-        """Durable on return (SpoolUnavailable when it cannot be)."""
+        """Durable on return (SpoolUnavailable when it cannot be); StorageUnavailable (451)
+        while `max_waiting` messages wait to be processed."""
+        if len(self._waiting) >= self._max_waiting:
+            raise StorageUnavailable(
+                f"{len(self._waiting)} received messages wait to be processed: try again later"
+            )
         await self._log.put(to_entry(received), data)
         if self._cached_bytes + len(data) > MAX_CACHED_BYTES:
             self._waiting[received.id] = (None, None)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mta.core.errors import ValidationError
+from mta.core.errors import StorageUnavailable, ValidationError
 from mta.inbound_mail.inbound_spool import InboundSpool, Received
 from mta.inbound_mail.processor import InboundProcessor
 from mta.inbound_mail.service import InboundService
@@ -111,3 +111,22 @@ async def test_mime_too_complex_is_refused_before_it_is_spooled(
     with pytest.raises(ValidationError):
         await spooled_service(world, spool).receive("", [verp(0)], nested)
     assert len(spool) == 0
+
+
+async def test_a_full_spool_answers_try_later_and_takes_mail_again_once_drained(
+    world: World, tmp_path: Path
+) -> None:
+    spool = InboundSpool(tmp_path / "small", max_waiting=2)
+    await spool.start()
+    try:
+        service = spooled_service(world, spool)
+        for index in (1, 2):
+            await service.receive("", [verp(index)], dsn(FAILED_BOB))
+        with pytest.raises(StorageUnavailable, match="try again later"):
+            await service.receive("", [verp(3)], dsn(FAILED_BOB))
+        assert len(spool) == 2  # the third was never acknowledged, so nothing is lost
+        assert await InboundProcessor(spool, service.process).drain() == 2
+        await service.receive("", [verp(3)], dsn(FAILED_BOB))
+        assert len(spool) == 1
+    finally:
+        await spool.stop()
