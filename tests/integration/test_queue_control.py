@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -27,8 +28,11 @@ def queued(server: ScaisendServer) -> list[dict[str, object]]:
 
 
 def test_operators_steer_the_queue(
-    scaisend: ScaisendServer, dns_server: DnsServer, sink: SmtpSink
+    make_server: Callable[..., ScaisendServer], dns_server: DnsServer, sink: SmtpSink
 ) -> None:
+    # deferred mail stays deferred (no retry of its own under way while the test looks at
+    # its state); `retry` and `release` still send it at once
+    scaisend = make_server({"delivery": {"retry_schedule_seconds": [600]}})
     token, key = account_with_key(scaisend, dns_server)
     sink.reject["slow@example.com"] = "451 4.2.0 try later"
     sink.reject["gone@example.com"] = "451 4.2.0 try later"
